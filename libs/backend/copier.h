@@ -1,0 +1,46 @@
+// Copies one file between two storage URLs with checksum verification. One Copier per thread: an
+// implementation may hold per-thread library state (a gfal2 context), so a Copier is not thread-safe.
+#ifndef ASO_LIBS_BACKEND_COPIER_H_
+#define ASO_LIBS_BACKEND_COPIER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "libs/transfer/failure_classifier.h"
+
+namespace aso::backend {
+
+struct CopyRequest {
+  std::string source_url;
+  std::string destination_url;
+  int64_t size_bytes = -1;         // -1 when unknown
+  std::string checksum;            // "adler32:xxxxxxxx" the source must match; empty to compare ends only
+  absl::Duration timeout = absl::Minutes(10);
+};
+
+struct CopyResult {
+  bool ok = false;
+  int64_t bytes = 0;
+  std::string checksum;             // verified at the destination ("adler32:..."), when ok
+  transfer::ErrorScope scope = transfer::ErrorScope::kGeneral;
+  int error_number = 0;             // errno, when !ok
+  std::string error;                // the storage's message, when !ok
+};
+
+class Copier {
+ public:
+  virtual ~Copier() = default;
+  // Copies, creating parent directories and replacing a destination left by an earlier attempt, and
+  // verifies adler32 on both ends. Never throws; failures are described in the result.
+  virtual CopyResult Copy(const CopyRequest& request) = 0;
+};
+
+using CopierFactory = std::function<absl::StatusOr<std::unique_ptr<Copier>>()>;
+
+}  // namespace aso::backend
+
+#endif  // ASO_LIBS_BACKEND_COPIER_H_

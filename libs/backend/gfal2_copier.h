@@ -1,0 +1,24 @@
+// A Copier backed by gfal2 in-process: file://, root://, davs:// and the other gfal2 protocols.
+#ifndef ASO_LIBS_BACKEND_GFAL2_COPIER_H_
+#define ASO_LIBS_BACKEND_GFAL2_COPIER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "libs/backend/copier.h"
+
+namespace aso::backend {
+
+struct Gfal2Options {
+  // Extra gfal2 configuration, each "GROUP:KEY=VALUE" (e.g. "XROOTD PLUGIN:NORMALIZE_PATH=true").
+  std::vector<std::string> settings;
+};
+
+// Creates a gfal2 context with `options`. INVALID_ARGUMENT for a malformed setting, INTERNAL if gfal2
+// cannot start.
+absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& options);
+
+}  // namespace aso::backend
+
+#endif  // ASO_LIBS_BACKEND_GFAL2_COPIER_H_

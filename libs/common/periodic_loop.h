@@ -1,0 +1,35 @@
+// Runs a step on its own thread every `interval` until stopped. The step is the service's RunOnce(), so
+// tests call RunOnce() directly and only production wiring uses this thread. Thread-safe.
+#ifndef ASO_LIBS_COMMON_PERIODIC_LOOP_H_
+#define ASO_LIBS_COMMON_PERIODIC_LOOP_H_
+
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+
+namespace aso {
+
+class PeriodicLoop {
+ public:
+  // `step` returns true when it did work, so the next step runs at once instead of after `interval`.
+  PeriodicLoop(std::string name, absl::Duration interval, std::function<bool()> step);
+  ~PeriodicLoop();  // stops and joins
+
+  void Start();
+  // Asks the loop to stop after the current step and waits for it.
+  void Stop();
+
+ private:
+  std::string name_;
+  absl::Duration interval_;
+  std::function<bool()> step_;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace aso
+
+#endif  // ASO_LIBS_COMMON_PERIODIC_LOOP_H_

@@ -1,0 +1,237 @@
+#include "libs/db/backend_job_repository.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/db/internal/transaction.h"
+#include "libs/db/pg_util.h"
+#include "libs/transfer/state.h"
+
+namespace aso::db {
+namespace v1 = aso::common::v1;
+namespace av1 = aso::fts_adapter::v1;
+namespace {
+
+constexpr char kInsertJob[] = R"sql(
+  INSERT INTO backend_jobs (job_id, backend, username, task_id, source_site, destination_site, created)
+  VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7))
+  ON CONFLICT (job_id) DO NOTHING)sql";
+
+constexpr char kInsertFiles[] = R"sql(
+  INSERT INTO backend_job_files (job_id, file_index, transfer_id, attempt, source_url, destination_url,
+                                 size_bytes, checksum)
+  SELECT $1, i, t, a, s, d, z, c
+  FROM unnest($2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+       AS n(i, t, a, s, d, z, c)
+  ON CONFLICT (job_id, transfer_id) DO NOTHING)sql";
+
+constexpr char kLease[] = R"sql(
+  WITH runnable AS (
+    SELECT job_id, transfer_id FROM backend_job_files
+    WHERE state = 'SUBMITTED' OR (state = 'ACTIVE' AND lease_until < to_timestamp($3))
+    ORDER BY seq LIMIT $2
+    FOR UPDATE SKIP LOCKED)
+  UPDATE backend_job_files f
+  SET state = 'ACTIVE', lease_owner = $1, lease_until = to_timestamp($3) + make_interval(secs => $4),
+      started = to_timestamp($3)
+  FROM runnable r WHERE f.job_id = r.job_id AND f.transfer_id = r.transfer_id
+  RETURNING f.job_id, f.transfer_id, f.attempt, f.source_url, f.destination_url, f.size_bytes,
+            f.checksum, extract(epoch from f.started)::float8)sql";
+
+constexpr char kRecordOutcome[] = R"sql(
+  UPDATE backend_job_files
+  SET state = $4, finished = to_timestamp($5), bytes = $6, failure_class = $7, error = $8,
+      recoverable = $9, verified_checksum = $10, lease_until = NULL
+  WHERE job_id = $1 AND transfer_id = $2 AND lease_owner = $3 AND state = 'ACTIVE')sql";
+
+constexpr char kOutcomeColumns[] = R"sql(
+  SELECT job_id, transfer_id, attempt, state, extract(epoch from started)::float8,
+         extract(epoch from finished)::float8, bytes, failure_class, error, recoverable,
+         verified_checksum, file_index
+  FROM backend_job_files )sql";
+
+constexpr char kMarkReported[] = R"sql(
+  UPDATE backend_job_files SET reported_state = $3
+  WHERE job_id = $1 AND transfer_id = $2 AND state = $3)sql";
+
+// Backend file states <-> the transfer states reported to bookkeeping.
+std::string BackendFileState(v1::TransferState s) {
+  switch (s) {
+    case v1::TRANSFER_STATE_DONE: return "FINISHED";
+    case v1::TRANSFER_STATE_FAILED: return "FAILED";
+    case v1::TRANSFER_STATE_KILLED: return "CANCELED";
+    case v1::TRANSFER_STATE_ACTIVE: return "ACTIVE";
+    default: return "SUBMITTED";
+  }
+}
+
+v1::TransferState TransferStateOf(const std::string& s) {
+  if (s == "FINISHED") return v1::TRANSFER_STATE_DONE;
+  if (s == "FAILED") return v1::TRANSFER_STATE_FAILED;
+  if (s == "CANCELED") return v1::TRANSFER_STATE_KILLED;
+  if (s == "ACTIVE") return v1::TRANSFER_STATE_ACTIVE;
+  return v1::TRANSFER_STATE_SUBMITTED;
+}
+
+FileOutcome OutcomeFromRow(const pqxx::row& r) {
+  FileOutcome o;
+  o.set_backend_job_id(r[0].as<std::string>());
+  o.set_transfer_id(r[1].as<int64_t>());
+  o.set_attempt(r[2].as<int32_t>());
+  o.set_state(TransferStateOf(r[3].as<std::string>()));
+  if (!r[4].is_null()) SetTimestamp(r[4].as<double>(), o.mutable_started());
+  if (!r[5].is_null()) SetTimestamp(r[5].as<double>(), o.mutable_finished());
+  o.set_bytes(r[6].as<int64_t>());
+  o.set_failure_class(
+      transfer::FailureClassFromName(r[7].as<std::string>()).value_or(v1::FAILURE_CLASS_UNSPECIFIED));
+  o.set_error(r[8].as<std::string>());
+  o.set_recoverable(r[9].as<bool>());
+  o.set_checksum(r[10].as<std::string>());
+  o.set_backend_file_id(absl::StrCat(r[11].as<int>()));
+  return o;
+}
+
+double ToEpoch(const google::protobuf::Timestamp& ts) { return ts.seconds() + ts.nanos() * 1e-9; }
+
+}  // namespace
+
+absl::StatusOr<bool> PgBackendJobRepository::InsertJob(const Job& job, const std::string& backend,
+                                                       absl::Time now) {
+  std::vector<int64_t> index, ids, attempts, sizes;
+  std::vector<std::string> sources, destinations, checksums;
+  for (int i = 0; i < job.files_size(); ++i) {
+    const auto& f = job.files(i);
+    index.push_back(i);
+    ids.push_back(f.transfer_id());
+    attempts.push_back(f.attempt());
+    sources.push_back(f.source_url());
+    destinations.push_back(f.destination_url());
+    sizes.push_back(f.size_bytes());
+    checksums.push_back(f.checksum());
+  }
+  bool known = false;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params(kInsertJob, job.job_id(), backend, job.user(), job.task_id(),
+                             job.source_site(), job.destination_site(), EpochSeconds(now));
+    known = r.affected_rows() == 0;
+    txn.exec_params(kInsertFiles, job.job_id(), IntArray(index), IntArray(ids), IntArray(attempts),
+                    TextArray(sources), TextArray(destinations), IntArray(sizes), TextArray(checksums));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return known;
+}
+
+absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const std::string& owner,
+                                                                          int limit,
+                                                                          absl::Duration lease,
+                                                                          absl::Time now) {
+  std::vector<LeasedFile> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    for (const auto& r : txn.exec_params(kLease, owner, limit, EpochSeconds(now),
+                                         absl::ToDoubleSeconds(lease))) {
+      out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(),
+                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
+                     r[6].as<std::string>(), FromEpochSeconds(r[7].as<double>())});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status PgBackendJobRepository::RecordOutcome(const std::string& owner, const FileOutcome& o) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params(kRecordOutcome, o.backend_job_id(), o.transfer_id(), owner,
+                             BackendFileState(o.state()), ToEpoch(o.finished()), o.bytes(),
+                             std::string(transfer::FailureClassName(o.failure_class())), o.error(),
+                             o.recoverable(), o.checksum());
+    if (r.affected_rows() == 0) {
+      return absl::FailedPreconditionError(absl::StrCat("lease on transfer ", o.transfer_id(),
+                                                        " in job ", o.backend_job_id(), " was lost"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<FileOutcome>> PgBackendJobRepository::UnreportedOutcomes(int limit) {
+  std::vector<FileOutcome> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    for (const auto& r : txn.exec_params(
+             absl::StrCat(kOutcomeColumns,
+                          "WHERE state <> reported_state AND state IN ('ACTIVE','FINISHED','FAILED') "
+                          "ORDER BY seq LIMIT $1"),
+             limit)) {
+      out.push_back(OutcomeFromRow(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status PgBackendJobRepository::MarkReported(const FileOutcome& o) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    txn.exec_params(kMarkReported, o.backend_job_id(), o.transfer_id(), BackendFileState(o.state()));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Job> PgBackendJobRepository::GetJob(const std::string& job_id) {
+  Job job;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    job.Clear();
+    auto head = txn.exec_params(
+        "SELECT job_id, backend, username, task_id, source_site, destination_site FROM backend_jobs "
+        "WHERE job_id = $1",
+        job_id);
+    if (head.empty()) return absl::NotFoundError(absl::StrCat("unknown backend job ", job_id));
+    job.set_job_id(head[0][0].as<std::string>());
+    job.set_backend(head[0][1].as<std::string>());
+    job.set_user(head[0][2].as<std::string>());
+    job.set_task_id(head[0][3].as<std::string>());
+    job.set_source_site(head[0][4].as<std::string>());
+    job.set_destination_site(head[0][5].as<std::string>());
+    int done = 0, failed = 0, canceled = 0, active = 0, total = 0;
+    for (const auto& r : txn.exec_params(
+             absl::StrCat(kOutcomeColumns, "WHERE job_id = $1 ORDER BY file_index"), job_id)) {
+      FileOutcome o = OutcomeFromRow(r);
+      ++total;
+      switch (o.state()) {
+        case v1::TRANSFER_STATE_DONE: ++done; break;
+        case v1::TRANSFER_STATE_FAILED: ++failed; break;
+        case v1::TRANSFER_STATE_KILLED: ++canceled; break;
+        case v1::TRANSFER_STATE_ACTIVE: ++active; break;
+        default: break;
+      }
+      *job.add_outcomes() = std::move(o);
+    }
+    for (const auto& r : txn.exec_params(
+             "SELECT transfer_id, attempt, source_url, destination_url, size_bytes, checksum "
+             "FROM backend_job_files WHERE job_id = $1 ORDER BY file_index",
+             job_id)) {
+      auto* f = job.add_files();
+      f->set_transfer_id(r[0].as<int64_t>());
+      f->set_attempt(r[1].as<int32_t>());
+      f->set_source_url(r[2].as<std::string>());
+      f->set_destination_url(r[3].as<std::string>());
+      f->set_size_bytes(r[4].as<int64_t>());
+      f->set_checksum(r[5].as<std::string>());
+    }
+    const int terminal = done + failed + canceled;
+    if (terminal < total) {
+      job.set_state(active > 0 || terminal > 0 ? av1::JOB_STATE_ACTIVE : av1::JOB_STATE_SUBMITTED);
+    } else if (done == total) {
+      job.set_state(av1::JOB_STATE_FINISHED);
+    } else if (canceled == total) {
+      job.set_state(av1::JOB_STATE_CANCELED);
+    } else {
+      job.set_state(done > 0 ? av1::JOB_STATE_FINISHED_DIRTY : av1::JOB_STATE_FAILED);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return job;
+}
+
+}  // namespace aso::db

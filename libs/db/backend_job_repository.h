@@ -1,0 +1,76 @@
+// The fts-adapter's durable record of accepted bulk jobs and of each file's progress and outcome, so a
+// restarted adapter neither loses nor repeats work. Thread-safe; safe with several adapter replicas.
+#ifndef ASO_LIBS_DB_BACKEND_JOB_REPOSITORY_H_
+#define ASO_LIBS_DB_BACKEND_JOB_REPOSITORY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "aso/common/v1/common.pb.h"
+#include "aso/fts_adapter/v1/fts_adapter.pb.h"
+#include "libs/db/database.h"
+
+namespace aso::db {
+
+using aso::common::v1::FileOutcome;
+using aso::fts_adapter::v1::Job;
+
+// One file of a job, leased to one copier.
+struct LeasedFile {
+  std::string job_id;
+  int64_t transfer_id = 0;
+  int32_t attempt = 0;
+  std::string source_url;
+  std::string destination_url;
+  int64_t size_bytes = 0;
+  std::string checksum;
+  absl::Time started;
+};
+
+class BackendJobRepository {
+ public:
+  virtual ~BackendJobRepository() = default;
+
+  // Records a job and its files. Returns true when the job id was already known; files missing from the
+  // stored job are added, files already there are left as they are.
+  virtual absl::StatusOr<bool> InsertJob(const Job& job, const std::string& backend, absl::Time now) = 0;
+
+  // Leases up to `limit` runnable files (SUBMITTED, or ACTIVE whose lease expired) to `owner` until
+  // now + lease, oldest first, and marks them ACTIVE.
+  virtual absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
+                                                             absl::Duration lease, absl::Time now) = 0;
+
+  // Stores the final outcome (DONE -> FINISHED, FAILED -> FAILED) of a file leased by `owner`.
+  // FAILED_PRECONDITION if the lease was lost (another copier owns the file now).
+  virtual absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) = 0;
+
+  // Up to `limit` file states not yet acknowledged by bookkeeping (ACTIVE, DONE or FAILED).
+  virtual absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) = 0;
+
+  // Notes that bookkeeping acknowledged `outcome` (no effect if the file moved on meanwhile).
+  virtual absl::Status MarkReported(const FileOutcome& outcome) = 0;
+
+  // The job with its files and outcomes. NOT_FOUND if unknown.
+  virtual absl::StatusOr<Job> GetJob(const std::string& job_id) = 0;
+};
+
+class PgBackendJobRepository final : public BackendJobRepository {
+ public:
+  explicit PgBackendJobRepository(Database& db) : db_(db) {}
+  absl::StatusOr<bool> InsertJob(const Job& job, const std::string& backend, absl::Time now) override;
+  absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
+                                                     absl::Duration lease, absl::Time now) override;
+  absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) override;
+  absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) override;
+  absl::Status MarkReported(const FileOutcome& outcome) override;
+  absl::StatusOr<Job> GetJob(const std::string& job_id) override;
+
+ private:
+  Database& db_;
+};
+
+}  // namespace aso::db
+
+#endif  // ASO_LIBS_DB_BACKEND_JOB_REPOSITORY_H_

@@ -1,0 +1,131 @@
+#include "libs/db/database.h"
+
+#include <deque>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/db/internal/transaction.h"
+
+namespace aso::db {
+
+class Database::Impl {
+ public:
+  Impl(std::string dsn, int size) : dsn_(std::move(dsn)), size_(size) {}
+
+  // Borrows a connection, waiting while all are in use.
+  std::unique_ptr<pqxx::connection> Acquire() {
+    absl::MutexLock lock(&mu_, absl::Condition(this, &Impl::Available));
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.front());
+      idle_.pop_front();
+      return c;
+    }
+    ++opened_;
+    mu_.Unlock();
+    std::unique_ptr<pqxx::connection> c;
+    try {
+      c = std::make_unique<pqxx::connection>(dsn_);
+    } catch (...) {
+      mu_.Lock();
+      --opened_;
+      throw;
+    }
+    mu_.Lock();
+    return c;
+  }
+
+  void Release(std::unique_ptr<pqxx::connection> c) {
+    absl::MutexLock lock(&mu_);
+    if (c && c->is_open()) {
+      idle_.push_back(std::move(c));
+    } else {
+      --opened_;
+    }
+  }
+
+  const std::string& dsn() const { return dsn_; }
+
+ private:
+  bool Available() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !idle_.empty() || opened_ < size_;
+  }
+
+  const std::string dsn_;
+  const int size_;
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int opened_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Database::~Database() = default;
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Connect(const std::string& dsn, int pool_size) {
+  auto impl = std::make_unique<Impl>(dsn, pool_size < 1 ? 1 : pool_size);
+  try {
+    impl->Release(impl->Acquire());
+  } catch (...) {
+    absl::Status s = StatusFromCurrentException();
+    return absl::Status(s.code(), absl::StrCat("cannot connect to PostgreSQL: ", s.message()));
+  }
+  return std::unique_ptr<Database>(new Database(std::move(impl)));
+}
+
+std::string Database::Describe() const {
+  // Show host/port/dbname only; a DSN may carry a password.
+  try {
+    pqxx::connection c(impl_->dsn());
+    return absl::StrCat("postgresql ", c.hostname() ? c.hostname() : "(socket)", ":",
+                        c.port() ? c.port() : "", "/", c.dbname());
+  } catch (...) {
+    return "postgresql (unreachable)";
+  }
+}
+
+absl::Status StatusFromCurrentException() {
+  try {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(e.what());
+  } catch (const pqxx::unique_violation& e) {
+    return absl::AlreadyExistsError(e.what());
+  } catch (const pqxx::serialization_failure& e) {
+    return absl::AbortedError(e.what());
+  } catch (const pqxx::deadlock_detected& e) {
+    return absl::AbortedError(e.what());
+  } catch (const pqxx::check_violation& e) {
+    return absl::InvalidArgumentError(e.what());
+  } catch (const pqxx::foreign_key_violation& e) {
+    return absl::InvalidArgumentError(e.what());
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnavailableError(e.what());
+  } catch (const pqxx::sql_error& e) {
+    return absl::InternalError(absl::StrCat(e.what(), " [", e.query().substr(0, 200), "]"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(e.what());
+  }
+}
+
+absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body,
+                      bool retry_on_broken) {
+  auto& pool = db.impl();
+  for (int round = 0;; ++round) {
+    std::unique_ptr<pqxx::connection> conn;
+    absl::Status status;
+    try {
+      conn = pool.Acquire();
+      pqxx::work txn(*conn);
+      status = body(txn);
+      if (status.ok()) txn.commit();
+    } catch (...) {
+      status = StatusFromCurrentException();
+    }
+    if (conn && !conn->is_open()) conn.reset();
+    pool.Release(std::move(conn));
+    if (absl::IsUnavailable(status) && retry_on_broken && round == 0) continue;
+    return status;
+  }
+}
+
+}  // namespace aso::db

@@ -1,0 +1,26 @@
+// How repositories run SQL: a transaction on a pooled connection, with libpqxx exceptions mapped to
+// absl::Status at this boundary. Private to libs/db.
+#ifndef ASO_LIBS_DB_INTERNAL_TRANSACTION_H_
+#define ASO_LIBS_DB_INTERNAL_TRANSACTION_H_
+
+#include <pqxx/pqxx>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "libs/db/database.h"
+
+namespace aso::db {
+
+// Runs `body` in a READ COMMITTED transaction and commits if it returns OK (rolls back otherwise).
+// A broken connection is replaced and the body retried once when `retry_on_broken` (the body must then be
+// idempotent). Errors: UNAVAILABLE (connection), ALREADY_EXISTS (unique violation), ABORTED
+// (serialization failure / deadlock), INVALID_ARGUMENT (check or foreign-key violation), INTERNAL (other).
+absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body,
+                      bool retry_on_broken = true);
+
+// Maps the exception in flight (call inside a catch block) to a Status.
+absl::Status StatusFromCurrentException();
+
+}  // namespace aso::db
+
+#endif  // ASO_LIBS_DB_INTERNAL_TRANSACTION_H_

@@ -1,0 +1,85 @@
+#include "libs/db/outcome_repository.h"
+
+#include "libs/db/internal/transaction.h"
+#include "libs/db/pg_util.h"
+#include "libs/transfer/state.h"
+
+namespace aso::db {
+namespace v1 = aso::common::v1;
+namespace {
+
+constexpr char kStarted[] = R"sql(
+  UPDATE transfers SET state = 'ACTIVE', updated = to_timestamp($3)
+  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED'))sql";
+
+// The attempt row is the idempotency record: a second report of the same attempt inserts nothing.
+constexpr char kInsertAttempt[] = R"sql(
+  INSERT INTO attempts (transfer_id, attempt, backend_job_id, backend_file_id, result, source_site,
+                        destination_site, started, finished, bytes, throughput, failure_class, error,
+                        recoverable)
+  SELECT id, $2, $3, $4, $5, source_site, destination_site,
+         CASE WHEN $6 > 0 THEN to_timestamp($6) END, to_timestamp($7), $8,
+         CASE WHEN $7 > $6 AND $6 > 0 THEN $8 / ($7 - $6) ELSE 0 END, $9, $10, $11
+  FROM transfers WHERE id = $1 AND attempt = $2
+  ON CONFLICT (transfer_id, attempt) DO NOTHING)sql";
+
+constexpr char kDone[] = R"sql(
+  UPDATE transfers SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($3)
+  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
+
+constexpr char kRetry[] = R"sql(
+  UPDATE transfers
+  SET state = 'QUEUED', not_before = to_timestamp($3), backend_job_id = NULL, claimed_at = NULL,
+      failure_class = $4, failure_reason = $5, updated = to_timestamp($6)
+  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
+
+constexpr char kFailed[] = R"sql(
+  UPDATE transfers SET state = 'FAILED', failure_class = $3, failure_reason = $4,
+                       updated = to_timestamp($5)
+  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
+
+double ToEpoch(const google::protobuf::Timestamp& ts) { return ts.seconds() + ts.nanos() * 1e-9; }
+
+}  // namespace
+
+absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, absl::Time now) {
+  bool changed = false;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed = txn.exec_params(kStarted, o.transfer_id(), o.attempt(), EpochSeconds(now)).affected_rows() > 0;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return changed;
+}
+
+absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
+                                                        std::optional<absl::Time> retry_at,
+                                                        absl::Time now) {
+  const bool done = o.state() == v1::TRANSFER_STATE_DONE;
+  const std::string failure_class(done ? "" : transfer::FailureClassName(o.failure_class()));
+  bool changed = false;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed = false;
+    auto inserted = txn.exec_params(
+        kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
+        done ? "DONE" : "FAILED", ToEpoch(o.started()), ToEpoch(o.finished()), o.bytes(),
+        failure_class, o.error(), o.recoverable());
+    if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
+    pqxx::result r;
+    if (done) {
+      r = txn.exec_params(kDone, o.transfer_id(), o.attempt(), EpochSeconds(now));
+    } else if (retry_at.has_value()) {
+      r = txn.exec_params(kRetry, o.transfer_id(), o.attempt(), EpochSeconds(*retry_at), failure_class,
+                          o.error(), EpochSeconds(now));
+    } else {
+      r = txn.exec_params(kFailed, o.transfer_id(), o.attempt(), failure_class, o.error(),
+                          EpochSeconds(now));
+    }
+    changed = r.affected_rows() > 0;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return changed;
+}
+
+}  // namespace aso::db

@@ -1,0 +1,44 @@
+// Applies backend outcomes to transfers: each (transfer, attempt) finishes at most once, and only the
+// current attempt of a live transfer can move it. Thread-safe; safe with several bookkeeping replicas.
+#ifndef ASO_LIBS_DB_OUTCOME_REPOSITORY_H_
+#define ASO_LIBS_DB_OUTCOME_REPOSITORY_H_
+
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "aso/common/v1/common.pb.h"
+#include "libs/db/database.h"
+
+namespace aso::db {
+
+using aso::common::v1::FileOutcome;
+
+class OutcomeRepository {
+ public:
+  virtual ~OutcomeRepository() = default;
+
+  // SUBMITTING/SUBMITTED -> ACTIVE for the outcome's transfer and attempt. Returns whether it changed.
+  virtual absl::StatusOr<bool> ApplyStarted(const FileOutcome& outcome, absl::Time now) = 0;
+
+  // Records the attempt (once per transfer and attempt) and moves the transfer: DONE; or, for a failure,
+  // back to QUEUED with not_before = *retry_at when set, else FAILED. Returns false (and changes nothing)
+  // for an attempt already recorded or a transfer no longer on that attempt.
+  virtual absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome,
+                                             std::optional<absl::Time> retry_at, absl::Time now) = 0;
+};
+
+class PgOutcomeRepository final : public OutcomeRepository {
+ public:
+  explicit PgOutcomeRepository(Database& db) : db_(db) {}
+  absl::StatusOr<bool> ApplyStarted(const FileOutcome& outcome, absl::Time now) override;
+  absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
+                                     absl::Time now) override;
+
+ private:
+  Database& db_;
+};
+
+}  // namespace aso::db
+
+#endif  // ASO_LIBS_DB_OUTCOME_REPOSITORY_H_

@@ -1,0 +1,71 @@
+// Transfers as the public API sees them: idempotent batch insert, lookups, listings, task summaries.
+// Thread-safe.
+#ifndef ASO_LIBS_DB_TRANSFER_REPOSITORY_H_
+#define ASO_LIBS_DB_TRANSFER_REPOSITORY_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "aso/common/v1/common.pb.h"
+#include "libs/db/database.h"
+
+namespace aso::db {
+
+using aso::common::v1::TaskSummary;
+using aso::common::v1::Transfer;
+using aso::common::v1::TransferState;
+
+struct InsertResult {
+  std::vector<int64_t> ids;  // in input order
+  int created = 0;           // rows that did not exist before
+};
+
+struct TransferFilter {
+  std::string task_id;
+  std::string user;
+  std::vector<TransferState> states;
+  std::string site;  // source or destination
+};
+
+struct TransferPage {
+  std::vector<Transfer> transfers;
+  std::string next_page_token;
+};
+
+class TransferRepository {
+ public:
+  virtual ~TransferRepository() = default;
+
+  // Stores new QUEUED transfers in one transaction. Each transfer must carry its idempotency key, sites
+  // and URLs; a key already stored returns the existing id (also for repeats inside the batch).
+  // ALREADY_EXISTS naming the file index when a destination is the target of another live transfer.
+  virtual absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch,
+                                                   absl::Time now) = 0;
+  // The transfer with its attempts and waiting reason. NOT_FOUND if unknown.
+  virtual absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) = 0;
+  // Transfers matching `filter` in id order, after `page_token`. INVALID_ARGUMENT on a bad token.
+  virtual absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
+                                            const std::string& page_token, absl::Time now) = 0;
+  // NOT_FOUND if the task has no transfers.
+  virtual absl::StatusOr<TaskSummary> Summarize(const std::string& task_id) = 0;
+};
+
+class PgTransferRepository final : public TransferRepository {
+ public:
+  explicit PgTransferRepository(Database& db) : db_(db) {}
+  absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch,
+                                           absl::Time now) override;
+  absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) override;
+  absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
+                                    const std::string& page_token, absl::Time now) override;
+  absl::StatusOr<TaskSummary> Summarize(const std::string& task_id) override;
+
+ private:
+  Database& db_;
+};
+
+}  // namespace aso::db
+
+#endif  // ASO_LIBS_DB_TRANSFER_REPOSITORY_H_

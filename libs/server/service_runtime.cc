@@ -1,0 +1,70 @@
+#include "libs/server/service_runtime.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/db/migrations.h"
+#include "libs/server/grpc_server.h"
+
+ABSL_FLAG(std::string, db, "", "PostgreSQL connection string, e.g. postgresql://aso@db:5432/aso (env ASO_DB)");
+ABSL_FLAG(int, db_pool, 8, "PostgreSQL connections in the pool (env ASO_DB_POOL)");
+ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (env ASO_LISTEN)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Prometheus /metrics listen address host:port (env ASO_METRICS_LISTEN)");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env ASO_LOG_LEVEL)");
+
+namespace aso::server {
+
+absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
+                                                   const std::string& default_listen,
+                                                   const std::string& default_metrics_listen) {
+  CommonConfig c;
+  c.program = program;
+  c.db = absl::GetFlag(FLAGS_db);
+  c.db_pool = absl::GetFlag(FLAGS_db_pool);
+  c.listen = absl::GetFlag(FLAGS_listen);
+  c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  c.log_level = absl::GetFlag(FLAGS_log_level);
+  if (c.listen.empty()) c.listen = default_listen;
+  if (c.metrics_listen.empty()) c.metrics_listen = default_metrics_listen;
+  if (c.db.empty()) return absl::InvalidArgumentError("--db (or $ASO_DB) is required");
+  if (c.db_pool < 1 || c.db_pool > 256) return absl::InvalidArgumentError("--db_pool must be 1..256");
+  return c;
+}
+
+absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service) {
+  InitLogging(config.program, config.log_level);
+  ServiceRuntime rt;
+  rt.config = config;
+  auto db = db::Database::Connect(config.db, config.db_pool);
+  if (!db.ok()) return db.status();
+  rt.db = std::move(*db);
+  if (absl::Status s = db::CheckSchema(*rt.db); !s.ok()) return s;
+  auto metrics = metrics::Metrics::Start(service, config.metrics_listen);
+  if (!metrics.ok()) return metrics.status();
+  rt.metrics = std::move(*metrics);
+  return rt;
+}
+
+int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_name,
+                     const std::vector<grpc::Service*>& services, const std::vector<PeriodicLoop*>& loops) {
+  ServerOptions options;
+  options.service_name = grpc_service_name;
+  options.listen = runtime.config.listen;
+  auto server = GrpcServer::Start(options, services, *runtime.metrics);
+  if (!server.ok()) {
+    ASO_LOG(ERROR, server.status().message());
+    return 1;
+  }
+  for (PeriodicLoop* loop : loops) loop->Start();
+  ASO_LOG(INFO, "serving ", grpc_service_name, " on port ", (*server)->port(), ", metrics on port ",
+          runtime.metrics->port(), ", database ", runtime.db->Describe());
+  std::string signal = WaitForTerminationSignal();
+  ASO_LOG(INFO, signal, " received: draining");
+  (*server)->Shutdown();
+  for (PeriodicLoop* loop : loops) loop->Stop();
+  ASO_LOG(INFO, "stopped cleanly");
+  return 0;
+}
+
+}  // namespace aso::server

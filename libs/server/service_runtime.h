@@ -1,0 +1,51 @@
+// The start-up and shutdown every ASO service shares: common flags (--db, --listen, --metrics_listen,
+// --log_level, with ASO_* environment fallback), the database pool with its schema check, the metrics
+// endpoint, and serving until SIGTERM with a clean drain.
+#ifndef ASO_LIBS_SERVER_SERVICE_RUNTIME_H_
+#define ASO_LIBS_SERVER_SERVICE_RUNTIME_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+#include "libs/common/periodic_loop.h"
+#include "libs/db/database.h"
+#include "libs/metrics/metrics.h"
+
+namespace aso::server {
+
+struct CommonConfig {
+  std::string program;         // "aso-ingest"
+  std::string db;              // PostgreSQL DSN
+  int db_pool = 8;
+  std::string listen;          // gRPC address
+  std::string metrics_listen;  // Prometheus endpoint address
+  std::string log_level;
+};
+
+// Reads the common flags; an unset --listen/--metrics_listen takes the service's default.
+// INVALID_ARGUMENT when --db is missing.
+absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
+                                                   const std::string& default_listen,
+                                                   const std::string& default_metrics_listen);
+
+struct ServiceRuntime {
+  CommonConfig config;
+  std::unique_ptr<db::Database> db;
+  std::unique_ptr<metrics::Metrics> metrics;
+};
+
+// Connects to PostgreSQL, refuses an out-of-date schema (naming the command that migrates it), and
+// starts the metrics endpoint.
+absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service);
+
+// Serves `services` and runs `loops` until SIGTERM/SIGINT, then stops the loops, drains the server and
+// returns the process exit code (0 after a clean drain, 1 if the server could not start).
+int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_name,
+                     const std::vector<grpc::Service*>& services, const std::vector<PeriodicLoop*>& loops);
+
+}  // namespace aso::server
+
+#endif  // ASO_LIBS_SERVER_SERVICE_RUNTIME_H_

@@ -1,0 +1,82 @@
+#include "libs/transfer/state.h"
+
+#include "absl/strings/match.h"
+
+namespace aso::transfer {
+namespace v1 = aso::common::v1;
+
+absl::string_view StateName(State state) {
+  switch (state) {
+    case v1::TRANSFER_STATE_QUEUED: return "QUEUED";
+    case v1::TRANSFER_STATE_SUBMITTING: return "SUBMITTING";
+    case v1::TRANSFER_STATE_SUBMITTED: return "SUBMITTED";
+    case v1::TRANSFER_STATE_ACTIVE: return "ACTIVE";
+    case v1::TRANSFER_STATE_DONE: return "DONE";
+    case v1::TRANSFER_STATE_FAILED: return "FAILED";
+    case v1::TRANSFER_STATE_KILLED: return "KILLED";
+    default: return "UNSPECIFIED";
+  }
+}
+
+std::optional<State> StateFromName(absl::string_view name) {
+  for (int s = v1::TRANSFER_STATE_QUEUED; s <= v1::TRANSFER_STATE_KILLED; ++s) {
+    if (absl::EqualsIgnoreCase(StateName(static_cast<State>(s)), name)) return static_cast<State>(s);
+  }
+  return std::nullopt;
+}
+
+bool IsTerminal(State state) {
+  return state == v1::TRANSFER_STATE_DONE || state == v1::TRANSFER_STATE_FAILED ||
+         state == v1::TRANSFER_STATE_KILLED;
+}
+
+bool IsLegalTransition(State from, State to) {
+  if (from == v1::TRANSFER_STATE_UNSPECIFIED || IsTerminal(from)) return false;
+  if (to == v1::TRANSFER_STATE_KILLED) return true;
+  switch (from) {
+    case v1::TRANSFER_STATE_QUEUED:
+      return to == v1::TRANSFER_STATE_SUBMITTING;
+    case v1::TRANSFER_STATE_SUBMITTING:
+      // Accepted by the backend, refused (back to the queue or failed), or finished before the
+      // scheduler recorded the acceptance (outcomes may overtake the acknowledgement).
+      return to == v1::TRANSFER_STATE_SUBMITTED || to == v1::TRANSFER_STATE_QUEUED ||
+             to == v1::TRANSFER_STATE_ACTIVE || to == v1::TRANSFER_STATE_DONE ||
+             to == v1::TRANSFER_STATE_FAILED;
+    case v1::TRANSFER_STATE_SUBMITTED:
+      return to == v1::TRANSFER_STATE_ACTIVE || to == v1::TRANSFER_STATE_DONE ||
+             to == v1::TRANSFER_STATE_FAILED || to == v1::TRANSFER_STATE_QUEUED;
+    case v1::TRANSFER_STATE_ACTIVE:
+      return to == v1::TRANSFER_STATE_DONE || to == v1::TRANSFER_STATE_FAILED ||
+             to == v1::TRANSFER_STATE_QUEUED;
+    default:
+      return false;
+  }
+}
+
+absl::string_view FailureClassName(FailureClass c) {
+  switch (c) {
+    case v1::FAILURE_CLASS_SOURCE: return "SOURCE";
+    case v1::FAILURE_CLASS_DESTINATION: return "DESTINATION";
+    case v1::FAILURE_CLASS_TRANSFER: return "TRANSFER";
+    case v1::FAILURE_CLASS_CHECKSUM: return "CHECKSUM";
+    case v1::FAILURE_CLASS_PERMISSION: return "PERMISSION";
+    case v1::FAILURE_CLASS_NO_SPACE: return "NO_SPACE";
+    case v1::FAILURE_CLASS_TIMEOUT: return "TIMEOUT";
+    case v1::FAILURE_CLASS_BACKEND: return "BACKEND";
+    case v1::FAILURE_CLASS_CANCELED: return "CANCELED";
+    case v1::FAILURE_CLASS_MAX_TIME_IN_QUEUE: return "MAX_TIME_IN_QUEUE";
+    case v1::FAILURE_CLASS_GENERAL: return "GENERAL";
+    default: return "";
+  }
+}
+
+std::optional<FailureClass> FailureClassFromName(absl::string_view name) {
+  for (int c = v1::FAILURE_CLASS_SOURCE; c <= v1::FAILURE_CLASS_GENERAL; ++c) {
+    if (absl::EqualsIgnoreCase(FailureClassName(static_cast<FailureClass>(c)), name)) {
+      return static_cast<FailureClass>(c);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace aso::transfer
