@@ -1,0 +1,123 @@
+#include "libs/client/submit_client.h"
+
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/adler32.h"
+#include "libs/server/grpc_status.h"
+
+namespace aso::client {
+namespace iv1 = aso::ingest::v1;
+namespace cv1 = aso::common::v1;
+
+absl::Status DescribeLocalSource(iv1::FileRequest& file) {
+  constexpr absl::string_view kFile = "file://";
+  if (!absl::StartsWith(file.source_url(), kFile)) return absl::OkStatus();
+  std::string path = file.source_url().substr(kFile.size());
+  if (absl::StartsWith(path, "localhost/")) path = path.substr(9);
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("source file ", path, " does not exist"));
+  }
+  if (file.size_bytes() <= 0) file.set_size_bytes(st.st_size);
+  if (file.checksum().empty()) {
+    auto sum = Adler32OfFile(path);
+    if (!sum.ok()) return sum.status();
+    file.set_checksum(absl::StrCat("adler32:", FormatAdler32(*sum)));
+  }
+  return absl::OkStatus();
+}
+
+SubmitClient::SubmitClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
+    : stub_(iv1::Ingest::NewStub(std::move(channel))), options_(options) {}
+
+absl::Status SubmitClient::Call(const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+  absl::Duration backoff = options_.first_backoff;
+  for (int attempt = 1;; ++attempt) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.call_deadline));
+    grpc::Status s = call(ctx);
+    const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (s.ok() || !transient || attempt >= options_.max_attempts) return server::FromGrpcStatus(s);
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+    backoff *= 2;
+  }
+}
+
+absl::StatusOr<std::vector<int64_t>> SubmitClient::Submit(const std::string& task_id,
+                                                          const std::string& user,
+                                                          const std::vector<iv1::FileRequest>& files) {
+  std::vector<int64_t> ids;
+  for (size_t start = 0; start < files.size(); start += options_.batch_size) {
+    iv1::SubmitTransfersRequest request;
+    request.set_task_id(task_id);
+    request.set_user(user);
+    for (size_t i = start; i < files.size() && i < start + options_.batch_size; ++i) {
+      *request.add_files() = files[i];
+    }
+    iv1::SubmitTransfersResponse response;
+    absl::Status s = Call([&](grpc::ClientContext& ctx) {
+      response.Clear();
+      return stub_->SubmitTransfers(&ctx, request, &response);
+    });
+    if (!s.ok()) {
+      if (start == 0) return s;
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (files before index ", start,
+                                                 " were submitted)"));
+    }
+    ids.insert(ids.end(), response.transfer_ids().begin(), response.transfer_ids().end());
+  }
+  return ids;
+}
+
+absl::StatusOr<cv1::TaskSummary> SubmitClient::Summary(const std::string& task_id) {
+  iv1::GetTaskSummaryRequest request;
+  request.set_task_id(task_id);
+  cv1::TaskSummary summary;
+  absl::Status s = Call([&](grpc::ClientContext& ctx) { return stub_->GetTaskSummary(&ctx, request, &summary); });
+  if (!s.ok()) return s;
+  return summary;
+}
+
+absl::StatusOr<cv1::TaskSummary> SubmitClient::WaitForTask(
+    const std::string& task_id, absl::Duration poll_interval, absl::Duration timeout,
+    const std::function<void(const cv1::TaskSummary&)>& progress) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    auto summary = Summary(task_id);
+    if (!summary.ok()) return summary.status();
+    if (progress) progress(*summary);
+    if (summary->finished()) return summary;
+    if (absl::Now() + poll_interval > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("task ", task_id, " has not finished after ",
+                                                      absl::FormatDuration(timeout)));
+    }
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(poll_interval));
+  }
+}
+
+absl::StatusOr<std::vector<cv1::Transfer>> SubmitClient::ListTransfers(
+    const std::string& task_id, const std::vector<cv1::TransferState>& states) {
+  std::vector<cv1::Transfer> out;
+  iv1::ListTransfersRequest request;
+  request.set_task_id(task_id);
+  request.set_page_size(1000);
+  for (auto s : states) request.add_states(s);
+  for (;;) {
+    iv1::ListTransfersResponse response;
+    absl::Status s = Call([&](grpc::ClientContext& ctx) {
+      response.Clear();
+      return stub_->ListTransfers(&ctx, request, &response);
+    });
+    if (!s.ok()) return s;
+    for (auto& t : *response.mutable_transfers()) out.push_back(std::move(t));
+    if (response.next_page_token().empty()) return out;
+    request.set_page_token(response.next_page_token());
+  }
+}
+
+}  // namespace aso::client

@@ -1,0 +1,60 @@
+// The job-side client of aso-ingest: submit files (retrying safely thanks to idempotency keys, in
+// batches), follow a task until it ends, read failures. Thread-compatible; one per thread or guarded.
+#ifndef ASO_LIBS_CLIENT_SUBMIT_CLIENT_H_
+#define ASO_LIBS_CLIENT_SUBMIT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "aso/ingest/v1/ingest.grpc.pb.h"
+
+namespace aso::client {
+
+struct ClientOptions {
+  absl::Duration call_deadline = absl::Seconds(30);
+  int max_attempts = 5;                          // per call, on UNAVAILABLE / DEADLINE_EXCEEDED
+  absl::Duration first_backoff = absl::Milliseconds(200);
+  int batch_size = 1000;                         // files per SubmitTransfers call
+};
+
+// Fills size and adler32 of a file:// source that has none, by reading the local file. Other URLs are
+// left as they are. NOT_FOUND if a local source is missing.
+absl::Status DescribeLocalSource(aso::ingest::v1::FileRequest& file);
+
+class SubmitClient {
+ public:
+  SubmitClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options = {});
+
+  // Submits every file of one task; returns the transfer ids in order. All files are validated by the
+  // server per batch; on an error, earlier batches stay submitted (re-running the same call is safe).
+  absl::StatusOr<std::vector<int64_t>> Submit(const std::string& task_id, const std::string& user,
+                                              const std::vector<aso::ingest::v1::FileRequest>& files);
+
+  absl::StatusOr<aso::common::v1::TaskSummary> Summary(const std::string& task_id);
+
+  // Polls until every file of the task is terminal or `timeout` passes (DEADLINE_EXCEEDED), calling
+  // `progress` after each poll.
+  absl::StatusOr<aso::common::v1::TaskSummary> WaitForTask(
+      const std::string& task_id, absl::Duration poll_interval, absl::Duration timeout,
+      const std::function<void(const aso::common::v1::TaskSummary&)>& progress);
+
+  // Every transfer of the task in the given states (all states when empty).
+  absl::StatusOr<std::vector<aso::common::v1::Transfer>> ListTransfers(
+      const std::string& task_id, const std::vector<aso::common::v1::TransferState>& states);
+
+ private:
+  // Runs `call` with a fresh context and deadline, retrying transient failures with backoff.
+  absl::Status Call(const std::function<grpc::Status(grpc::ClientContext&)>& call);
+
+  std::unique_ptr<aso::ingest::v1::Ingest::Stub> stub_;
+  ClientOptions options_;
+};
+
+}  // namespace aso::client
+
+#endif  // ASO_LIBS_CLIENT_SUBMIT_CLIENT_H_

@@ -1,0 +1,217 @@
+// asoctl: the admin CLI of ASO.
+//
+//   asoctl db migrate|status                         (--db)
+//   asoctl sites list | sites set NAME --prefix URL [--prefix URL ...] [--state enabled|draining|banned]
+//                       [--max_out N] [--max_in N]   (--bookkeeping)
+//   asoctl links                                     (--scheduler)
+//   asoctl stats sites                               (--monitoring)
+//   asoctl transfers show ID | tasks show TASK       (--ingest)
+//
+// Exit codes: 0 success, 1 the server refused or failed, 2 usage error.
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "grpcpp/grpcpp.h"
+#include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
+#include "aso/ingest/v1/ingest.grpc.pb.h"
+#include "aso/monitoring/v1/monitoring.grpc.pb.h"
+#include "aso/scheduler/v1/scheduler.grpc.pb.h"
+#include "libs/common/env_flags.h"
+#include "libs/db/database.h"
+#include "libs/db/migrations.h"
+#include "libs/transfer/state.h"
+
+ABSL_FLAG(std::string, db, "", "PostgreSQL DSN for `db` commands (env ASO_DB)");
+ABSL_FLAG(std::string, ingest, "127.0.0.1:50051", "aso-ingest address (env ASO_INGEST)");
+ABSL_FLAG(std::string, scheduler, "127.0.0.1:50052", "aso-scheduler address (env ASO_SCHEDULER)");
+ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping address (env ASO_BOOKKEEPING)");
+ABSL_FLAG(std::string, monitoring, "127.0.0.1:50055", "aso-monitoring address (env ASO_MONITORING)");
+ABSL_FLAG(std::vector<std::string>, prefix, {}, "sites set: URL prefixes of the site (repeat or comma-separate)");
+ABSL_FLAG(std::string, state, "enabled", "sites set: enabled, draining or banned");
+ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 = scheduler default)");
+ABSL_FLAG(int, max_in, 0, "sites set: max active transfers into the site (0 = scheduler default)");
+
+namespace {
+namespace cv1 = aso::common::v1;
+
+int Usage() {
+  std::cerr << "usage: asoctl db migrate|status | sites list|set NAME --prefix URL | links | "
+               "stats sites | transfers show ID | tasks show TASK\n";
+  return 2;
+}
+
+int Fail(const grpc::Status& s) {
+  std::cerr << "asoctl: " << s.error_code() << " " << s.error_message() << "\n";
+  return 1;
+}
+
+template <typename Stub>
+std::unique_ptr<typename Stub::Stub> Connect(const std::string& address) {
+  return Stub::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+void WithDeadline(grpc::ClientContext& ctx) {
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+}
+
+std::string SiteStateName(cv1::SiteState s) {
+  switch (s) {
+    case cv1::SITE_STATE_DRAINING: return "draining";
+    case cv1::SITE_STATE_BANNED: return "banned";
+    default: return "enabled";
+  }
+}
+
+int Db(const std::string& verb) {
+  const std::string dsn = absl::GetFlag(FLAGS_db);
+  if (dsn.empty()) return std::cerr << "asoctl: --db (or $ASO_DB) is required\n", 2;
+  auto db = aso::db::Database::Connect(dsn, 1);
+  if (!db.ok()) return std::cerr << "asoctl: " << db.status().message() << "\n", 1;
+  if (verb == "migrate") {
+    auto applied = aso::db::Migrate(**db);
+    if (!applied.ok()) return std::cerr << "asoctl: " << applied.status().message() << "\n", 1;
+    std::cout << (applied->empty() ? "schema already at version " : "schema migrated to version ")
+              << aso::db::RequiredSchemaVersion() << "\n";
+    return 0;
+  }
+  if (verb == "status") {
+    auto current = aso::db::CurrentSchemaVersion(**db);
+    if (!current.ok()) return std::cerr << "asoctl: " << current.status().message() << "\n", 1;
+    std::cout << "schema version " << *current << ", this asoctl needs " << aso::db::RequiredSchemaVersion()
+              << (*current == aso::db::RequiredSchemaVersion() ? " (current)" : " (run: asoctl db migrate)")
+              << "\n";
+    return *current == aso::db::RequiredSchemaVersion() ? 0 : 1;
+  }
+  return Usage();
+}
+
+int Sites(const std::vector<std::string>& args) {
+  auto stub = Connect<aso::bookkeeping::v1::Bookkeeping>(absl::GetFlag(FLAGS_bookkeeping));
+  if (args.size() >= 2 && args[1] == "list") {
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    aso::bookkeeping::v1::ListSitesResponse r;
+    if (auto s = stub->ListSites(&ctx, {}, &r); !s.ok()) return Fail(s);
+    std::cout << absl::StrFormat("%-20s %-9s %7s %7s  %s\n", "SITE", "STATE", "MAX_OUT", "MAX_IN", "URL_PREFIXES");
+    for (const auto& site : r.sites()) {
+      std::cout << absl::StrFormat("%-20s %-9s %7d %7d  %s\n", site.name(), SiteStateName(site.state()),
+                                   site.max_active_outbound(), site.max_active_inbound(),
+                                   absl::StrJoin(site.url_prefixes(), ","));
+    }
+    return 0;
+  }
+  if (args.size() == 3 && args[1] == "set") {
+    aso::bookkeeping::v1::UpsertSiteRequest req;
+    auto* site = req.mutable_site();
+    site->set_name(args[2]);
+    const std::string state = absl::GetFlag(FLAGS_state);
+    if (state == "enabled") site->set_state(cv1::SITE_STATE_ENABLED);
+    else if (state == "draining") site->set_state(cv1::SITE_STATE_DRAINING);
+    else if (state == "banned") site->set_state(cv1::SITE_STATE_BANNED);
+    else return std::cerr << "asoctl: --state must be enabled, draining or banned\n", 2;
+    for (const auto& p : absl::GetFlag(FLAGS_prefix)) site->add_url_prefixes(p);
+    site->set_max_active_outbound(absl::GetFlag(FLAGS_max_out));
+    site->set_max_active_inbound(absl::GetFlag(FLAGS_max_in));
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    cv1::Site out;
+    if (auto s = stub->UpsertSite(&ctx, req, &out); !s.ok()) return Fail(s);
+    std::cout << "site " << out.name() << " " << SiteStateName(out.state()) << " "
+              << absl::StrJoin(out.url_prefixes(), ",") << "\n";
+    return 0;
+  }
+  return Usage();
+}
+
+int Links() {
+  auto stub = Connect<aso::scheduler::v1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  aso::scheduler::v1::ListLinksResponse r;
+  if (auto s = stub->ListLinks(&ctx, {}, &r); !s.ok()) return Fail(s);
+  std::cout << absl::StrFormat("%-20s %-20s %8s %8s %8s\n", "SOURCE", "DESTINATION", "QUEUED", "ACTIVE", "LIMIT");
+  for (const auto& l : r.links()) {
+    std::cout << absl::StrFormat("%-20s %-20s %8d %8d %8d\n", l.source_site(), l.destination_site(),
+                                 l.queued(), l.active(), l.max_active());
+  }
+  return 0;
+}
+
+int Stats() {
+  auto stub = Connect<aso::monitoring::v1::Monitoring>(absl::GetFlag(FLAGS_monitoring));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  aso::monitoring::v1::GetSiteStatsResponse r;
+  if (auto s = stub->GetSiteStats(&ctx, {}, &r); !s.ok()) return Fail(s);
+  std::cout << absl::StrFormat("%-20s %10s %14s %10s\n", "SITE", "DONE", "DONE_BYTES", "FAILED");
+  for (const auto& s : r.sites()) {
+    std::cout << absl::StrFormat("%-20s %10d %14d %10d\n", s.site(), s.done_files(), s.done_bytes(),
+                                 s.failed_attempts());
+  }
+  return 0;
+}
+
+int ShowTransfer(const std::string& id_text) {
+  int64_t id = 0;
+  if (!absl::SimpleAtoi(id_text, &id)) return Usage();
+  auto stub = Connect<aso::ingest::v1::Ingest>(absl::GetFlag(FLAGS_ingest));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  aso::ingest::v1::GetTransferRequest req;
+  req.set_id(id);
+  cv1::Transfer t;
+  if (auto s = stub->GetTransfer(&ctx, req, &t); !s.ok()) return Fail(s);
+  std::cout << "transfer " << t.id() << " task " << t.task_id() << " user " << t.user() << "\n"
+            << "  " << t.source().site() << " " << t.source().url() << "\n  -> "
+            << t.destination().site() << " " << t.destination().url() << "\n"
+            << "  state " << aso::transfer::StateName(t.state()) << ", attempt " << t.attempt()
+            << (t.waiting_reason().empty() ? "" : ", " + t.waiting_reason()) << "\n";
+  for (const auto& a : t.attempts()) {
+    std::cout << "  attempt " << a.attempt() << " job " << a.backend_job_id() << ": "
+              << aso::transfer::StateName(a.result()) << " " << a.bytes() << " bytes"
+              << (a.error().empty() ? "" : " " + std::string(aso::transfer::FailureClassName(a.failure_class())) +
+                                               ": " + a.error())
+              << "\n";
+  }
+  return 0;
+}
+
+int ShowTask(const std::string& task) {
+  auto stub = Connect<aso::ingest::v1::Ingest>(absl::GetFlag(FLAGS_ingest));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  aso::ingest::v1::GetTaskSummaryRequest req;
+  req.set_task_id(task);
+  cv1::TaskSummary s;
+  if (auto st = stub->GetTaskSummary(&ctx, req, &s); !st.ok()) return Fail(st);
+  std::cout << "task " << s.task_id() << " user " << s.user() << ": " << s.total_files() << " files, "
+            << s.total_bytes() << " bytes" << (s.finished() ? ", finished" : "") << "\n";
+  for (const auto& c : s.states()) {
+    std::cout << absl::StrFormat("  %-10s %8d files %14d bytes\n", aso::transfer::StateName(c.state()),
+                                 c.files(), c.bytes());
+  }
+  for (const auto& f : s.failures()) {
+    std::cout << "  " << f.files() << " x " << aso::transfer::FailureClassName(f.failure_class()) << ": "
+              << f.reason() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args =
+      aso::ParseFlagsWithEnv(argc, argv, "asoctl: ASO admin CLI. asoctl --help for flags.");
+  args.erase(args.begin());
+  if (args.empty()) return Usage();
+  if (args[0] == "db" && args.size() == 2) return Db(args[1]);
+  if (args[0] == "sites") return Sites(args);
+  if (args[0] == "links") return Links();
+  if (args[0] == "stats" && args.size() == 2 && args[1] == "sites") return Stats();
+  if (args[0] == "transfers" && args.size() == 3 && args[1] == "show") return ShowTransfer(args[2]);
+  if (args[0] == "tasks" && args.size() == 3 && args[1] == "show") return ShowTask(args[2]);
+  return Usage();
+}

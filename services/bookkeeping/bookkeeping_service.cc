@@ -1,0 +1,73 @@
+#include "services/bookkeeping/bookkeeping_service.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/server/grpc_status.h"
+#include "libs/transfer/url.h"
+
+namespace aso::bookkeeping {
+namespace cv1 = aso::common::v1;
+using server::ToGrpcStatus;
+
+absl::Status ValidateSite(const cv1::Site& site) {
+  if (site.name().empty() || site.name().size() > 64) {
+    return absl::InvalidArgumentError("site.name must have 1 to 64 characters");
+  }
+  for (char c : site.name()) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
+      return absl::InvalidArgumentError("site.name may contain only letters, digits, _ and -");
+    }
+  }
+  for (int i = 0; i < site.url_prefixes_size(); ++i) {
+    // A prefix must itself look like the start of a storage URL: scheme, host, a path.
+    auto u = transfer::ParseStorageUrl(absl::StrCat(site.url_prefixes(i), "x"));
+    if (!u.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("site.url_prefixes[", i, "]: ", u.status().message()));
+    }
+  }
+  if (site.max_active_outbound() < 0 || site.max_active_inbound() < 0) {
+    return absl::InvalidArgumentError("site.max_active_outbound/inbound must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status BookkeepingService::ReportOutcomes(grpc::ServerContext*,
+                                                const v1::ReportOutcomesRequest* request,
+                                                v1::ReportOutcomesResponse* response) {
+  for (const auto& outcome : request->outcomes()) {
+    auto applied = applier_.Apply(outcome);
+    if (!applied.ok()) return ToGrpcStatus(applied.status());
+    response->add_applied(*applied);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status BookkeepingService::UpsertSite(grpc::ServerContext*, const v1::UpsertSiteRequest* request,
+                                            cv1::Site* response) {
+  if (absl::Status s = ValidateSite(request->site()); !s.ok()) return ToGrpcStatus(s);
+  auto site = sites_.Upsert(request->site(), clock_.Now());
+  if (!site.ok()) return ToGrpcStatus(site.status());
+  ASO_LOG(INFO, "site ", site->name(), " updated");
+  *response = std::move(*site);
+  return grpc::Status::OK;
+}
+
+grpc::Status BookkeepingService::GetSite(grpc::ServerContext*, const v1::GetSiteRequest* request,
+                                         cv1::Site* response) {
+  auto site = sites_.Get(request->name());
+  if (!site.ok()) return ToGrpcStatus(site.status());
+  *response = std::move(*site);
+  return grpc::Status::OK;
+}
+
+grpc::Status BookkeepingService::ListSites(grpc::ServerContext*, const v1::ListSitesRequest*,
+                                           v1::ListSitesResponse* response) {
+  auto sites = sites_.List();
+  if (!sites.ok()) return ToGrpcStatus(sites.status());
+  for (auto& s : *sites) *response->add_sites() = std::move(s);
+  return grpc::Status::OK;
+}
+
+}  // namespace aso::bookkeeping

@@ -1,0 +1,53 @@
+#include "services/bookkeeping/outcome_applier.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/transfer/state.h"
+
+namespace aso::bookkeeping {
+namespace v1 = aso::common::v1;
+
+OutcomeApplier::OutcomeApplier(db::OutcomeRepository& repo, RetryPolicy policy, Clock& clock,
+                               metrics::Metrics& metrics)
+    : repo_(repo),
+      policy_(policy),
+      clock_(clock),
+      outcomes_(metrics.AddCounter("aso_bookkeeping_outcomes_total",
+                                   "Outcomes applied, by decision and failure class.",
+                                   {"decision", "failure_class"})) {}
+
+absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
+  const absl::Time now = clock_.Now();
+  switch (outcome.state()) {
+    case v1::TRANSFER_STATE_ACTIVE:
+      return repo_.ApplyStarted(outcome, now);
+    case v1::TRANSFER_STATE_DONE: {
+      auto applied = repo_.ApplyFinished(outcome, std::nullopt, now);
+      if (applied.ok() && *applied) outcomes_.Inc({"done", ""});
+      return applied;
+    }
+    case v1::TRANSFER_STATE_FAILED: {
+      std::optional<absl::Time> retry_at;
+      {
+        absl::MutexLock lock(&gen_mu_);
+        retry_at = policy_.NextAttemptAt(outcome, now, gen_);
+      }
+      auto applied = repo_.ApplyFinished(outcome, retry_at, now);
+      const std::string failure_class(transfer::FailureClassName(outcome.failure_class()));
+      if (applied.ok() && *applied) {
+        outcomes_.Inc({retry_at ? "retry" : "failed", failure_class});
+        ASO_LOG(INFO, "transfer=", outcome.transfer_id(), " attempt=", outcome.attempt(), " failed (",
+                failure_class, "): ", outcome.error(),
+                retry_at ? absl::StrCat(" -> retry in ", absl::FormatDuration(*retry_at - now))
+                         : std::string(" -> FAILED"));
+      }
+      return applied;
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("outcome for transfer ", outcome.transfer_id(),
+                                                     " has state ", transfer::StateName(outcome.state()),
+                                                     "; expected ACTIVE, DONE or FAILED"));
+  }
+}
+
+}  // namespace aso::bookkeeping

@@ -1,0 +1,35 @@
+// Applies backend outcomes to the state machine with the retry policy: started -> ACTIVE; DONE; a failure
+// back to QUEUED for a later attempt or FAILED for good. Thread-safe.
+#ifndef ASO_SERVICES_BOOKKEEPING_OUTCOME_APPLIER_H_
+#define ASO_SERVICES_BOOKKEEPING_OUTCOME_APPLIER_H_
+
+#include "absl/random/random.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "libs/common/clock.h"
+#include "libs/db/outcome_repository.h"
+#include "libs/metrics/metrics.h"
+#include "services/bookkeeping/retry_policy.h"
+
+namespace aso::bookkeeping {
+
+class OutcomeApplier {
+ public:
+  OutcomeApplier(db::OutcomeRepository& repo, RetryPolicy policy, Clock& clock, metrics::Metrics& metrics);
+
+  // Returns whether the outcome changed the transfer (false for a repeat or a stale attempt).
+  // INVALID_ARGUMENT for an outcome that is not ACTIVE, DONE or FAILED.
+  absl::StatusOr<bool> Apply(const aso::common::v1::FileOutcome& outcome);
+
+ private:
+  db::OutcomeRepository& repo_;
+  RetryPolicy policy_;
+  Clock& clock_;
+  absl::Mutex gen_mu_;
+  absl::BitGen gen_ ABSL_GUARDED_BY(gen_mu_);
+  metrics::CounterVec outcomes_;
+};
+
+}  // namespace aso::bookkeeping
+
+#endif  // ASO_SERVICES_BOOKKEEPING_OUTCOME_APPLIER_H_

@@ -1,0 +1,21 @@
+#include "services/bookkeeping/retry_policy.h"
+
+#include <algorithm>
+
+#include "absl/random/distributions.h"
+
+namespace aso::bookkeeping {
+
+std::optional<absl::Time> RetryPolicy::NextAttemptAt(const aso::common::v1::FileOutcome& outcome,
+                                                     absl::Time now, absl::BitGenRef gen) const {
+  if (!outcome.recoverable() || outcome.attempt() >= config_.max_attempts) return std::nullopt;
+  absl::Duration delay = config_.base_delay;
+  for (int i = 1; i < outcome.attempt() && delay < config_.max_delay; ++i) delay *= 2;
+  delay = std::min(delay, config_.max_delay);
+  if (config_.jitter > 0) {
+    delay *= absl::Uniform(gen, 1.0 - config_.jitter, 1.0 + config_.jitter);
+  }
+  return now + delay;
+}
+
+}  // namespace aso::bookkeeping

@@ -1,0 +1,46 @@
+#include "services/fts_adapter/adapter_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/server/grpc_status.h"
+#include "libs/transfer/url.h"
+
+namespace aso::fts_adapter {
+using server::ToGrpcStatus;
+
+grpc::Status AdapterService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* request,
+                                       v1::SubmitJobResponse* response) {
+  const v1::Job& job = request->job();
+  if (job.job_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("job.job_id is required"));
+  if (job.files().empty()) return ToGrpcStatus(absl::InvalidArgumentError("job.files is empty"));
+  for (int i = 0; i < job.files_size(); ++i) {
+    const auto& f = job.files(i);
+    for (const auto* url : {&f.source_url(), &f.destination_url()}) {
+      if (auto u = transfer::ParseStorageUrl(*url); !u.ok()) {
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            absl::StrCat("job.files[", i, "]: ", u.status().message())));
+      }
+    }
+    if (f.transfer_id() <= 0 || f.attempt() <= 0) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("job.files[", i, "]: transfer_id and attempt must be positive")));
+    }
+  }
+  auto known = jobs_.InsertJob(job, backend_name_, clock_.Now());
+  if (!known.ok()) return ToGrpcStatus(known.status());
+  response->set_job_id(job.job_id());
+  response->set_already_known(*known);
+  ASO_LOG(INFO, known.value() ? "re-acknowledged" : "accepted", " job=", job.job_id(),
+          " files=", job.files_size());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdapterService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+                                    v1::Job* response) {
+  auto job = jobs_.GetJob(request->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *response = std::move(*job);
+  return grpc::Status::OK;
+}
+
+}  // namespace aso::fts_adapter

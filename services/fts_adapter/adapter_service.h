@@ -1,0 +1,32 @@
+// The gRPC adapter of aso-fts-adapter: accepts bulk jobs (idempotent on the job id) into the adapter's
+// own table, from which copy workers run them. Thread-safe.
+#ifndef ASO_SERVICES_FTS_ADAPTER_ADAPTER_SERVICE_H_
+#define ASO_SERVICES_FTS_ADAPTER_ADAPTER_SERVICE_H_
+
+#include <string>
+
+#include "aso/fts_adapter/v1/fts_adapter.grpc.pb.h"
+#include "libs/common/clock.h"
+#include "libs/db/backend_job_repository.h"
+
+namespace aso::fts_adapter {
+
+class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
+ public:
+  AdapterService(db::BackendJobRepository& jobs, Clock& clock, std::string backend_name)
+      : jobs_(jobs), clock_(clock), backend_name_(std::move(backend_name)) {}
+
+  grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
+                         v1::SubmitJobResponse* response) override;
+  grpc::Status GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* request,
+                      v1::Job* response) override;
+
+ private:
+  db::BackendJobRepository& jobs_;
+  Clock& clock_;
+  std::string backend_name_;
+};
+
+}  // namespace aso::fts_adapter
+
+#endif  // ASO_SERVICES_FTS_ADAPTER_ADAPTER_SERVICE_H_

@@ -1,0 +1,28 @@
+// The adapter's narrow view of aso-bookkeeping, so outcome reporting is tested without a server.
+#ifndef ASO_SERVICES_FTS_ADAPTER_BOOKKEEPING_STUB_H_
+#define ASO_SERVICES_FTS_ADAPTER_BOOKKEEPING_STUB_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
+
+namespace aso::fts_adapter {
+
+class BookkeepingStub {
+ public:
+  virtual ~BookkeepingStub() = default;
+  // Reports outcomes; OK means bookkeeping has durably handled every one (applied or recognised as a
+  // repeat).
+  virtual absl::Status ReportOutcomes(const std::vector<aso::common::v1::FileOutcome>& outcomes) = 0;
+};
+
+std::unique_ptr<BookkeepingStub> MakeGrpcBookkeepingStub(std::shared_ptr<grpc::Channel> channel,
+                                                         absl::Duration deadline);
+
+}  // namespace aso::fts_adapter
+
+#endif  // ASO_SERVICES_FTS_ADAPTER_BOOKKEEPING_STUB_H_

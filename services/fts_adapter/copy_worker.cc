@@ -1,0 +1,77 @@
+#include "services/fts_adapter/copy_worker.h"
+
+#include "libs/common/logging.h"
+#include "libs/transfer/state.h"
+
+namespace aso::fts_adapter {
+namespace cv1 = aso::common::v1;
+
+namespace {
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  out->set_seconds(micros / 1000000);
+  out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
+}
+}  // namespace
+
+CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier,
+                       Clock& clock, CopyWorkerConfig config, metrics::Metrics& metrics)
+    : jobs_(jobs),
+      copier_(std::move(copier)),
+      clock_(clock),
+      config_(std::move(config)),
+      copies_(metrics.AddCounter("aso_adapter_copies_total",
+                                 "Copies run by the gfal2 backend, by result and failure class.",
+                                 {"result", "failure_class"})),
+      copy_seconds_(metrics.AddHistogram("aso_adapter_copy_seconds", "Duration of one copy.",
+                                         {"result"},
+                                         {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})) {}
+
+absl::StatusOr<bool> CopyWorker::RunOnce() {
+  // The lease outlives the copy's own timeout, so only a dead worker's file is taken over.
+  const absl::Duration lease = config_.copy_timeout * 2 + absl::Seconds(30);
+  auto leased = jobs_.LeaseFiles(config_.owner, 1, lease, clock_.Now());
+  if (!leased.ok()) return leased.status();
+  if (leased->empty()) return false;
+  const db::LeasedFile& file = leased->front();
+
+  backend::CopyRequest request;
+  request.source_url = file.source_url;
+  request.destination_url = file.destination_url;
+  request.size_bytes = file.size_bytes;
+  request.checksum = file.checksum;
+  request.timeout = config_.copy_timeout;
+  const absl::Time started = clock_.Now();
+  backend::CopyResult result = copier_->Copy(request);
+  const absl::Time finished = clock_.Now();
+
+  cv1::FileOutcome outcome;
+  outcome.set_transfer_id(file.transfer_id);
+  outcome.set_attempt(file.attempt);
+  outcome.set_backend_job_id(file.job_id);
+  SetTime(started, outcome.mutable_started());
+  SetTime(finished, outcome.mutable_finished());
+  outcome.set_bytes(result.bytes);
+  if (result.ok) {
+    outcome.set_state(cv1::TRANSFER_STATE_DONE);
+    outcome.set_checksum(result.checksum);
+  } else {
+    auto c = transfer::ClassifyFailure(result.scope, result.error_number, result.error);
+    outcome.set_state(cv1::TRANSFER_STATE_FAILED);
+    outcome.set_failure_class(c.failure_class);
+    outcome.set_recoverable(c.recoverable);
+    outcome.set_error(result.error);
+  }
+  const std::string result_label = result.ok ? "done" : "failed";
+  copies_.Inc({result_label, std::string(transfer::FailureClassName(outcome.failure_class()))});
+  copy_seconds_.Observe({result_label}, absl::ToDoubleSeconds(finished - started));
+  ASO_LOG(INFO, "copy ", result_label, " transfer=", file.transfer_id, " attempt=", file.attempt,
+          " job=", file.job_id, " bytes=", result.bytes, " seconds=",
+          absl::ToDoubleSeconds(finished - started),
+          result.ok ? "" : absl::StrCat(" class=", transfer::FailureClassName(outcome.failure_class()),
+                                        " error=", result.error));
+  if (absl::Status s = jobs_.RecordOutcome(config_.owner, outcome); !s.ok()) return s;
+  return true;
+}
+
+}  // namespace aso::fts_adapter

@@ -1,0 +1,42 @@
+// One copy worker: leases a runnable file from the adapter's job table, copies it with its own Copier,
+// classifies a failure and records the outcome. Several workers run side by side, each on its thread;
+// a worker that dies loses its lease and the file runs again elsewhere.
+#ifndef ASO_SERVICES_FTS_ADAPTER_COPY_WORKER_H_
+#define ASO_SERVICES_FTS_ADAPTER_COPY_WORKER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "libs/backend/copier.h"
+#include "libs/common/clock.h"
+#include "libs/db/backend_job_repository.h"
+#include "libs/metrics/metrics.h"
+
+namespace aso::fts_adapter {
+
+struct CopyWorkerConfig {
+  std::string owner;                           // unique per worker: host/pid/index
+  absl::Duration copy_timeout = absl::Minutes(10);
+};
+
+class CopyWorker {
+ public:
+  CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier, Clock& clock,
+             CopyWorkerConfig config, metrics::Metrics& metrics);
+
+  // Copies at most one file. Returns whether there was one.
+  absl::StatusOr<bool> RunOnce();
+
+ private:
+  db::BackendJobRepository& jobs_;
+  std::unique_ptr<backend::Copier> copier_;
+  Clock& clock_;
+  CopyWorkerConfig config_;
+  metrics::CounterVec copies_;
+  metrics::HistogramVec copy_seconds_;
+};
+
+}  // namespace aso::fts_adapter
+
+#endif  // ASO_SERVICES_FTS_ADAPTER_COPY_WORKER_H_

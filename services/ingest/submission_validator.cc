@@ -1,0 +1,151 @@
+#include "services/ingest/submission_validator.h"
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/adler32.h"
+#include "libs/transfer/url.h"
+
+namespace aso::ingest {
+namespace cv1 = aso::common::v1;
+namespace {
+
+constexpr int64_t kMaxFileSize = int64_t{1} << 50;  // 1 PiB
+
+// Task ids, users and job ids end up in logs, metrics and paths: keep them to a safe alphabet.
+absl::Status CheckName(const std::string& field, const std::string& value, bool required) {
+  if (value.empty()) {
+    return required ? absl::InvalidArgumentError(absl::StrCat(field, " is required")) : absl::OkStatus();
+  }
+  if (value.size() > 256) return absl::InvalidArgumentError(absl::StrCat(field, " is longer than 256 characters"));
+  for (char c : value) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' &&
+        c != ':' && c != '@' && c != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " may contain only letters, digits and _-.:@/"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string DefaultIdempotencyKey(const std::string& task_id, const std::string& job_id,
+                                  const std::string& destination_url) {
+  return absl::StrCat(task_id, "|", job_id, "|", destination_url);
+}
+
+const cv1::Site* SubmissionValidator::SiteForUrl(const std::string& url) const {
+  const cv1::Site* best = nullptr;
+  size_t best_len = 0;
+  for (const auto& site : sites_) {
+    for (const auto& prefix : site.url_prefixes()) {
+      if (prefix.size() > best_len && absl::StartsWith(url, prefix)) {
+        best = &site;
+        best_len = prefix.size();
+      }
+    }
+  }
+  return best;
+}
+
+absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
+    const aso::ingest::v1::SubmitTransfersRequest& request) const {
+  if (absl::Status s = CheckName("task_id", request.task_id(), true); !s.ok()) return s;
+  if (absl::Status s = CheckName("user", request.user(), true); !s.ok()) return s;
+  if (request.files().empty()) return absl::InvalidArgumentError("files is empty");
+  if (request.files_size() > limits_.max_files) {
+    return absl::InvalidArgumentError(absl::StrCat("batch of ", request.files_size(),
+                                                   " files exceeds the limit of ", limits_.max_files,
+                                                   "; split it into several calls"));
+  }
+  std::vector<cv1::Transfer> out;
+  out.reserve(request.files_size());
+  absl::flat_hash_map<std::string, std::string> key_by_destination;
+  for (int i = 0; i < request.files_size(); ++i) {
+    const auto& f = request.files(i);
+    const std::string where = absl::StrCat("files[", i, "]");
+    auto fail = [&](absl::string_view field, absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".", field, ": ", why));
+    };
+    auto src = transfer::ParseStorageUrl(f.source_url());
+    if (!src.ok()) return fail("source_url", src.status().message());
+    auto dst = transfer::ParseStorageUrl(f.destination_url());
+    if (!dst.ok()) return fail("destination_url", dst.status().message());
+    if (f.source_url() == f.destination_url()) return fail("destination_url", "equals the source URL");
+
+    auto resolve = [&](const std::string& given, const std::string& url,
+                       absl::string_view field) -> absl::StatusOr<const cv1::Site*> {
+      const cv1::Site* by_url = SiteForUrl(url);
+      if (!given.empty()) {
+        const cv1::Site* named = nullptr;
+        for (const auto& s : sites_) {
+          if (s.name() == given) named = &s;
+        }
+        if (named == nullptr) return fail(field, absl::StrCat("unknown site ", given));
+        if (by_url != named) {
+          return fail(field, absl::StrCat("URL ", url, " is not under a URL prefix of site ", given));
+        }
+        by_url = named;
+      }
+      if (by_url == nullptr) {
+        return fail(field, absl::StrCat("no site in the catalog serves URL ", url));
+      }
+      if (by_url->state() == cv1::SITE_STATE_BANNED) {
+        return fail(field, absl::StrCat("site ", by_url->name(), " is banned"));
+      }
+      return by_url;
+    };
+    auto src_site = resolve(f.source_site(), f.source_url(), "source_site");
+    if (!src_site.ok()) return src_site.status();
+    auto dst_site = resolve(f.destination_site(), f.destination_url(), "destination_site");
+    if (!dst_site.ok()) return dst_site.status();
+
+    if (f.size_bytes() < -1 || f.size_bytes() > kMaxFileSize) {
+      return fail("size_bytes", "must be -1 (unknown) or between 0 and 1 PiB");
+    }
+    std::string checksum;
+    if (!f.checksum().empty()) {
+      auto value = ParseAdler32Checksum(f.checksum());
+      if (!value.ok()) return fail("checksum", value.status().message());
+      checksum = absl::StrCat("adler32:", FormatAdler32(*value));
+    }
+    if (f.priority() < 0 || f.priority() > 5) return fail("priority", "must be 1..5 (0 = default 3)");
+    if (absl::Status s = CheckName(absl::StrCat(where, ".job_id"), f.job_id(), false); !s.ok()) return s;
+    if (f.metadata_size() > limits_.max_metadata_entries) {
+      return fail("metadata", absl::StrCat("more than ", limits_.max_metadata_entries, " entries"));
+    }
+    size_t meta_bytes = 0;
+    for (const auto& [k, v] : f.metadata()) meta_bytes += k.size() + v.size();
+    if (meta_bytes > static_cast<size_t>(limits_.max_metadata_bytes)) {
+      return fail("metadata", absl::StrCat("larger than ", limits_.max_metadata_bytes, " bytes"));
+    }
+    std::string key = f.idempotency_key().empty()
+                          ? DefaultIdempotencyKey(request.task_id(), f.job_id(), f.destination_url())
+                          : f.idempotency_key();
+    if (key.size() > 1024) return fail("idempotency_key", "longer than 1024 characters");
+    auto [it, inserted] = key_by_destination.emplace(f.destination_url(), key);
+    if (!inserted && it->second != key) {
+      return fail("destination_url", "another file of this batch has the same destination");
+    }
+
+    cv1::Transfer t;
+    t.set_task_id(request.task_id());
+    t.set_user(request.user());
+    t.set_job_id(f.job_id());
+    t.mutable_source()->set_site((*src_site)->name());
+    t.mutable_source()->set_url(f.source_url());
+    t.mutable_destination()->set_site((*dst_site)->name());
+    t.mutable_destination()->set_url(f.destination_url());
+    t.set_size_bytes(f.size_bytes());
+    t.set_checksum(checksum);
+    t.set_priority(f.priority() == 0 ? 3 : f.priority());
+    *t.mutable_metadata() = f.metadata();
+    t.set_idempotency_key(key);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace aso::ingest

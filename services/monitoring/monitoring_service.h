@@ -1,0 +1,22 @@
+// The gRPC adapter of aso-monitoring: serves the figures FleetStats keeps. Thread-safe.
+#ifndef ASO_SERVICES_MONITORING_MONITORING_SERVICE_H_
+#define ASO_SERVICES_MONITORING_MONITORING_SERVICE_H_
+
+#include "aso/monitoring/v1/monitoring.grpc.pb.h"
+#include "services/monitoring/fleet_stats.h"
+
+namespace aso::monitoring {
+
+class MonitoringService final : public aso::monitoring::v1::Monitoring::Service {
+ public:
+  explicit MonitoringService(FleetStats& stats) : stats_(stats) {}
+  grpc::Status GetSiteStats(grpc::ServerContext* ctx, const v1::GetSiteStatsRequest* request,
+                            v1::GetSiteStatsResponse* response) override;
+
+ private:
+  FleetStats& stats_;
+};
+
+}  // namespace aso::monitoring
+
+#endif  // ASO_SERVICES_MONITORING_MONITORING_SERVICE_H_

@@ -1,0 +1,36 @@
+#include "services/scheduler/adapter_stub.h"
+
+#include "libs/server/grpc_status.h"
+
+namespace aso::scheduler {
+namespace {
+
+class GrpcAdapterStub final : public AdapterStub {
+ public:
+  GrpcAdapterStub(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
+      : stub_(aso::fts_adapter::v1::FtsAdapter::NewStub(std::move(channel))), deadline_(deadline) {}
+
+  absl::StatusOr<bool> SubmitJob(const aso::fts_adapter::v1::Job& job) override {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+    aso::fts_adapter::v1::SubmitJobRequest request;
+    *request.mutable_job() = job;
+    aso::fts_adapter::v1::SubmitJobResponse response;
+    grpc::Status s = stub_->SubmitJob(&ctx, request, &response);
+    if (!s.ok()) return server::FromGrpcStatus(s);
+    return response.already_known();
+  }
+
+ private:
+  std::unique_ptr<aso::fts_adapter::v1::FtsAdapter::Stub> stub_;
+  absl::Duration deadline_;
+};
+
+}  // namespace
+
+std::unique_ptr<AdapterStub> MakeGrpcAdapterStub(std::shared_ptr<grpc::Channel> channel,
+                                                 absl::Duration deadline) {
+  return std::make_unique<GrpcAdapterStub>(std::move(channel), deadline);
+}
+
+}  // namespace aso::scheduler

@@ -1,0 +1,62 @@
+#include "services/scheduler/job_planner.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace aso::scheduler {
+
+std::string JobIdFor(const std::vector<const db::ClaimedFile*>& files) {
+  // FNV-1a over the (transfer, attempt) pairs: stable across processes and builds.
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (v >> (8 * i)) & 0xff;
+      h *= 1099511628211ULL;
+    }
+  };
+  for (const auto* f : files) {
+    mix(static_cast<uint64_t>(f->transfer_id));
+    mix(static_cast<uint64_t>(f->attempt));
+  }
+  return absl::StrFormat("aso-%d-%d-%016x", files.front()->transfer_id, files.front()->attempt, h);
+}
+
+std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, const JobLimits& limits) {
+  // Keep users in the order their first file was claimed, files in claim order.
+  std::vector<std::string> users;
+  std::map<std::string, std::vector<const db::ClaimedFile*>> by_user;
+  for (const auto& f : files) {
+    auto [it, inserted] = by_user.try_emplace(f.user);
+    if (inserted) users.push_back(f.user);
+    it->second.push_back(&f);
+  }
+  std::vector<db::JobPlan> plans;
+  for (const auto& user : users) {
+    std::vector<const db::ClaimedFile*> current;
+    int64_t bytes = 0;
+    auto flush = [&] {
+      if (current.empty()) return;
+      db::JobPlan plan;
+      plan.job_id = JobIdFor(current);
+      for (const auto* f : current) plan.transfer_ids.push_back(f->transfer_id);
+      plans.push_back(std::move(plan));
+      current.clear();
+      bytes = 0;
+    };
+    for (const auto* f : by_user[user]) {
+      int64_t size = f->size_bytes > 0 ? f->size_bytes : 0;
+      if (!current.empty() && (static_cast<int>(current.size()) >= limits.max_files ||
+                               bytes + size > limits.max_bytes)) {
+        flush();
+      }
+      current.push_back(f);
+      bytes += size;
+    }
+    flush();
+  }
+  return plans;
+}
+
+}  // namespace aso::scheduler

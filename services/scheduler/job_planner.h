@@ -1,0 +1,27 @@
+// Groups claimed files into bulk backend jobs: one (user, source site, destination site) per job, at most
+// max_files files and max_bytes bytes each, with a deterministic job id so a job re-sent after a crash is
+// recognised by the backend. Pure logic.
+#ifndef ASO_SERVICES_SCHEDULER_JOB_PLANNER_H_
+#define ASO_SERVICES_SCHEDULER_JOB_PLANNER_H_
+
+#include <vector>
+
+#include "libs/db/scheduling_repository.h"
+
+namespace aso::scheduler {
+
+struct JobLimits {
+  int max_files = 100;
+  int64_t max_bytes = int64_t{50} << 30;  // 50 GiB
+};
+
+// Files of one link, in claim order (priority first). A file larger than max_bytes gets a job of its own.
+std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, const JobLimits& limits);
+
+// "aso-<first transfer id>-<its attempt>-<hash of all (transfer, attempt)>": a transfer is in exactly one
+// job per attempt, so the id names the job; the hash catches a different grouping under the same head.
+std::string JobIdFor(const std::vector<const db::ClaimedFile*>& files);
+
+}  // namespace aso::scheduler
+
+#endif  // ASO_SERVICES_SCHEDULER_JOB_PLANNER_H_

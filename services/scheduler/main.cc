@@ -1,0 +1,49 @@
+// aso-scheduler: decides what moves next and hands bulk jobs to aso-fts-adapter.
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "grpcpp/grpcpp.h"
+#include "libs/common/env_flags.h"
+#include "libs/common/logging.h"
+#include "libs/db/scheduling_repository.h"
+#include "libs/server/grpc_server.h"
+#include "libs/server/service_runtime.h"
+#include "services/scheduler/scheduler.h"
+#include "services/scheduler/scheduler_service.h"
+
+ABSL_FLAG(std::string, adapter, "127.0.0.1:50053", "aso-fts-adapter gRPC address (env ASO_ADAPTER)");
+ABSL_FLAG(int, link_max_active, 100, "Active transfers per link (env ASO_LINK_MAX_ACTIVE)");
+ABSL_FLAG(int, site_max_active, 200,
+          "Active transfers per site and direction unless the site sets its own (env ASO_SITE_MAX_ACTIVE)");
+ABSL_FLAG(int, job_max_files, 100, "Files per bulk job (env ASO_JOB_MAX_FILES)");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1), "Pause between idle rounds (env ASO_POLL_INTERVAL)");
+
+int main(int argc, char** argv) {
+  aso::server::BlockTerminationSignals();
+  aso::ParseFlagsWithEnv(argc, argv, "aso-scheduler: throttles and dispatches transfers. Flags: --helpfull");
+  auto config = aso::server::CommonConfigFromFlags("aso-scheduler", "0.0.0.0:50052", "0.0.0.0:9102");
+  if (!config.ok()) return std::cerr << config.status().message() << "\n", 2;
+  aso::scheduler::SchedulerConfig sc;
+  sc.link_max_active = absl::GetFlag(FLAGS_link_max_active);
+  sc.default_site_max_active = absl::GetFlag(FLAGS_site_max_active);
+  sc.job_limits.max_files = absl::GetFlag(FLAGS_job_max_files);
+  if (sc.link_max_active < 1 || sc.default_site_max_active < 1 || sc.job_limits.max_files < 1) {
+    std::cerr << "--link_max_active, --site_max_active and --job_max_files must be positive\n";
+    return 2;
+  }
+  auto rt = aso::server::StartRuntime(*config, "scheduler");
+  if (!rt.ok()) return std::cerr << "aso-scheduler: " << rt.status().message() << "\n", 1;
+
+  aso::db::PgSchedulingRepository repo(*rt->db);
+  auto adapter = aso::scheduler::MakeGrpcAdapterStub(
+      grpc::CreateChannel(absl::GetFlag(FLAGS_adapter), grpc::InsecureChannelCredentials()),
+      absl::Seconds(10));
+  aso::scheduler::Scheduler scheduler(repo, *adapter, aso::RealClock::Get(), sc, *rt->metrics);
+  aso::scheduler::SchedulerService service(repo, aso::RealClock::Get(), sc);
+  aso::PeriodicLoop loop("schedule", absl::GetFlag(FLAGS_poll_interval), [&] {
+    auto n = scheduler.RunOnce();
+    if (!n.ok()) ASO_LOG(WARNING, "scheduling round failed: ", n.status().message());
+    return n.ok() && *n > 0;
+  });
+  return aso::server::ServeUntilSignal(*rt, "aso.scheduler.v1.Scheduler", {&service}, {&loop});
+}

@@ -1,0 +1,88 @@
+#include "services/scheduler/scheduler.h"
+
+#include "libs/common/logging.h"
+
+namespace aso::scheduler {
+
+Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock& clock,
+                     SchedulerConfig config, metrics::Metrics& metrics)
+    : repo_(repo),
+      adapter_(adapter),
+      clock_(clock),
+      config_(config),
+      files_dispatched_(metrics.AddCounter("aso_scheduler_files_dispatched_total",
+                                           "Files handed to the fts-adapter, by link.",
+                                           {"source_site", "destination_site"})),
+      submit_errors_(metrics.AddCounter("aso_scheduler_submit_errors_total",
+                                        "Jobs the fts-adapter did not accept, by status code.",
+                                        {"code"})) {}
+
+bool Scheduler::Submit(const db::PendingJob& job) {
+  aso::fts_adapter::v1::Job msg;
+  msg.set_job_id(job.job_id);
+  msg.set_source_site(job.source_site);
+  msg.set_destination_site(job.destination_site);
+  for (const auto& f : job.files) {
+    msg.set_user(f.user);
+    if (msg.task_id().empty()) msg.set_task_id(f.task_id);
+    if (msg.task_id() != f.task_id) msg.set_task_id("");  // files of several tasks
+    auto* jf = msg.add_files();
+    jf->set_transfer_id(f.transfer_id);
+    jf->set_attempt(f.attempt);
+    jf->set_source_url(f.source_url);
+    jf->set_destination_url(f.destination_url);
+    jf->set_size_bytes(f.size_bytes);
+    jf->set_checksum(f.checksum);
+  }
+  auto known = adapter_.SubmitJob(msg);
+  if (!known.ok()) {
+    // The files stay SUBMITTING and are re-sent under the same job id after resubmit_after.
+    submit_errors_.Inc({absl::StatusCodeToString(known.status().code())});
+    ASO_LOG(WARNING, "job=", job.job_id, " not accepted by the adapter (", known.status().message(),
+            "); will re-send");
+    return false;
+  }
+  auto marked = repo_.MarkSubmitted(job.job_id, clock_.Now());
+  if (!marked.ok()) {
+    ASO_LOG(WARNING, "job=", job.job_id, " accepted but not marked SUBMITTED: ", marked.status().message());
+  }
+  files_dispatched_.Inc({job.source_site, job.destination_site}, static_cast<double>(job.files.size()));
+  ASO_LOG(INFO, "submitted job=", job.job_id, " link=", job.source_site, "->", job.destination_site,
+          " user=", msg.user(), " files=", job.files.size(), *known ? " (re-sent)" : "");
+  return true;
+}
+
+absl::StatusOr<int> Scheduler::RunOnce() {
+  int dispatched = 0;
+  const absl::Time now = clock_.Now();
+  auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
+  if (!stale.ok()) return stale.status();
+  for (const auto& job : *stale) {
+    if (Submit(job)) dispatched += static_cast<int>(job.files.size());
+  }
+
+  auto links = repo_.ListLinks(now);
+  if (!links.ok()) return links.status();
+  for (const auto& link : *links) {
+    if (link.queued_ready == 0 || link.active >= config_.link_max_active) continue;
+    db::ClaimLimits limits;
+    limits.link_max_active = config_.link_max_active;
+    limits.default_site_max_active = config_.default_site_max_active;
+    limits.max_files = config_.max_claim_per_link;
+    auto jobs = repo_.ClaimForLink(link.source_site, link.destination_site, limits, now,
+                                   [this](const std::vector<db::ClaimedFile>& files) {
+                                     return PlanJobs(files, config_.job_limits);
+                                   });
+    if (!jobs.ok()) {
+      ASO_LOG(WARNING, "claim on link ", link.source_site, "->", link.destination_site,
+              " failed: ", jobs.status().message());
+      continue;
+    }
+    for (const auto& job : *jobs) {
+      if (Submit(job)) dispatched += static_cast<int>(job.files.size());
+    }
+  }
+  return dispatched;
+}
+
+}  // namespace aso::scheduler
