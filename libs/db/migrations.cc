@@ -40,7 +40,7 @@ absl::StatusOr<std::vector<int>> Migrate(Database& db) {
   for (const Migration& m : EmbeddedMigrations()) {
     bool did = false;
     absl::Status s = Transact(db, [&](pqxx::work& txn) {
-      txn.exec0(kMigrationLock);
+      txn.exec(kMigrationLock);
       txn.exec0(kCreateVersionTable);
       if (txn.exec1(kCurrentVersion)[0].as<int>() >= m.version) return absl::OkStatus();
       txn.exec0(m.sql);

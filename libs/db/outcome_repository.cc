@@ -18,13 +18,17 @@ constexpr char kInsertAttempt[] = R"sql(
                         destination_site, started, finished, bytes, throughput, failure_class, error,
                         recoverable)
   SELECT id, $2, $3, $4, $5, source_site, destination_site,
-         CASE WHEN $6 > 0 THEN to_timestamp($6) END, to_timestamp($7), $8,
-         CASE WHEN $7 > $6 AND $6 > 0 THEN $8 / ($7 - $6) ELSE 0 END, $9, $10, $11
+         CASE WHEN $6::float8 > 0 THEN to_timestamp($6::float8) END, to_timestamp($7::float8), $8::bigint,
+         CASE WHEN $7::float8 > $6::float8 AND $6::float8 > 0
+              THEN $8::bigint / ($7::float8 - $6::float8) ELSE 0 END, $9, $10, $11
   FROM transfers WHERE id = $1 AND attempt = $2
   ON CONFLICT (transfer_id, attempt) DO NOTHING)sql";
 
 constexpr char kDone[] = R"sql(
-  UPDATE transfers SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($3)
+  UPDATE transfers
+  SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($3),
+      size_bytes = CASE WHEN size_bytes < 0 THEN $4 ELSE size_bytes END,
+      checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END
   WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
 
 constexpr char kRetry[] = R"sql(
@@ -67,7 +71,8 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
     if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
     pqxx::result r;
     if (done) {
-      r = txn.exec_params(kDone, o.transfer_id(), o.attempt(), EpochSeconds(now));
+      // A size or checksum the job did not know is learnt from the verified copy.
+      r = txn.exec_params(kDone, o.transfer_id(), o.attempt(), EpochSeconds(now), o.bytes(), o.checksum());
     } else if (retry_at.has_value()) {
       r = txn.exec_params(kRetry, o.transfer_id(), o.attempt(), EpochSeconds(*retry_at), failure_class,
                           o.error(), EpochSeconds(now));

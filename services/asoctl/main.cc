@@ -6,6 +6,7 @@
 //   asoctl links                                     (--scheduler)
 //   asoctl stats sites                               (--monitoring)
 //   asoctl transfers show ID | tasks show TASK       (--ingest)
+//   asoctl health [--wait DURATION]                  (all five services)
 //
 // Exit codes: 0 success, 1 the server refused or failed, 2 usage error.
 #include <iostream>
@@ -19,6 +20,7 @@
 #include "aso/ingest/v1/ingest.grpc.pb.h"
 #include "aso/monitoring/v1/monitoring.grpc.pb.h"
 #include "aso/scheduler/v1/scheduler.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "libs/common/env_flags.h"
 #include "libs/db/database.h"
 #include "libs/db/migrations.h"
@@ -29,6 +31,8 @@ ABSL_FLAG(std::string, ingest, "127.0.0.1:50051", "aso-ingest address (env ASO_I
 ABSL_FLAG(std::string, scheduler, "127.0.0.1:50052", "aso-scheduler address (env ASO_SCHEDULER)");
 ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping address (env ASO_BOOKKEEPING)");
 ABSL_FLAG(std::string, monitoring, "127.0.0.1:50055", "aso-monitoring address (env ASO_MONITORING)");
+ABSL_FLAG(std::string, fts_adapter, "127.0.0.1:50053", "aso-fts-adapter address (env ASO_FTS_ADAPTER)");
+ABSL_FLAG(absl::Duration, wait, absl::ZeroDuration(), "health: keep probing this long until all serve");
 ABSL_FLAG(std::vector<std::string>, prefix, {}, "sites set: URL prefixes of the site (repeat or comma-separate)");
 ABSL_FLAG(std::string, state, "enabled", "sites set: enabled, draining or banned");
 ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 = scheduler default)");
@@ -200,6 +204,35 @@ int ShowTask(const std::string& task) {
   return 0;
 }
 
+// Probes grpc.health.v1 on every service; exit 0 when all serve.
+int Health() {
+  const std::vector<std::pair<std::string, std::string>> services = {
+      {"ingest", absl::GetFlag(FLAGS_ingest)},           {"scheduler", absl::GetFlag(FLAGS_scheduler)},
+      {"fts-adapter", absl::GetFlag(FLAGS_fts_adapter)}, {"bookkeeping", absl::GetFlag(FLAGS_bookkeeping)},
+      {"monitoring", absl::GetFlag(FLAGS_monitoring)}};
+  const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_wait);
+  for (;;) {
+    std::vector<std::string> lines;
+    bool all = true;
+    for (const auto& [name, address] : services) {
+      auto stub = Connect<grpc::health::v1::Health>(address);
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      grpc::health::v1::HealthCheckResponse r;
+      grpc::Status s = stub->Check(&ctx, {}, &r);
+      const bool serving = s.ok() && r.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      all = all && serving;
+      lines.push_back(absl::StrFormat("%-12s %-22s %s", name, address,
+                                      serving ? "SERVING" : (s.ok() ? "NOT_SERVING" : s.error_message())));
+    }
+    if (all || absl::Now() >= give_up) {
+      for (const auto& l : lines) std::cout << l << "\n";
+      return all ? 0 : 1;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,6 +243,7 @@ int main(int argc, char** argv) {
   if (args[0] == "db" && args.size() == 2) return Db(args[1]);
   if (args[0] == "sites") return Sites(args);
   if (args[0] == "links") return Links();
+  if (args[0] == "health") return Health();
   if (args[0] == "stats" && args.size() == 2 && args[1] == "sites") return Stats();
   if (args[0] == "transfers" && args.size() == 3 && args[1] == "show") return ShowTransfer(args[2]);
   if (args[0] == "tasks" && args.size() == 3 && args[1] == "show") return ShowTask(args[2]);
