@@ -62,7 +62,8 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
   }
   std::vector<cv1::Transfer> out;
   out.reserve(request.files_size());
-  absl::flat_hash_map<std::string, std::string> key_by_destination;
+  // destination -> (idempotency key, source): a repeat of one file is fine, two files to one place are not.
+  absl::flat_hash_map<std::string, std::pair<std::string, std::string>> by_destination;
   for (int i = 0; i < request.files_size(); ++i) {
     const auto& f = request.files(i);
     const std::string where = absl::StrCat("files[", i, "]");
@@ -125,8 +126,8 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
                           ? DefaultIdempotencyKey(request.task_id(), f.job_id(), f.destination_url())
                           : f.idempotency_key();
     if (key.size() > 1024) return fail("idempotency_key", "longer than 1024 characters");
-    auto [it, inserted] = key_by_destination.emplace(f.destination_url(), key);
-    if (!inserted && it->second != key) {
+    auto [it, inserted] = by_destination.emplace(f.destination_url(), std::make_pair(key, f.source_url()));
+    if (!inserted && it->second != std::make_pair(key, f.source_url())) {
       return fail("destination_url", "another file of this batch has the same destination");
     }
 

@@ -1,0 +1,128 @@
+// aso-ingest's gRPC API served in-process over a real PostgreSQL: statuses a client sees, idempotency,
+// and that a refused request changes nothing.
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "libs/db/site_repository.h"
+#include "libs/db/testing/test_database.h"
+#include "libs/db/transfer_repository.h"
+#include "services/ingest/ingest_service.h"
+
+namespace aso::ingest {
+namespace {
+using ::testing::HasSubstr;
+namespace cv1 = aso::common::v1;
+
+class IngestGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = db::testing::TestDatabase::Create();
+    ASSERT_TRUE(t.ok()) << t.status();
+    tdb_ = std::move(*t);
+    transfers_ = std::make_unique<db::PgTransferRepository>(tdb_->db());
+    sites_ = std::make_unique<db::PgSiteRepository>(tdb_->db());
+    for (auto [name, prefix] : {std::pair{"T2_SRC", "root://src.example//store/"},
+                                std::pair{"T2_DST", "root://dst.example//store/"}}) {
+      cv1::Site s;
+      s.set_name(name);
+      s.add_url_prefixes(prefix);
+      ASSERT_TRUE(sites_->Upsert(s, clock_.Now()).ok());
+    }
+    metrics_ = std::move(*metrics::Metrics::Start("ingest", ""));
+    service_ = std::make_unique<IngestService>(*transfers_, *sites_, clock_, SubmissionLimits{}, *metrics_);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    stub_ = v1::Ingest::NewStub(server_->InProcessChannel({}));
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  grpc::Status Submit(const v1::SubmitTransfersRequest& req, v1::SubmitTransfersResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->SubmitTransfers(&ctx, req, resp);
+  }
+  v1::SubmitTransfersRequest Request(int files) {
+    v1::SubmitTransfersRequest req;
+    req.set_task_id("260101_alice_crab_test");
+    req.set_user("alice");
+    for (int i = 0; i < files; ++i) {
+      auto* f = req.add_files();
+      f->set_source_url("root://src.example//store/temp/user/alice/out_" + std::to_string(i) + ".root");
+      f->set_destination_url("root://dst.example//store/user/alice/out_" + std::to_string(i) + ".root");
+      f->set_size_bytes(1024);
+      f->set_job_id("17");
+    }
+    return req;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<db::testing::TestDatabase> tdb_;
+  std::unique_ptr<db::PgTransferRepository> transfers_;
+  std::unique_ptr<db::PgSiteRepository> sites_;
+  std::unique_ptr<metrics::Metrics> metrics_;
+  std::unique_ptr<IngestService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Ingest::Stub> stub_;
+};
+
+TEST_F(IngestGrpcTest, SubmitIsDurableAndIdempotent) {
+  v1::SubmitTransfersResponse first, second;
+  ASSERT_TRUE(Submit(Request(3), &first).ok());
+  EXPECT_EQ(first.transfer_ids_size(), 3);
+  EXPECT_EQ(first.created(), 3);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'QUEUED'"), 3);
+  ASSERT_TRUE(Submit(Request(3), &second).ok());  // a job retrying its call
+  EXPECT_EQ(second.created(), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(first.transfer_ids(i), second.transfer_ids(i));
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 3);
+  EXPECT_THAT(metrics_->Serialize(), HasSubstr("aso_ingest_files_accepted_total{result=\"created\"} 3"));
+}
+
+TEST_F(IngestGrpcTest, BadInputIsRefusedPreciselyAndChangesNothing) {
+  v1::SubmitTransfersResponse resp;
+  auto req = Request(3);
+  req.mutable_files(2)->set_checksum("adler32:nothex!");
+  grpc::Status s = Submit(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("files[2].checksum"));
+  req = Request(2);
+  req.mutable_files(1)->set_source_url("root://unknown.example//store/x");
+  s = Submit(req, &resp);
+  EXPECT_THAT(s.error_message(), HasSubstr("files[1].source_site: no site in the catalog serves"));
+  req = Request(1);
+  req.set_user("");
+  EXPECT_EQ(Submit(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 0);
+}
+
+TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {
+  v1::SubmitTransfersResponse resp;
+  ASSERT_TRUE(Submit(Request(2), &resp).ok());
+  grpc::ClientContext c1;
+  v1::GetTransferRequest get;
+  get.set_id(resp.transfer_ids(0));
+  cv1::Transfer t;
+  ASSERT_TRUE(stub_->GetTransfer(&c1, get, &t).ok());
+  EXPECT_EQ(t.source().site(), "T2_SRC");
+  EXPECT_EQ(t.state(), cv1::TRANSFER_STATE_QUEUED);
+  EXPECT_THAT(t.waiting_reason(), HasSubstr("T2_SRC -> T2_DST"));
+  grpc::ClientContext c2;
+  get.set_id(123456);
+  EXPECT_EQ(stub_->GetTransfer(&c2, get, &t).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext c3;
+  v1::GetTaskSummaryRequest sreq;
+  sreq.set_task_id("260101_alice_crab_test");
+  cv1::TaskSummary summary;
+  ASSERT_TRUE(stub_->GetTaskSummary(&c3, sreq, &summary).ok());
+  EXPECT_EQ(summary.total_files(), 2);
+  EXPECT_EQ(summary.total_bytes(), 2048);
+  grpc::ClientContext c4;
+  v1::ListTransfersRequest lreq;
+  lreq.set_page_size(5000);
+  v1::ListTransfersResponse lresp;
+  EXPECT_EQ(stub_->ListTransfers(&c4, lreq, &lresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace aso::ingest

@@ -1,0 +1,62 @@
+// Shared set-up for the repository tests: sites and transfers in a fresh database.
+#ifndef ASO_TESTS_LIBS_DB_DB_TEST_UTIL_H_
+#define ASO_TESTS_LIBS_DB_DB_TEST_UTIL_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/db/site_repository.h"
+#include "libs/db/testing/test_database.h"
+#include "libs/db/transfer_repository.h"
+
+namespace aso::db {
+
+inline const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+inline void AddSite(Database& db, const std::string& name, int max_out = 0, int max_in = 0,
+                    aso::common::v1::SiteState state = aso::common::v1::SITE_STATE_ENABLED) {
+  PgSiteRepository sites(db);
+  Site s;
+  s.set_name(name);
+  s.add_url_prefixes(absl::StrCat("root://", name, ".example//"));
+  s.set_max_active_outbound(max_out);
+  s.set_max_active_inbound(max_in);
+  s.set_state(state);
+  ASSERT_TRUE(sites.Upsert(s, kT0).ok());
+}
+
+inline Transfer MakeTransfer(const std::string& key, const std::string& src_site,
+                             const std::string& dst_site, const std::string& user = "alice",
+                             const std::string& task = "task-1") {
+  Transfer t;
+  t.set_task_id(task);
+  t.set_user(user);
+  t.set_job_id("job-1");
+  t.mutable_source()->set_site(src_site);
+  t.mutable_source()->set_url(absl::StrCat("root://", src_site, ".example//store/temp/", key));
+  t.mutable_destination()->set_site(dst_site);
+  t.mutable_destination()->set_url(absl::StrCat("root://", dst_site, ".example//store/user/", key));
+  t.set_size_bytes(1000);
+  t.set_checksum("adler32:00000001");
+  t.set_priority(3);
+  t.set_idempotency_key(key);
+  return t;
+}
+
+// Inserts n transfers A->B named prefix0..prefix{n-1}; returns their ids.
+inline std::vector<int64_t> InsertTransfers(Database& db, int n, const std::string& prefix,
+                                            const std::string& src = "A", const std::string& dst = "B",
+                                            const std::string& user = "alice") {
+  PgTransferRepository repo(db);
+  std::vector<Transfer> batch;
+  for (int i = 0; i < n; ++i) batch.push_back(MakeTransfer(absl::StrCat(prefix, i), src, dst, user));
+  auto r = repo.InsertBatch(batch, kT0);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->ids : std::vector<int64_t>{};
+}
+
+}  // namespace aso::db
+
+#endif  // ASO_TESTS_LIBS_DB_DB_TEST_UTIL_H_

@@ -1,0 +1,86 @@
+#include "libs/db/outcome_repository.h"
+
+#include "gtest/gtest.h"
+#include "tests/libs/db/db_test_util.h"
+
+namespace aso::db {
+namespace {
+namespace v1 = aso::common::v1;
+
+class OutcomeRepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = testing::TestDatabase::Create();
+    ASSERT_TRUE(t.ok()) << t.status();
+    tdb_ = std::move(*t);
+    AddSite(tdb_->db(), "A");
+    AddSite(tdb_->db(), "B");
+    id_ = InsertTransfers(tdb_->db(), 1, "f")[0];
+    // As if claimed and submitted for attempt 1.
+    tdb_->Exec("UPDATE transfers SET state = 'SUBMITTED', attempt = 1, backend_job_id = 'j1'");
+    repo_ = std::make_unique<PgOutcomeRepository>(tdb_->db());
+  }
+  FileOutcome Outcome(v1::TransferState state, int attempt = 1) {
+    FileOutcome o;
+    o.set_transfer_id(id_);
+    o.set_attempt(attempt);
+    o.set_backend_job_id("j1");
+    o.set_state(state);
+    o.mutable_started()->set_seconds(1'800'000'000);
+    o.mutable_finished()->set_seconds(1'800'000'002);
+    o.set_bytes(1000);
+    if (state == v1::TRANSFER_STATE_FAILED) {
+      o.set_failure_class(v1::FAILURE_CLASS_TRANSFER);
+      o.set_error("TRANSFER connection reset");
+      o.set_recoverable(true);
+    }
+    return o;
+  }
+  std::string State() { return tdb_->QueryText("SELECT state FROM transfers"); }
+
+  std::unique_ptr<testing::TestDatabase> tdb_;
+  std::unique_ptr<PgOutcomeRepository> repo_;
+  int64_t id_ = 0;
+};
+
+TEST_F(OutcomeRepositoryTest, DoneIsAppliedExactlyOnce) {
+  EXPECT_TRUE(*repo_->ApplyStarted(Outcome(v1::TRANSFER_STATE_ACTIVE), kT0));
+  EXPECT_EQ(State(), "ACTIVE");
+  EXPECT_FALSE(*repo_->ApplyStarted(Outcome(v1::TRANSFER_STATE_ACTIVE), kT0));
+  EXPECT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));
+  EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));
+  EXPECT_EQ(State(), "DONE");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(tdb_->QueryInt("SELECT round(throughput) FROM attempts"), 500);  // 1000 B in 2 s
+}
+
+TEST_F(OutcomeRepositoryTest, RecoverableFailureRequeuesWithCoolOff) {
+  ASSERT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED), kT0 + absl::Seconds(30), kT0));
+  EXPECT_EQ(State(), "QUEUED");
+  EXPECT_EQ(tdb_->QueryInt("SELECT extract(epoch from not_before)::bigint FROM transfers"), 1'800'000'030);
+  EXPECT_EQ(tdb_->QueryText("SELECT failure_class FROM transfers"), "TRANSFER");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE backend_job_id IS NULL"), 1);
+  // A late duplicate of the same attempt changes nothing.
+  EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));
+  EXPECT_EQ(State(), "QUEUED");
+}
+
+TEST_F(OutcomeRepositoryTest, FinalFailureAndStaleAttempts) {
+  tdb_->Exec("UPDATE transfers SET attempt = 2");
+  // An outcome of attempt 1 arriving while attempt 2 runs is ignored.
+  EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE, 1), std::nullopt, kT0));
+  EXPECT_EQ(State(), "SUBMITTED");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 0);
+  EXPECT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED, 2), std::nullopt, kT0));
+  EXPECT_EQ(State(), "FAILED");
+  EXPECT_EQ(tdb_->QueryText("SELECT failure_reason FROM transfers"), "TRANSFER connection reset");
+}
+
+TEST_F(OutcomeRepositoryTest, KilledTransferStaysKilled) {
+  tdb_->Exec("UPDATE transfers SET state = 'KILLED'");
+  EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));
+  EXPECT_EQ(State(), "KILLED");
+}
+
+}  // namespace
+}  // namespace aso::db

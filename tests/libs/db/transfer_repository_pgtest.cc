@@ -1,0 +1,105 @@
+#include "libs/db/transfer_repository.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/libs/db/db_test_util.h"
+
+namespace aso::db {
+namespace {
+namespace v1 = aso::common::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class TransferRepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = testing::TestDatabase::Create();
+    ASSERT_TRUE(t.ok()) << t.status();
+    tdb_ = std::move(*t);
+    AddSite(tdb_->db(), "A");
+    AddSite(tdb_->db(), "B");
+    repo_ = std::make_unique<PgTransferRepository>(tdb_->db());
+  }
+  std::unique_ptr<testing::TestDatabase> tdb_;
+  std::unique_ptr<PgTransferRepository> repo_;
+};
+
+TEST_F(TransferRepositoryTest, SameKeyGivesSameIdAlsoInsideOneBatch) {
+  auto first = repo_->InsertBatch({MakeTransfer("k1", "A", "B"), MakeTransfer("k2", "A", "B"),
+                                   MakeTransfer("k1", "A", "B")}, kT0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->created, 2);
+  EXPECT_EQ(first->ids[0], first->ids[2]);
+  EXPECT_NE(first->ids[0], first->ids[1]);
+  auto again = repo_->InsertBatch({MakeTransfer("k2", "A", "B"), MakeTransfer("k1", "A", "B")}, kT0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->created, 0);
+  EXPECT_THAT(again->ids, ElementsAre(first->ids[1], first->ids[0]));
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 2);
+}
+
+TEST_F(TransferRepositoryTest, LiveDestinationConflictStoresNothing) {
+  ASSERT_TRUE(repo_->InsertBatch({MakeTransfer("k1", "A", "B")}, kT0).ok());
+  Transfer other = MakeTransfer("k9", "A", "B");
+  other.mutable_destination()->set_url(MakeTransfer("k1", "A", "B").destination().url());
+  auto r = repo_->InsertBatch({MakeTransfer("fresh", "A", "B"), other}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(r.status().message(), HasSubstr("files[1].destination_url"));
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 1);
+  // Once the first transfer is terminal, the destination may be written again.
+  tdb_->Exec("UPDATE transfers SET state = 'FAILED'");
+  EXPECT_TRUE(repo_->InsertBatch({other}, kT0).ok());
+}
+
+TEST_F(TransferRepositoryTest, GetListAndSummary) {
+  auto ids = InsertTransfers(tdb_->db(), 5, "f");
+  ASSERT_EQ(ids.size(), 5u);
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET state = 'FAILED', failure_class = 'SOURCE', "
+                          "failure_reason = 'no such file' WHERE id = ", ids[4]));
+  auto t = repo_->Get(ids[0], kT0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->state(), v1::TRANSFER_STATE_QUEUED);
+  EXPECT_EQ(t->source().site(), "A");
+  EXPECT_THAT(t->waiting_reason(), HasSubstr("waiting for a transfer slot on link A -> B"));
+  EXPECT_EQ(repo_->Get(999999, kT0).status().code(), absl::StatusCode::kNotFound);
+
+  TransferFilter filter;
+  filter.task_id = "task-1";
+  auto page1 = repo_->List(filter, 2, "", kT0);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->transfers.size(), 2u);
+  auto page2 = repo_->List(filter, 2, page1->next_page_token, kT0);
+  auto page3 = repo_->List(filter, 2, page2->next_page_token, kT0);
+  EXPECT_EQ(page2->transfers[0].id(), ids[2]);
+  EXPECT_EQ(page3->transfers.size(), 1u);
+  EXPECT_EQ(page3->next_page_token, "");
+  filter.states = {v1::TRANSFER_STATE_FAILED};
+  auto failed = repo_->List(filter, 10, "", kT0);
+  ASSERT_EQ(failed->transfers.size(), 1u);
+  EXPECT_EQ(failed->transfers[0].failure_reason(), "no such file");
+  EXPECT_EQ(repo_->List(filter, 10, "garbage", kT0).status().code(), absl::StatusCode::kInvalidArgument);
+
+  auto summary = repo_->Summarize("task-1");
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->total_files(), 5);
+  EXPECT_EQ(summary->total_bytes(), 5000);
+  EXPECT_FALSE(summary->finished());
+  ASSERT_EQ(summary->failures_size(), 1);
+  EXPECT_EQ(summary->failures(0).failure_class(), v1::FAILURE_CLASS_SOURCE);
+  EXPECT_EQ(repo_->Summarize("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(TransferRepositoryTest, MetadataRoundTrips) {
+  Transfer t = MakeTransfer("m", "A", "B");
+  (*t.mutable_metadata())["dataset"] = "/Prim/alice-v1/USER";
+  (*t.mutable_metadata())["quote\"d"] = "line\nbreak";
+  auto r = repo_->InsertBatch({t}, kT0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto back = repo_->Get(r->ids[0], kT0);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->metadata().at("dataset"), "/Prim/alice-v1/USER");
+  EXPECT_EQ(back->metadata().at("quote\"d"), "line\nbreak");
+}
+
+}  // namespace
+}  // namespace aso::db
