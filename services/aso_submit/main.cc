@@ -3,7 +3,8 @@
 //
 //   aso-submit --task T --user U SRC DST [SRC DST ...]
 //   aso-submit --task T --user U --files list.txt --wait
-//   aso-submit --task T --status
+//   aso-submit --task T --status            show where the task stands
+//   aso-submit --task T --wait              follow an already submitted task to its end
 //
 // Exit codes: 0 submitted (with --wait/--status: every file DONE), 1 some files FAILED or KILLED,
 // 2 usage error or refused input, 3 ASO unreachable or the wait timed out.
@@ -68,7 +69,7 @@ std::string ProgressLine(const cv1::TaskSummary& s) {
 int Usage(const std::string& why) {
   std::cerr << "aso-submit: " << why << "\n"
             << "usage: aso-submit --task T --user U [--files LIST] [--wait] [SRC DST ...]\n"
-            << "       aso-submit --task T --status\n";
+            << "       aso-submit --task T --status | --wait\n";
   return 2;
 }
 
@@ -118,7 +119,6 @@ int main(int argc, char** argv) {
   }
 
   const std::string user = absl::GetFlag(FLAGS_user);
-  if (user.empty()) return Usage("--user is required");
   std::vector<iv1::FileRequest> files;
   auto add = [&](const std::string& src, const std::string& dst) -> iv1::FileRequest& {
     iv1::FileRequest f;
@@ -155,7 +155,9 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (files.empty()) return Usage("no files given");
+  const bool follow_only = files.empty() && absl::GetFlag(FLAGS_wait);
+  if (files.empty() && !follow_only) return Usage("no files given");
+  if (!follow_only && user.empty()) return Usage("--user is required");
   for (size_t i = 0; i < files.size(); ++i) {
     if (absl::Status s = aso::client::DescribeLocalSource(files[i]); !s.ok()) {
       std::cerr << "aso-submit: file " << i << ": " << s.message() << "\n";
@@ -163,15 +165,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto ids = client.Submit(task, user, files);
-  if (!ids.ok()) {
-    std::cerr << "aso-submit: " << absl::StatusCodeToString(ids.status().code()) << ": "
-              << ids.status().message() << "\n";
-    return ExitCodeFor(ids.status());
+  if (!follow_only) {
+    auto ids = client.Submit(task, user, files);
+    if (!ids.ok()) {
+      std::cerr << "aso-submit: " << absl::StatusCodeToString(ids.status().code()) << ": "
+                << ids.status().message() << "\n";
+      return ExitCodeFor(ids.status());
+    }
+    std::cout << "submitted " << ids->size() << " file(s) to task " << task << "; transfer ids "
+              << ids->front() << (ids->size() > 1 ? absl::StrCat("..", ids->back()) : "") << "\n";
+    if (!absl::GetFlag(FLAGS_wait)) return 0;
   }
-  std::cout << "submitted " << ids->size() << " file(s) to task " << task << "; transfer ids "
-            << ids->front() << (ids->size() > 1 ? absl::StrCat("..", ids->back()) : "") << "\n";
-  if (!absl::GetFlag(FLAGS_wait)) return 0;
 
   std::string last;
   auto summary = client.WaitForTask(task, absl::GetFlag(FLAGS_poll), absl::GetFlag(FLAGS_timeout),
