@@ -17,18 +17,18 @@ namespace aso::backend {
 struct CopyRequest {
   std::string source_url;
   std::string destination_url;
-  int64_t size_bytes = -1;         // -1 when unknown
-  std::string checksum;            // "adler32:xxxxxxxx" the source must match; empty to compare ends only
+  int64_t size_bytes = -1;  // -1 when unknown
+  std::string checksum;     // "adler32:xxxxxxxx" the source must match; empty to compare ends only
   absl::Duration timeout = absl::Minutes(10);
 };
 
 struct CopyResult {
   bool ok = false;
   int64_t bytes = 0;
-  std::string checksum;             // verified at the destination ("adler32:..."), when ok
+  std::string checksum;  // verified at the destination ("adler32:..."), when ok
   transfer::ErrorScope scope = transfer::ErrorScope::kGeneral;
-  int error_number = 0;             // errno, when !ok
-  std::string error;                // the storage's message, when !ok
+  int error_number = 0;  // errno, when !ok
+  std::string error;     // the storage's message, when !ok
 };
 
 class Copier {

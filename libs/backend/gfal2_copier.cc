@@ -38,18 +38,17 @@ class Gfal2Copier final : public Copier {
       auto value = ParseAdler32Checksum(request.checksum);
       if (value.ok()) expected = FormatAdler32(*value);
     }
-    gfalt_set_checksum(params, GFALT_CHECKSUM_BOTH, "ADLER32",
-                       expected.empty() ? nullptr : expected.c_str(), nullptr);
-    int rc = gfalt_copy_file(ctx_, params, request.source_url.c_str(),
-                             request.destination_url.c_str(), &err);
+    gfalt_set_checksum(params, GFALT_CHECKSUM_BOTH, "ADLER32", expected.empty() ? nullptr : expected.c_str(),
+                       nullptr);
+    int rc = gfalt_copy_file(ctx_, params, request.source_url.c_str(), request.destination_url.c_str(), &err);
     gfalt_params_handle_delete(params, nullptr);
     if (rc != 0) return Failure(err, "copy failed");
 
     // The copy verified both ends; read the destination's value back for the record.
     char sum[64] = {0};
     GError* sum_err = nullptr;
-    if (gfal2_checksum(ctx_, request.destination_url.c_str(), "ADLER32", 0, 0, sum, sizeof(sum),
-                       &sum_err) == 0) {
+    if (gfal2_checksum(ctx_, request.destination_url.c_str(), "ADLER32", 0, 0, sum, sizeof(sum), &sum_err) ==
+        0) {
       auto value = ParseAdler32Checksum(absl::StrCat("adler32:", sum));
       if (value.ok()) result.checksum = absl::StrCat("adler32:", FormatAdler32(*value));
     } else {
@@ -97,8 +96,8 @@ class Gfal2Copier final : public Copier {
       auto expected = ParseAdler32Checksum(request.checksum);
       if (expected.ok() && absl::StrCat("adler32:", FormatAdler32(*expected)) != *source_sum) {
         return fail("SOURCE", absl::StrCat("CHECKSUM MISMATCH: user defined checksum and source "
-                                           "checksum do not match (", request.checksum, " != ",
-                                           *source_sum, ")"));
+                                           "checksum do not match (",
+                                           request.checksum, " != ", *source_sum, ")"));
       }
     }
     const size_t slash = request.destination_url.rfind('/');
@@ -213,14 +212,13 @@ absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& optio
     std::pair<std::string, std::string> group_rest = absl::StrSplit(setting, absl::MaxSplits(':', 1));
     std::pair<std::string, std::string> key_value =
         absl::StrSplit(group_rest.second, absl::MaxSplits('=', 1));
-    if (group_rest.first.empty() || key_value.first.empty() ||
-        setting.find('=') == std::string::npos) {
+    if (group_rest.first.empty() || key_value.first.empty() || setting.find('=') == std::string::npos) {
       gfal2_context_free(ctx);
       return absl::InvalidArgumentError(
           absl::StrCat("gfal2 setting must be GROUP:KEY=VALUE, got: ", setting));
     }
-    if (gfal2_set_opt_string(ctx, group_rest.first.c_str(), key_value.first.c_str(),
-                             key_value.second.c_str(), &err) != 0) {
+    if (gfal2_set_opt_string(ctx, group_rest.first.c_str(), key_value.first.c_str(), key_value.second.c_str(),
+                             &err) != 0) {
       std::string message = err != nullptr ? err->message : "";
       g_clear_error(&err);
       gfal2_context_free(ctx);

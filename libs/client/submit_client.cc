@@ -48,8 +48,7 @@ absl::Status SubmitClient::Call(const std::function<grpc::Status(grpc::ClientCon
   }
 }
 
-absl::StatusOr<std::vector<int64_t>> SubmitClient::Submit(const std::string& task_id,
-                                                          const std::string& user,
+absl::StatusOr<std::vector<int64_t>> SubmitClient::Submit(const std::string& task_id, const std::string& user,
                                                           const std::vector<iv1::FileRequest>& files) {
   std::vector<int64_t> ids;
   for (size_t start = 0; start < files.size(); start += options_.batch_size) {
@@ -66,8 +65,8 @@ absl::StatusOr<std::vector<int64_t>> SubmitClient::Submit(const std::string& tas
     });
     if (!s.ok()) {
       if (start == 0) return s;
-      return absl::Status(s.code(), absl::StrCat(s.message(), " (files before index ", start,
-                                                 " were submitted)"));
+      return absl::Status(s.code(),
+                          absl::StrCat(s.message(), " (files before index ", start, " were submitted)"));
     }
     ids.insert(ids.end(), response.transfer_ids().begin(), response.transfer_ids().end());
   }
@@ -78,7 +77,8 @@ absl::StatusOr<cv1::TaskSummary> SubmitClient::Summary(const std::string& task_i
   iv1::GetTaskSummaryRequest request;
   request.set_task_id(task_id);
   cv1::TaskSummary summary;
-  absl::Status s = Call([&](grpc::ClientContext& ctx) { return stub_->GetTaskSummary(&ctx, request, &summary); });
+  absl::Status s =
+      Call([&](grpc::ClientContext& ctx) { return stub_->GetTaskSummary(&ctx, request, &summary); });
   if (!s.ok()) return s;
   return summary;
 }
@@ -93,8 +93,8 @@ absl::StatusOr<cv1::TaskSummary> SubmitClient::WaitForTask(
     if (progress) progress(*summary);
     if (summary->finished()) return summary;
     if (absl::Now() + poll_interval > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("task ", task_id, " has not finished after ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("task ", task_id, " has not finished after ", absl::FormatDuration(timeout)));
     }
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(poll_interval));
   }

@@ -10,16 +10,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "grpcpp/grpcpp.h"
 #include "aso/ingest/v1/ingest.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 
 namespace aso::client {
 
 struct ClientOptions {
   absl::Duration call_deadline = absl::Seconds(30);
-  int max_attempts = 5;                          // per call, on UNAVAILABLE / DEADLINE_EXCEEDED
+  int max_attempts = 5;  // per call, on UNAVAILABLE / DEADLINE_EXCEEDED
   absl::Duration first_backoff = absl::Milliseconds(200);
-  int batch_size = 1000;                         // files per SubmitTransfers call
+  int batch_size = 1000;  // files per SubmitTransfers call
 };
 
 // Fills size and adler32 of a file:// source that has none, by reading the local file. Other URLs are

@@ -46,9 +46,10 @@ absl::StatusOr<uint32_t> ParseAdler32Checksum(absl::string_view checksum) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
       return absl::InvalidArgumentError("adler32 checksum has a non-hex digit");
     }
-    value = value * 16 + static_cast<uint32_t>(absl::ascii_isdigit(static_cast<unsigned char>(c))
-                                                   ? c - '0'
-                                                   : absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10);
+    value = value * 16 +
+            static_cast<uint32_t>(absl::ascii_isdigit(static_cast<unsigned char>(c))
+                                      ? c - '0'
+                                      : absl::ascii_tolower(static_cast<unsigned char>(c)) - 'a' + 10);
   }
   return value;
 }

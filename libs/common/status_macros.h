@@ -9,10 +9,10 @@
 #define ASO_INTERNAL_CONCAT(a, b) ASO_INTERNAL_CONCAT_(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define ASO_RETURN_IF_ERROR(expr)                 \
-  do {                                            \
-    ::absl::Status aso_status_ = (expr);          \
-    if (!aso_status_.ok()) return aso_status_;    \
+#define ASO_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status aso_status_ = (expr);       \
+    if (!aso_status_.ok()) return aso_status_; \
   } while (false)
 
 // `ASO_ASSIGN_OR_RETURN(auto x, Foo());` assigns the value of a StatusOr or returns its status.

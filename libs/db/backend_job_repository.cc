@@ -55,11 +55,16 @@ constexpr char kMarkReported[] = R"sql(
 // Backend file states <-> the transfer states reported to bookkeeping.
 std::string BackendFileState(v1::TransferState s) {
   switch (s) {
-    case v1::TRANSFER_STATE_DONE: return "FINISHED";
-    case v1::TRANSFER_STATE_FAILED: return "FAILED";
-    case v1::TRANSFER_STATE_KILLED: return "CANCELED";
-    case v1::TRANSFER_STATE_ACTIVE: return "ACTIVE";
-    default: return "SUBMITTED";
+    case v1::TRANSFER_STATE_DONE:
+      return "FINISHED";
+    case v1::TRANSFER_STATE_FAILED:
+      return "FAILED";
+    case v1::TRANSFER_STATE_KILLED:
+      return "CANCELED";
+    case v1::TRANSFER_STATE_ACTIVE:
+      return "ACTIVE";
+    default:
+      return "SUBMITTED";
   }
 }
 
@@ -109,8 +114,8 @@ absl::StatusOr<bool> PgBackendJobRepository::InsertJob(const Job& job, const std
   }
   bool known = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    auto r = txn.exec_params(kInsertJob, job.job_id(), backend, job.user(), job.task_id(),
-                             job.source_site(), job.destination_site(), EpochSeconds(now));
+    auto r = txn.exec_params(kInsertJob, job.job_id(), backend, job.user(), job.task_id(), job.source_site(),
+                             job.destination_site(), EpochSeconds(now));
     known = r.affected_rows() == 0;
     txn.exec_params(kInsertFiles, job.job_id(), IntArray(index), IntArray(ids), IntArray(attempts),
                     TextArray(sources), TextArray(destinations), IntArray(sizes), TextArray(checksums));
@@ -121,17 +126,16 @@ absl::StatusOr<bool> PgBackendJobRepository::InsertJob(const Job& job, const std
 }
 
 absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const std::string& owner,
-                                                                          int limit,
-                                                                          absl::Duration lease,
-                                                                          absl::Time now) {
+                                                                           int limit, absl::Duration lease,
+                                                                           absl::Time now) {
   std::vector<LeasedFile> out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
-    for (const auto& r : txn.exec_params(kLease, owner, limit, EpochSeconds(now),
-                                         absl::ToDoubleSeconds(lease))) {
-      out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(),
-                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
-                     r[6].as<std::string>(), FromEpochSeconds(r[7].as<double>())});
+    for (const auto& r :
+         txn.exec_params(kLease, owner, limit, EpochSeconds(now), absl::ToDoubleSeconds(lease))) {
+      out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
+                     r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<std::string>(),
+                     FromEpochSeconds(r[7].as<double>())});
     }
     return absl::OkStatus();
   });
@@ -146,8 +150,8 @@ absl::Status PgBackendJobRepository::RecordOutcome(const std::string& owner, con
                              std::string(transfer::FailureClassName(o.failure_class())), o.error(),
                              o.recoverable(), o.checksum());
     if (r.affected_rows() == 0) {
-      return absl::FailedPreconditionError(absl::StrCat("lease on transfer ", o.transfer_id(),
-                                                        " in job ", o.backend_job_id(), " was lost"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("lease on transfer ", o.transfer_id(), " in job ", o.backend_job_id(), " was lost"));
     }
     return absl::OkStatus();
   });
@@ -193,23 +197,32 @@ absl::StatusOr<Job> PgBackendJobRepository::GetJob(const std::string& job_id) {
     job.set_source_site(head[0][4].as<std::string>());
     job.set_destination_site(head[0][5].as<std::string>());
     int done = 0, failed = 0, canceled = 0, active = 0, total = 0;
-    for (const auto& r : txn.exec_params(
-             absl::StrCat(kOutcomeColumns, "WHERE job_id = $1 ORDER BY file_index"), job_id)) {
+    for (const auto& r :
+         txn.exec_params(absl::StrCat(kOutcomeColumns, "WHERE job_id = $1 ORDER BY file_index"), job_id)) {
       FileOutcome o = OutcomeFromRow(r);
       ++total;
       switch (o.state()) {
-        case v1::TRANSFER_STATE_DONE: ++done; break;
-        case v1::TRANSFER_STATE_FAILED: ++failed; break;
-        case v1::TRANSFER_STATE_KILLED: ++canceled; break;
-        case v1::TRANSFER_STATE_ACTIVE: ++active; break;
-        default: break;
+        case v1::TRANSFER_STATE_DONE:
+          ++done;
+          break;
+        case v1::TRANSFER_STATE_FAILED:
+          ++failed;
+          break;
+        case v1::TRANSFER_STATE_KILLED:
+          ++canceled;
+          break;
+        case v1::TRANSFER_STATE_ACTIVE:
+          ++active;
+          break;
+        default:
+          break;
       }
       *job.add_outcomes() = std::move(o);
     }
-    for (const auto& r : txn.exec_params(
-             "SELECT transfer_id, attempt, source_url, destination_url, size_bytes, checksum "
-             "FROM backend_job_files WHERE job_id = $1 ORDER BY file_index",
-             job_id)) {
+    for (const auto& r :
+         txn.exec_params("SELECT transfer_id, attempt, source_url, destination_url, size_bytes, checksum "
+                         "FROM backend_job_files WHERE job_id = $1 ORDER BY file_index",
+                         job_id)) {
       auto* f = job.add_files();
       f->set_transfer_id(r[0].as<int64_t>());
       f->set_attempt(r[1].as<int32_t>());

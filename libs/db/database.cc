@@ -47,9 +47,7 @@ class Database::Impl {
   const std::string& dsn() const { return dsn_; }
 
  private:
-  bool Available() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !idle_.empty() || opened_ < size_;
-  }
+  bool Available() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || opened_ < size_; }
 
   const std::string dsn_;
   const int size_;
@@ -107,8 +105,7 @@ absl::Status StatusFromCurrentException() {
   }
 }
 
-absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body,
-                      bool retry_on_broken) {
+absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body, bool retry_on_broken) {
   auto& pool = db.impl();
   for (int round = 0;; ++round) {
     std::unique_ptr<pqxx::connection> conn;

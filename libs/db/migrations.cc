@@ -39,16 +39,19 @@ absl::StatusOr<std::vector<int>> Migrate(Database& db) {
   std::vector<int> applied;
   for (const Migration& m : EmbeddedMigrations()) {
     bool did = false;
-    absl::Status s = Transact(db, [&](pqxx::work& txn) {
-      txn.exec(kMigrationLock);
-      txn.exec0(kCreateVersionTable);
-      if (txn.exec1(kCurrentVersion)[0].as<int>() >= m.version) return absl::OkStatus();
-      txn.exec0(m.sql);
-      txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
-                       m.name);
-      did = true;
-      return absl::OkStatus();
-    }, /*retry_on_broken=*/false);
+    absl::Status s = Transact(
+        db,
+        [&](pqxx::work& txn) {
+          txn.exec(kMigrationLock);
+          txn.exec0(kCreateVersionTable);
+          if (txn.exec1(kCurrentVersion)[0].as<int>() >= m.version) return absl::OkStatus();
+          txn.exec0(m.sql);
+          txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                           m.name);
+          did = true;
+          return absl::OkStatus();
+        },
+        /*retry_on_broken=*/false);
     if (!s.ok()) {
       return absl::Status(s.code(), absl::StrCat("migration ", m.name, " failed: ", s.message()));
     }
@@ -62,14 +65,14 @@ absl::Status CheckSchema(Database& db) {
   if (!current.ok()) return current.status();
   const int required = RequiredSchemaVersion();
   if (*current < required) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database schema is at version ", *current, " but this binary needs version ", required,
-        "; run `asoctl db migrate --db <dsn>` first"));
+    return absl::FailedPreconditionError(absl::StrCat("database schema is at version ", *current,
+                                                      " but this binary needs version ", required,
+                                                      "; run `asoctl db migrate --db <dsn>` first"));
   }
   if (*current > required) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database schema is at version ", *current, ", newer than this binary's ", required,
-        "; deploy the matching ASO version"));
+    return absl::FailedPreconditionError(absl::StrCat("database schema is at version ", *current,
+                                                      ", newer than this binary's ", required,
+                                                      "; deploy the matching ASO version"));
   }
   return absl::OkStatus();
 }

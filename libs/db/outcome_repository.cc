@@ -57,17 +57,16 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, abs
 }
 
 absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
-                                                        std::optional<absl::Time> retry_at,
-                                                        absl::Time now) {
+                                                        std::optional<absl::Time> retry_at, absl::Time now) {
   const bool done = o.state() == v1::TRANSFER_STATE_DONE;
   const std::string failure_class(done ? "" : transfer::FailureClassName(o.failure_class()));
   bool changed = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     changed = false;
-    auto inserted = txn.exec_params(
-        kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
-        done ? "DONE" : "FAILED", ToEpoch(o.started()), ToEpoch(o.finished()), o.bytes(),
-        failure_class, o.error(), o.recoverable());
+    auto inserted =
+        txn.exec_params(kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
+                        done ? "DONE" : "FAILED", ToEpoch(o.started()), ToEpoch(o.finished()), o.bytes(),
+                        failure_class, o.error(), o.recoverable());
     if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
     pqxx::result r;
     if (done) {
@@ -77,8 +76,7 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
       r = txn.exec_params(kRetry, o.transfer_id(), o.attempt(), EpochSeconds(*retry_at), failure_class,
                           o.error(), EpochSeconds(now));
     } else {
-      r = txn.exec_params(kFailed, o.transfer_id(), o.attempt(), failure_class, o.error(),
-                          EpochSeconds(now));
+      r = txn.exec_params(kFailed, o.transfer_id(), o.attempt(), failure_class, o.error(), EpochSeconds(now));
     }
     changed = r.affected_rows() > 0;
     return absl::OkStatus();

@@ -24,8 +24,8 @@ class OutcomeRepository {
   // Records the attempt (once per transfer and attempt) and moves the transfer: DONE; or, for a failure,
   // back to QUEUED with not_before = *retry_at when set, else FAILED. Returns false (and changes nothing)
   // for an attempt already recorded or a transfer no longer on that attempt.
-  virtual absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome,
-                                             std::optional<absl::Time> retry_at, absl::Time now) = 0;
+  virtual absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
+                                             absl::Time now) = 0;
 };
 
 class PgOutcomeRepository final : public OutcomeRepository {

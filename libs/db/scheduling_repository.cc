@@ -100,8 +100,8 @@ absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Ti
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
     for (const auto& r : txn.exec_params(kListLinks, EpochSeconds(now))) {
-      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(),
-                     r[3].as<int64_t>(), r[4].as<int64_t>()});
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(), r[3].as<int64_t>(),
+                     r[4].as<int64_t>()});
     }
     return absl::OkStatus();
   });
@@ -111,22 +111,19 @@ absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Ti
 
 absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
     const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
-    absl::Time now,
-    const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) {
+    absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) {
   std::vector<PendingJob> jobs;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     jobs.clear();
     txn.exec_params(kLockSites, source_site, destination_site);
-    auto cap = txn.exec_params1(kCapacity, source_site, destination_site,
-                                limits.default_site_max_active);
+    auto cap = txn.exec_params1(kCapacity, source_site, destination_site, limits.default_site_max_active);
     if (cap[0].is_null() || cap[1].is_null()) return absl::OkStatus();  // site deleted meanwhile
     if (cap[0].as<std::string>() != "ENABLED" || cap[1].as<std::string>() != "ENABLED") {
       return absl::OkStatus();
     }
-    int64_t free = std::min<int64_t>({limits.link_max_active - cap[4].as<int64_t>(),
-                                      cap[2].as<int64_t>() - cap[5].as<int64_t>(),
-                                      cap[3].as<int64_t>() - cap[6].as<int64_t>(),
-                                      static_cast<int64_t>(limits.max_files)});
+    int64_t free = std::min<int64_t>(
+        {limits.link_max_active - cap[4].as<int64_t>(), cap[2].as<int64_t>() - cap[5].as<int64_t>(),
+         cap[3].as<int64_t>() - cap[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
     if (free <= 0) return absl::OkStatus();
     std::vector<ClaimedFile> files;
     for (const auto& r :

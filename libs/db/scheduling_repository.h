@@ -67,8 +67,7 @@ class SchedulingRepository {
   // next attempt number. Files `plan` leaves out stay QUEUED. Returns the planned jobs.
   virtual absl::StatusOr<std::vector<PendingJob>> ClaimForLink(
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
-      absl::Time now,
-      const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) = 0;
+      absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) = 0;
 
   // SUBMITTING -> SUBMITTED for the files of `job_id`. Returns how many changed.
   virtual absl::StatusOr<int> MarkSubmitted(const std::string& job_id, absl::Time now) = 0;
@@ -88,8 +87,8 @@ class PgSchedulingRepository final : public SchedulingRepository {
       absl::Time now,
       const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) override;
   absl::StatusOr<int> MarkSubmitted(const std::string& job_id, absl::Time now) override;
-  absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before,
-                                                               absl::Time now, int limit) override;
+  absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,
+                                                               int limit) override;
 
  private:
   Database& db_;

@@ -24,9 +24,12 @@ constexpr char kUpsert[] = R"sql(
 
 std::string SiteStateName(v1::SiteState s) {
   switch (s) {
-    case v1::SITE_STATE_DRAINING: return "DRAINING";
-    case v1::SITE_STATE_BANNED: return "BANNED";
-    default: return "ENABLED";
+    case v1::SITE_STATE_DRAINING:
+      return "DRAINING";
+    case v1::SITE_STATE_BANNED:
+      return "BANNED";
+    default:
+      return "ENABLED";
   }
 }
 

@@ -31,15 +31,14 @@ absl::StatusOr<std::vector<LinkStateCount>> PgStatsRepository::CountByLinkAndSta
   return out;
 }
 
-absl::StatusOr<std::vector<FinishedAttempt>> PgStatsRepository::AttemptsAfter(int64_t after_id,
-                                                                             int limit) {
+absl::StatusOr<std::vector<FinishedAttempt>> PgStatsRepository::AttemptsAfter(int64_t after_id, int limit) {
   std::vector<FinishedAttempt> out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
     for (const auto& r : txn.exec_params(kAttemptsAfter, after_id, limit)) {
       out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(),
-                     r[6].as<double>(), r[7].as<double>()});
+                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<double>(),
+                     r[7].as<double>()});
     }
     return absl::OkStatus();
   });

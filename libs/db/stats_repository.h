@@ -27,8 +27,8 @@ struct FinishedAttempt {
   std::string result;         // DONE or FAILED
   std::string failure_class;  // empty for DONE
   int64_t bytes = 0;
-  double seconds = 0;         // copy duration, 0 when unknown
-  double age_seconds = 0;     // since the row was written, by the database's clock
+  double seconds = 0;      // copy duration, 0 when unknown
+  double age_seconds = 0;  // since the row was written, by the database's clock
 };
 
 class StatsRepository {

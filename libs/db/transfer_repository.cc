@@ -72,8 +72,7 @@ constexpr char kSummaryFailures[] = R"sql(
 
 // Why a non-terminal transfer is not moving, in words a user can act on.
 std::string WaitingReason(const Transfer& t, const std::string& source_site_state,
-                          const std::string& destination_site_state, double claimed_at,
-                          absl::Time now) {
+                          const std::string& destination_site_state, double claimed_at, absl::Time now) {
   if (transfer::IsTerminal(t.state())) return "";
   if (source_site_state == "BANNED") return absl::StrCat("source site ", t.source().site(), " is banned");
   if (destination_site_state == "BANNED") {
@@ -83,8 +82,8 @@ std::string WaitingReason(const Transfer& t, const std::string& source_site_stat
     case v1::TRANSFER_STATE_QUEUED: {
       absl::Time not_before = absl::FromUnixSeconds(t.not_before().seconds());
       if (not_before > now) {
-        return absl::StrCat("retry cool-off until ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", not_before,
-                                                                      absl::UTCTimeZone()),
+        return absl::StrCat("retry cool-off until ",
+                            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", not_before, absl::UTCTimeZone()),
                             " after: ", t.failure_reason());
       }
       if (source_site_state == "DRAINING" || destination_site_state == "DRAINING") {
@@ -129,8 +128,8 @@ Transfer TransferFromRow(const pqxx::row& r, absl::Time now) {
   SetTimestamp(r[18].as<double>(), t.mutable_updated());
   // metadata: a flat JSON object of strings, parsed by PostgreSQL below in MetadataOf.
   t.set_idempotency_key(r[20].as<std::string>());
-  t.set_waiting_reason(WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(),
-                                     r[23].as<double>(), now));
+  t.set_waiting_reason(
+      WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(), now));
   return t;
 }
 
@@ -173,14 +172,14 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
     if (!conflicts.empty()) {
       std::string url = conflicts[0][0].as<std::string>();
       size_t index = std::find(dst_urls.begin(), dst_urls.end(), url) - dst_urls.begin();
-      return absl::AlreadyExistsError(absl::StrCat(
-          "files[", index, "].destination_url ", url, " is already the destination of live transfer ",
-          conflicts[0][1].as<int64_t>()));
+      return absl::AlreadyExistsError(absl::StrCat("files[", index, "].destination_url ", url,
+                                                   " is already the destination of live transfer ",
+                                                   conflicts[0][1].as<int64_t>()));
     }
-    auto inserted = txn.exec_params(kInsert, key_array, task, user, EpochSeconds(now), TextArray(jobs),
-                                    TextArray(src_sites), TextArray(src_urls), TextArray(dst_sites),
-                                    TextArray(dst_urls), IntArray(sizes), TextArray(checksums),
-                                    IntArray(priorities), TextArray(meta));
+    auto inserted =
+        txn.exec_params(kInsert, key_array, task, user, EpochSeconds(now), TextArray(jobs),
+                        TextArray(src_sites), TextArray(src_urls), TextArray(dst_sites), TextArray(dst_urls),
+                        IntArray(sizes), TextArray(checksums), IntArray(priorities), TextArray(meta));
     result.created = static_cast<int>(inserted.affected_rows());
     absl::flat_hash_map<std::string, int64_t> by_key;
     for (const auto& row : txn.exec_params(kIdsByKey, key_array)) {
@@ -214,9 +213,10 @@ absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
       SetTimestamp(row[4].as<double>(), a->mutable_finished());
       a->set_bytes(row[5].as<int64_t>());
       a->set_throughput_bytes_per_second(row[6].as<double>());
-      a->set_result(transfer::StateFromName(row[7].as<std::string>()).value_or(v1::TRANSFER_STATE_UNSPECIFIED));
-      a->set_failure_class(transfer::FailureClassFromName(row[8].as<std::string>())
-                               .value_or(v1::FAILURE_CLASS_UNSPECIFIED));
+      a->set_result(
+          transfer::StateFromName(row[7].as<std::string>()).value_or(v1::TRANSFER_STATE_UNSPECIFIED));
+      a->set_failure_class(
+          transfer::FailureClassFromName(row[8].as<std::string>()).value_or(v1::FAILURE_CLASS_UNSPECIFIED));
       a->set_error(row[9].as<std::string>());
       a->set_recoverable(row[10].as<bool>());
     }
@@ -227,8 +227,7 @@ absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
 }
 
 absl::StatusOr<TransferPage> PgTransferRepository::List(const TransferFilter& filter, int page_size,
-                                                        const std::string& page_token,
-                                                        absl::Time now) {
+                                                        const std::string& page_token, absl::Time now) {
   int64_t after = 0;
   if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &after) || after < 0)) {
     return absl::InvalidArgumentError("page_token is not one this service issued");
@@ -238,8 +237,8 @@ absl::StatusOr<TransferPage> PgTransferRepository::List(const TransferFilter& fi
   TransferPage page;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     page.transfers.clear();
-    auto rows = txn.exec_params(absl::StrCat(kSelectTransfer, kList), after, filter.task_id,
-                                filter.user, TextArray(states), filter.site, page_size + 1);
+    auto rows = txn.exec_params(absl::StrCat(kSelectTransfer, kList), after, filter.task_id, filter.user,
+                                TextArray(states), filter.site, page_size + 1);
     for (const auto& row : rows) {
       if (static_cast<int>(page.transfers.size()) == page_size) {
         page.next_page_token = absl::StrCat(page.transfers.back().id());
@@ -281,8 +280,8 @@ absl::StatusOr<TaskSummary> PgTransferRepository::Summarize(const std::string& t
     SetTimestamp(updated, out.mutable_updated());
     for (const auto& row : txn.exec_params(kSummaryFailures, task_id)) {
       auto* f = out.add_failures();
-      f->set_failure_class(transfer::FailureClassFromName(row[0].as<std::string>())
-                               .value_or(v1::FAILURE_CLASS_UNSPECIFIED));
+      f->set_failure_class(
+          transfer::FailureClassFromName(row[0].as<std::string>()).value_or(v1::FAILURE_CLASS_UNSPECIFIED));
       f->set_reason(row[1].as<std::string>());
       f->set_files(row[2].as<int64_t>());
     }

@@ -41,8 +41,7 @@ class TransferRepository {
   // Stores new QUEUED transfers in one transaction. Each transfer must carry its idempotency key, sites
   // and URLs; a key already stored returns the existing id (also for repeats inside the batch).
   // ALREADY_EXISTS naming the file index when a destination is the target of another live transfer.
-  virtual absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch,
-                                                   absl::Time now) = 0;
+  virtual absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now) = 0;
   // The transfer with its attempts and waiting reason. NOT_FOUND if unknown.
   virtual absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) = 0;
   // Transfers matching `filter` in id order, after `page_token`. INVALID_ARGUMENT on a bad token.
@@ -55,8 +54,7 @@ class TransferRepository {
 class PgTransferRepository final : public TransferRepository {
  public:
   explicit PgTransferRepository(Database& db) : db_(db) {}
-  absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch,
-                                           absl::Time now) override;
+  absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now) override;
   absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) override;
   absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
                                     const std::string& page_token, absl::Time now) override;

@@ -55,8 +55,7 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& servi
     impl->exposer->RegisterCollectable(impl->process);
   }
   auto m = std::unique_ptr<Metrics>(new Metrics(std::move(impl)));
-  m->AddGauge("aso_build_info", "ASO build: version and commit; always 1.",
-              {"service", "version", "commit"})
+  m->AddGauge("aso_build_info", "ASO build: version and commit; always 1.", {"service", "version", "commit"})
       .Set({service, ASO_VERSION, ASO_GIT_COMMIT}, 1);
   return m;
 }

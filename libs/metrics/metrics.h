@@ -63,8 +63,7 @@ class Metrics {
 
   CounterVec AddCounter(const std::string& name, const std::string& help,
                         const std::vector<std::string>& labels);
-  GaugeVec AddGauge(const std::string& name, const std::string& help,
-                    const std::vector<std::string>& labels);
+  GaugeVec AddGauge(const std::string& name, const std::string& help, const std::vector<std::string>& labels);
   HistogramVec AddHistogram(const std::string& name, const std::string& help,
                             const std::vector<std::string>& labels, const std::vector<double>& buckets);
 

@@ -80,4 +80,3 @@ std::shared_ptr<prometheus::Collectable> MakeProcessCollector() {
 }
 
 }  // namespace aso::metrics
-

@@ -10,9 +10,9 @@
 
 namespace aso::server {
 
-absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const ServerOptions& options, const std::vector<grpc::Service*>& services,
-    metrics::Metrics& metrics) {
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOptions& options,
+                                                              const std::vector<grpc::Service*>& services,
+                                                              metrics::Metrics& metrics) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto server = std::unique_ptr<GrpcServer>(new GrpcServer());
@@ -41,8 +41,7 @@ GrpcServer::~GrpcServer() { Shutdown(); }
 void GrpcServer::Shutdown() {
   if (!server_) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(options_.drain_timeout));
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.drain_timeout));
   server_->Wait();
   server_.reset();
 }

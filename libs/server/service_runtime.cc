@@ -6,7 +6,8 @@
 #include "libs/db/migrations.h"
 #include "libs/server/grpc_server.h"
 
-ABSL_FLAG(std::string, db, "", "PostgreSQL connection string, e.g. postgresql://aso@db:5432/aso (env ASO_DB)");
+ABSL_FLAG(std::string, db, "",
+          "PostgreSQL connection string, e.g. postgresql://aso@db:5432/aso (env ASO_DB)");
 ABSL_FLAG(int, db_pool, 8, "PostgreSQL connections in the pool (env ASO_DB_POOL)");
 ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (env ASO_LISTEN)");
 ABSL_FLAG(std::string, metrics_listen, "",

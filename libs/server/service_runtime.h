@@ -17,8 +17,8 @@
 namespace aso::server {
 
 struct CommonConfig {
-  std::string program;         // "aso-ingest"
-  std::string db;              // PostgreSQL DSN
+  std::string program;  // "aso-ingest"
+  std::string db;       // PostgreSQL DSN
   int db_pool = 8;
   std::string listen;          // gRPC address
   std::string metrics_listen;  // Prometheus endpoint address

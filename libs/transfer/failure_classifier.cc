@@ -9,9 +9,8 @@ namespace v1 = aso::common::v1;
 namespace {
 
 constexpr absl::string_view kRetryFragments[] = {
-    "performance marker", "Name or service not known", "Connection timed out",
-    "end-of-file was reached", "end of file occurred", "SRM_INTERNAL_ERROR",
-    "was forcefully killed", "operation timeout"};
+    "performance marker",   "Name or service not known", "Connection timed out",  "end-of-file was reached",
+    "end of file occurred", "SRM_INTERNAL_ERROR",        "was forcefully killed", "operation timeout"};
 
 struct Fragment {
   absl::string_view text;
@@ -38,10 +37,14 @@ constexpr Fragment kFatalFragments[] = {
 
 FailureClass ClassOfScope(ErrorScope scope) {
   switch (scope) {
-    case ErrorScope::kSource: return v1::FAILURE_CLASS_SOURCE;
-    case ErrorScope::kDestination: return v1::FAILURE_CLASS_DESTINATION;
-    case ErrorScope::kTransfer: return v1::FAILURE_CLASS_TRANSFER;
-    case ErrorScope::kGeneral: return v1::FAILURE_CLASS_GENERAL;
+    case ErrorScope::kSource:
+      return v1::FAILURE_CLASS_SOURCE;
+    case ErrorScope::kDestination:
+      return v1::FAILURE_CLASS_DESTINATION;
+    case ErrorScope::kTransfer:
+      return v1::FAILURE_CLASS_TRANSFER;
+    case ErrorScope::kGeneral:
+      return v1::FAILURE_CLASS_GENERAL;
   }
   return v1::FAILURE_CLASS_GENERAL;
 }
@@ -49,8 +52,8 @@ FailureClass ClassOfScope(ErrorScope scope) {
 bool IsFatalErrno(ErrorScope scope, int e) {
   switch (scope) {
     case ErrorScope::kSource:
-      return e == ENOENT || e == EPERM || e == EACCES || e == EISDIR || e == ENAMETOOLONG ||
-             e == E2BIG || e == ENOTDIR || e == EPROTONOSUPPORT;
+      return e == ENOENT || e == EPERM || e == EACCES || e == EISDIR || e == ENAMETOOLONG || e == E2BIG ||
+             e == ENOTDIR || e == EPROTONOSUPPORT;
     case ErrorScope::kDestination:
       return e == EPERM || e == EACCES || e == EISDIR || e == E2BIG || e == EROFS || e == EFAULT ||
              e == ENAMETOOLONG || e == EPROTONOSUPPORT || e == EEXIST;

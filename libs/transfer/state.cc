@@ -7,14 +7,22 @@ namespace v1 = aso::common::v1;
 
 absl::string_view StateName(State state) {
   switch (state) {
-    case v1::TRANSFER_STATE_QUEUED: return "QUEUED";
-    case v1::TRANSFER_STATE_SUBMITTING: return "SUBMITTING";
-    case v1::TRANSFER_STATE_SUBMITTED: return "SUBMITTED";
-    case v1::TRANSFER_STATE_ACTIVE: return "ACTIVE";
-    case v1::TRANSFER_STATE_DONE: return "DONE";
-    case v1::TRANSFER_STATE_FAILED: return "FAILED";
-    case v1::TRANSFER_STATE_KILLED: return "KILLED";
-    default: return "UNSPECIFIED";
+    case v1::TRANSFER_STATE_QUEUED:
+      return "QUEUED";
+    case v1::TRANSFER_STATE_SUBMITTING:
+      return "SUBMITTING";
+    case v1::TRANSFER_STATE_SUBMITTED:
+      return "SUBMITTED";
+    case v1::TRANSFER_STATE_ACTIVE:
+      return "ACTIVE";
+    case v1::TRANSFER_STATE_DONE:
+      return "DONE";
+    case v1::TRANSFER_STATE_FAILED:
+      return "FAILED";
+    case v1::TRANSFER_STATE_KILLED:
+      return "KILLED";
+    default:
+      return "UNSPECIFIED";
   }
 }
 
@@ -55,18 +63,30 @@ bool IsLegalTransition(State from, State to) {
 
 absl::string_view FailureClassName(FailureClass c) {
   switch (c) {
-    case v1::FAILURE_CLASS_SOURCE: return "SOURCE";
-    case v1::FAILURE_CLASS_DESTINATION: return "DESTINATION";
-    case v1::FAILURE_CLASS_TRANSFER: return "TRANSFER";
-    case v1::FAILURE_CLASS_CHECKSUM: return "CHECKSUM";
-    case v1::FAILURE_CLASS_PERMISSION: return "PERMISSION";
-    case v1::FAILURE_CLASS_NO_SPACE: return "NO_SPACE";
-    case v1::FAILURE_CLASS_TIMEOUT: return "TIMEOUT";
-    case v1::FAILURE_CLASS_BACKEND: return "BACKEND";
-    case v1::FAILURE_CLASS_CANCELED: return "CANCELED";
-    case v1::FAILURE_CLASS_MAX_TIME_IN_QUEUE: return "MAX_TIME_IN_QUEUE";
-    case v1::FAILURE_CLASS_GENERAL: return "GENERAL";
-    default: return "";
+    case v1::FAILURE_CLASS_SOURCE:
+      return "SOURCE";
+    case v1::FAILURE_CLASS_DESTINATION:
+      return "DESTINATION";
+    case v1::FAILURE_CLASS_TRANSFER:
+      return "TRANSFER";
+    case v1::FAILURE_CLASS_CHECKSUM:
+      return "CHECKSUM";
+    case v1::FAILURE_CLASS_PERMISSION:
+      return "PERMISSION";
+    case v1::FAILURE_CLASS_NO_SPACE:
+      return "NO_SPACE";
+    case v1::FAILURE_CLASS_TIMEOUT:
+      return "TIMEOUT";
+    case v1::FAILURE_CLASS_BACKEND:
+      return "BACKEND";
+    case v1::FAILURE_CLASS_CANCELED:
+      return "CANCELED";
+    case v1::FAILURE_CLASS_MAX_TIME_IN_QUEUE:
+      return "MAX_TIME_IN_QUEUE";
+    case v1::FAILURE_CLASS_GENERAL:
+      return "GENERAL";
+    default:
+      return "";
   }
 }
 

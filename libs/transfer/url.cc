@@ -9,8 +9,8 @@
 namespace aso::transfer {
 namespace {
 
-constexpr absl::string_view kSchemes[] = {"file", "root", "xroot", "davs", "https",
-                                         "http", "gsiftp", "srm", "s3", "s3s"};
+constexpr absl::string_view kSchemes[] = {"file", "root",   "xroot", "davs", "https",
+                                          "http", "gsiftp", "srm",   "s3",   "s3s"};
 
 }  // namespace
 

@@ -91,8 +91,8 @@ int Report(aso::client::SubmitClient& client, const cv1::TaskSummary& s) {
   auto failed = client.ListTransfers(s.task_id(), {cv1::TRANSFER_STATE_FAILED, cv1::TRANSFER_STATE_KILLED});
   if (failed.ok()) {
     for (const auto& t : *failed) {
-      std::cout << aso::transfer::StateName(t.state()) << " transfer " << t.id() << " "
-                << t.source().url() << " -> " << t.destination().url() << " after " << t.attempt()
+      std::cout << aso::transfer::StateName(t.state()) << " transfer " << t.id() << " " << t.source().url()
+                << " -> " << t.destination().url() << " after " << t.attempt()
                 << " attempt(s): " << aso::transfer::FailureClassName(t.failure_class()) << ": "
                 << t.failure_reason() << "\n";
     }

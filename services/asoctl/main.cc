@@ -15,12 +15,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "grpcpp/grpcpp.h"
 #include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
 #include "aso/ingest/v1/ingest.grpc.pb.h"
 #include "aso/monitoring/v1/monitoring.grpc.pb.h"
 #include "aso/scheduler/v1/scheduler.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "libs/common/env_flags.h"
 #include "libs/db/database.h"
 #include "libs/db/migrations.h"
@@ -33,7 +33,8 @@ ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping address 
 ABSL_FLAG(std::string, monitoring, "127.0.0.1:50055", "aso-monitoring address (env ASO_MONITORING)");
 ABSL_FLAG(std::string, fts_adapter, "127.0.0.1:50053", "aso-fts-adapter address (env ASO_FTS_ADAPTER)");
 ABSL_FLAG(absl::Duration, wait, absl::ZeroDuration(), "health: keep probing this long until all serve");
-ABSL_FLAG(std::vector<std::string>, prefix, {}, "sites set: URL prefixes of the site (repeat or comma-separate)");
+ABSL_FLAG(std::vector<std::string>, prefix, {},
+          "sites set: URL prefixes of the site (repeat or comma-separate)");
 ABSL_FLAG(std::string, state, "enabled", "sites set: enabled, draining or banned");
 ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 = scheduler default)");
 ABSL_FLAG(int, max_in, 0, "sites set: max active transfers into the site (0 = scheduler default)");
@@ -63,9 +64,12 @@ void WithDeadline(grpc::ClientContext& ctx) {
 
 std::string SiteStateName(cv1::SiteState s) {
   switch (s) {
-    case cv1::SITE_STATE_DRAINING: return "draining";
-    case cv1::SITE_STATE_BANNED: return "banned";
-    default: return "enabled";
+    case cv1::SITE_STATE_DRAINING:
+      return "draining";
+    case cv1::SITE_STATE_BANNED:
+      return "banned";
+    default:
+      return "enabled";
   }
 }
 
@@ -99,7 +103,8 @@ int Sites(const std::vector<std::string>& args) {
     WithDeadline(ctx);
     aso::bookkeeping::v1::ListSitesResponse r;
     if (auto s = stub->ListSites(&ctx, {}, &r); !s.ok()) return Fail(s);
-    std::cout << absl::StrFormat("%-20s %-9s %7s %7s  %s\n", "SITE", "STATE", "MAX_OUT", "MAX_IN", "URL_PREFIXES");
+    std::cout << absl::StrFormat("%-20s %-9s %7s %7s  %s\n", "SITE", "STATE", "MAX_OUT", "MAX_IN",
+                                 "URL_PREFIXES");
     for (const auto& site : r.sites()) {
       std::cout << absl::StrFormat("%-20s %-9s %7d %7d  %s\n", site.name(), SiteStateName(site.state()),
                                    site.max_active_outbound(), site.max_active_inbound(),
@@ -112,10 +117,14 @@ int Sites(const std::vector<std::string>& args) {
     auto* site = req.mutable_site();
     site->set_name(args[2]);
     const std::string state = absl::GetFlag(FLAGS_state);
-    if (state == "enabled") site->set_state(cv1::SITE_STATE_ENABLED);
-    else if (state == "draining") site->set_state(cv1::SITE_STATE_DRAINING);
-    else if (state == "banned") site->set_state(cv1::SITE_STATE_BANNED);
-    else return std::cerr << "asoctl: --state must be enabled, draining or banned\n", 2;
+    if (state == "enabled")
+      site->set_state(cv1::SITE_STATE_ENABLED);
+    else if (state == "draining")
+      site->set_state(cv1::SITE_STATE_DRAINING);
+    else if (state == "banned")
+      site->set_state(cv1::SITE_STATE_BANNED);
+    else
+      return std::cerr << "asoctl: --state must be enabled, draining or banned\n", 2;
     for (const auto& p : absl::GetFlag(FLAGS_prefix)) site->add_url_prefixes(p);
     site->set_max_active_outbound(absl::GetFlag(FLAGS_max_out));
     site->set_max_active_inbound(absl::GetFlag(FLAGS_max_in));
@@ -136,7 +145,8 @@ int Links() {
   WithDeadline(ctx);
   aso::scheduler::v1::ListLinksResponse r;
   if (auto s = stub->ListLinks(&ctx, {}, &r); !s.ok()) return Fail(s);
-  std::cout << absl::StrFormat("%-20s %-20s %8s %8s %8s\n", "SOURCE", "DESTINATION", "QUEUED", "ACTIVE", "LIMIT");
+  std::cout << absl::StrFormat("%-20s %-20s %8s %8s %8s\n", "SOURCE", "DESTINATION", "QUEUED", "ACTIVE",
+                               "LIMIT");
   for (const auto& l : r.links()) {
     std::cout << absl::StrFormat("%-20s %-20s %8d %8d %8d\n", l.source_site(), l.destination_site(),
                                  l.queued(), l.active(), l.max_active());
@@ -169,15 +179,16 @@ int ShowTransfer(const std::string& id_text) {
   cv1::Transfer t;
   if (auto s = stub->GetTransfer(&ctx, req, &t); !s.ok()) return Fail(s);
   std::cout << "transfer " << t.id() << " task " << t.task_id() << " user " << t.user() << "\n"
-            << "  " << t.source().site() << " " << t.source().url() << "\n  -> "
-            << t.destination().site() << " " << t.destination().url() << "\n"
+            << "  " << t.source().site() << " " << t.source().url() << "\n  -> " << t.destination().site()
+            << " " << t.destination().url() << "\n"
             << "  state " << aso::transfer::StateName(t.state()) << ", attempt " << t.attempt()
             << (t.waiting_reason().empty() ? "" : ", " + t.waiting_reason()) << "\n";
   for (const auto& a : t.attempts()) {
     std::cout << "  attempt " << a.attempt() << " job " << a.backend_job_id() << ": "
               << aso::transfer::StateName(a.result()) << " " << a.bytes() << " bytes"
-              << (a.error().empty() ? "" : " " + std::string(aso::transfer::FailureClassName(a.failure_class())) +
-                                               ": " + a.error())
+              << (a.error().empty() ? ""
+                                    : " " + std::string(aso::transfer::FailureClassName(a.failure_class())) +
+                                          ": " + a.error())
               << "\n";
   }
   return 0;
@@ -207,8 +218,10 @@ int ShowTask(const std::string& task) {
 // Probes grpc.health.v1 on every service; exit 0 when all serve.
 int Health() {
   const std::vector<std::pair<std::string, std::string>> services = {
-      {"ingest", absl::GetFlag(FLAGS_ingest)},           {"scheduler", absl::GetFlag(FLAGS_scheduler)},
-      {"fts-adapter", absl::GetFlag(FLAGS_fts_adapter)}, {"bookkeeping", absl::GetFlag(FLAGS_bookkeeping)},
+      {"ingest", absl::GetFlag(FLAGS_ingest)},
+      {"scheduler", absl::GetFlag(FLAGS_scheduler)},
+      {"fts-adapter", absl::GetFlag(FLAGS_fts_adapter)},
+      {"bookkeeping", absl::GetFlag(FLAGS_bookkeeping)},
       {"monitoring", absl::GetFlag(FLAGS_monitoring)}};
   const absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_wait);
   for (;;) {

@@ -23,8 +23,7 @@ absl::Status ValidateSite(const cv1::Site& site) {
     // A prefix must itself look like the start of a storage URL: scheme, host, a path.
     auto u = transfer::ParseStorageUrl(absl::StrCat(site.url_prefixes(i), "x"));
     if (!u.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("site.url_prefixes[", i, "]: ", u.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat("site.url_prefixes[", i, "]: ", u.status().message()));
     }
   }
   if (site.max_active_outbound() < 0 || site.max_active_inbound() < 0) {

@@ -17,8 +17,8 @@ grpc::Status AdapterService::SubmitJob(grpc::ServerContext*, const v1::SubmitJob
     const auto& f = job.files(i);
     for (const auto* url : {&f.source_url(), &f.destination_url()}) {
       if (auto u = transfer::ParseStorageUrl(*url); !u.ok()) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            absl::StrCat("job.files[", i, "]: ", u.status().message())));
+        return ToGrpcStatus(
+            absl::InvalidArgumentError(absl::StrCat("job.files[", i, "]: ", u.status().message())));
       }
     }
     if (f.transfer_id() <= 0 || f.attempt() <= 0) {

@@ -18,8 +18,7 @@ class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
-  grpc::Status GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* request,
-                      v1::Job* response) override;
+  grpc::Status GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* request, v1::Job* response) override;
 
  private:
   db::BackendJobRepository& jobs_;

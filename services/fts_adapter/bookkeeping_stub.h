@@ -7,8 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "grpcpp/grpcpp.h"
 #include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 
 namespace aso::fts_adapter {
 

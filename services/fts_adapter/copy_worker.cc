@@ -14,8 +14,8 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
 }
 }  // namespace
 
-CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier,
-                       Clock& clock, CopyWorkerConfig config, metrics::Metrics& metrics)
+CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier, Clock& clock,
+                       CopyWorkerConfig config, metrics::Metrics& metrics)
     : jobs_(jobs),
       copier_(std::move(copier)),
       clock_(clock),
@@ -23,8 +23,7 @@ CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::
       copies_(metrics.AddCounter("aso_adapter_copies_total",
                                  "Copies run by the gfal2 backend, by result and failure class.",
                                  {"result", "failure_class"})),
-      copy_seconds_(metrics.AddHistogram("aso_adapter_copy_seconds", "Duration of one copy.",
-                                         {"result"},
+      copy_seconds_(metrics.AddHistogram("aso_adapter_copy_seconds", "Duration of one copy.", {"result"},
                                          {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})) {}
 
 absl::StatusOr<bool> CopyWorker::RunOnce() {
@@ -66,10 +65,11 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   copies_.Inc({result_label, std::string(transfer::FailureClassName(outcome.failure_class()))});
   copy_seconds_.Observe({result_label}, absl::ToDoubleSeconds(finished - started));
   ASO_LOG(INFO, "copy ", result_label, " transfer=", file.transfer_id, " attempt=", file.attempt,
-          " job=", file.job_id, " bytes=", result.bytes, " seconds=",
-          absl::ToDoubleSeconds(finished - started),
-          result.ok ? "" : absl::StrCat(" class=", transfer::FailureClassName(outcome.failure_class()),
-                                        " error=", result.error));
+          " job=", file.job_id, " bytes=", result.bytes,
+          " seconds=", absl::ToDoubleSeconds(finished - started),
+          result.ok ? ""
+                    : absl::StrCat(" class=", transfer::FailureClassName(outcome.failure_class()),
+                                   " error=", result.error));
   if (absl::Status s = jobs_.RecordOutcome(config_.owner, outcome); !s.ok()) return s;
   return true;
 }

@@ -16,7 +16,7 @@
 namespace aso::fts_adapter {
 
 struct CopyWorkerConfig {
-  std::string owner;                           // unique per worker: host/pid/index
+  std::string owner;  // unique per worker: host/pid/index
   absl::Duration copy_timeout = absl::Minutes(10);
 };
 

@@ -61,11 +61,12 @@ int main(int argc, char** argv) {
     copy_workers.push_back(std::make_unique<aso::fts_adapter::CopyWorker>(
         jobs, std::move(*copier), aso::RealClock::Get(), wc, *rt->metrics));
     auto* worker = copy_workers.back().get();
-    loops.push_back(std::make_unique<aso::PeriodicLoop>(absl::StrCat("copy-", i), absl::Milliseconds(500), [worker] {
-      auto did = worker->RunOnce();
-      if (!did.ok()) ASO_LOG(WARNING, "copy worker: ", did.status().message());
-      return did.ok() && *did;
-    }));
+    loops.push_back(
+        std::make_unique<aso::PeriodicLoop>(absl::StrCat("copy-", i), absl::Milliseconds(500), [worker] {
+          auto did = worker->RunOnce();
+          if (!did.ok()) ASO_LOG(WARNING, "copy worker: ", did.status().message());
+          return did.ok() && *did;
+        }));
   }
   loops.push_back(std::make_unique<aso::PeriodicLoop>("report", absl::Milliseconds(500), [&] {
     auto n = reporter.RunOnce();

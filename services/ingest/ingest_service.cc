@@ -12,21 +12,18 @@ namespace {
 std::string CodeLabel(absl::StatusCode code) { return absl::StatusCodeToString(code); }
 }  // namespace
 
-IngestService::IngestService(db::TransferRepository& transfers, db::SiteRepository& sites,
-                             Clock& clock, SubmissionLimits limits, metrics::Metrics& metrics)
+IngestService::IngestService(db::TransferRepository& transfers, db::SiteRepository& sites, Clock& clock,
+                             SubmissionLimits limits, metrics::Metrics& metrics)
     : transfers_(transfers),
       sites_(sites),
       clock_(clock),
       limits_(limits),
       files_accepted_(metrics.AddCounter("aso_ingest_files_accepted_total",
-                                         "Files accepted by SubmitTransfers, new or repeated.",
-                                         {"result"})),
+                                         "Files accepted by SubmitTransfers, new or repeated.", {"result"})),
       submissions_refused_(metrics.AddCounter("aso_ingest_submissions_refused_total",
-                                              "SubmitTransfers calls refused, by status code.",
-                                              {"code"})) {}
+                                              "SubmitTransfers calls refused, by status code.", {"code"})) {}
 
-grpc::Status IngestService::SubmitTransfers(grpc::ServerContext*,
-                                            const v1::SubmitTransfersRequest* request,
+grpc::Status IngestService::SubmitTransfers(grpc::ServerContext*, const v1::SubmitTransfersRequest* request,
                                             v1::SubmitTransfersResponse* response) {
   auto refuse = [&](const absl::Status& s) {
     submissions_refused_.Inc({CodeLabel(s.code())});
@@ -82,8 +79,7 @@ grpc::Status IngestService::ListTransfers(grpc::ServerContext*, const v1::ListTr
   return grpc::Status::OK;
 }
 
-grpc::Status IngestService::GetTaskSummary(grpc::ServerContext*,
-                                           const v1::GetTaskSummaryRequest* request,
+grpc::Status IngestService::GetTaskSummary(grpc::ServerContext*, const v1::GetTaskSummaryRequest* request,
                                            cv1::TaskSummary* response) {
   if (request->task_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError("task_id is required"));

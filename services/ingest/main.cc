@@ -9,7 +9,8 @@
 #include "libs/server/service_runtime.h"
 #include "services/ingest/ingest_service.h"
 
-ABSL_FLAG(int, max_batch_files, 10000, "Most files one SubmitTransfers call may carry (env ASO_MAX_BATCH_FILES)");
+ABSL_FLAG(int, max_batch_files, 10000,
+          "Most files one SubmitTransfers call may carry (env ASO_MAX_BATCH_FILES)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();

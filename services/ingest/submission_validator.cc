@@ -18,12 +18,12 @@ absl::Status CheckName(const std::string& field, const std::string& value, bool 
   if (value.empty()) {
     return required ? absl::InvalidArgumentError(absl::StrCat(field, " is required")) : absl::OkStatus();
   }
-  if (value.size() > 256) return absl::InvalidArgumentError(absl::StrCat(field, " is longer than 256 characters"));
+  if (value.size() > 256)
+    return absl::InvalidArgumentError(absl::StrCat(field, " is longer than 256 characters"));
   for (char c : value) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' &&
-        c != ':' && c != '@' && c != '/') {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " may contain only letters, digits and _-.:@/"));
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' && c != ':' &&
+        c != '@' && c != '/') {
+      return absl::InvalidArgumentError(absl::StrCat(field, " may contain only letters, digits and _-.:@/"));
     }
   }
   return absl::OkStatus();

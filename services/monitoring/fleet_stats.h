@@ -47,8 +47,8 @@ class FleetStats {
   metrics::CounterVec failures_;
 
   mutable absl::Mutex mu_;
-  int64_t watermark_ ABSL_GUARDED_BY(mu_) = 0;         // every attempt id <= this is counted
-  absl::flat_hash_set<int64_t> counted_ ABSL_GUARDED_BY(mu_);  // counted ids above the watermark
+  int64_t watermark_ ABSL_GUARDED_BY(mu_) = 0;                     // every attempt id <= this is counted
+  absl::flat_hash_set<int64_t> counted_ ABSL_GUARDED_BY(mu_);      // counted ids above the watermark
   std::map<std::string, SiteTotals> totals_ ABSL_GUARDED_BY(mu_);  // by source site
   std::vector<db::LinkStateCount> counts_ ABSL_GUARDED_BY(mu_);
 };

@@ -6,8 +6,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "grpcpp/grpcpp.h"
 #include "aso/fts_adapter/v1/fts_adapter.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 
 namespace aso::scheduler {
 

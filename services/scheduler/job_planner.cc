@@ -47,8 +47,8 @@ std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, con
     };
     for (const auto* f : by_user[user]) {
       int64_t size = f->size_bytes > 0 ? f->size_bytes : 0;
-      if (!current.empty() && (static_cast<int>(current.size()) >= limits.max_files ||
-                               bytes + size > limits.max_bytes)) {
+      if (!current.empty() &&
+          (static_cast<int>(current.size()) >= limits.max_files || bytes + size > limits.max_bytes)) {
         flush();
       }
       current.push_back(f);

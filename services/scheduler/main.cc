@@ -16,7 +16,8 @@ ABSL_FLAG(int, link_max_active, 100, "Active transfers per link (env ASO_LINK_MA
 ABSL_FLAG(int, site_max_active, 200,
           "Active transfers per site and direction unless the site sets its own (env ASO_SITE_MAX_ACTIVE)");
 ABSL_FLAG(int, job_max_files, 100, "Files per bulk job (env ASO_JOB_MAX_FILES)");
-ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1), "Pause between idle rounds (env ASO_POLL_INTERVAL)");
+ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1),
+          "Pause between idle rounds (env ASO_POLL_INTERVAL)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();

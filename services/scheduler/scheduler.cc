@@ -14,8 +14,7 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
                                            "Files handed to the fts-adapter, by link.",
                                            {"source_site", "destination_site"})),
       submit_errors_(metrics.AddCounter("aso_scheduler_submit_errors_total",
-                                        "Jobs the fts-adapter did not accept, by status code.",
-                                        {"code"})) {}
+                                        "Jobs the fts-adapter did not accept, by status code.", {"code"})) {}
 
 bool Scheduler::Submit(const db::PendingJob& job) {
   aso::fts_adapter::v1::Job msg;
@@ -69,10 +68,9 @@ absl::StatusOr<int> Scheduler::RunOnce() {
     limits.link_max_active = config_.link_max_active;
     limits.default_site_max_active = config_.default_site_max_active;
     limits.max_files = config_.max_claim_per_link;
-    auto jobs = repo_.ClaimForLink(link.source_site, link.destination_site, limits, now,
-                                   [this](const std::vector<db::ClaimedFile>& files) {
-                                     return PlanJobs(files, config_.job_limits);
-                                   });
+    auto jobs = repo_.ClaimForLink(
+        link.source_site, link.destination_site, limits, now,
+        [this](const std::vector<db::ClaimedFile>& files) { return PlanJobs(files, config_.job_limits); });
     if (!jobs.ok()) {
       ASO_LOG(WARNING, "claim on link ", link.source_site, "->", link.destination_site,
               " failed: ", jobs.status().message());

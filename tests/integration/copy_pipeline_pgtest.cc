@@ -104,10 +104,9 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   // Scheduler's part: claim and hand the jobs to the adapter's table.
   db::PgSchedulingRepository scheduling(tdb_->db());
   db::PgBackendJobRepository jobs(tdb_->db());
-  auto pending = scheduling.ClaimForLink("LOCAL_src", "LOCAL_dst", db::ClaimLimits{10, 10, 10}, absl::Now(),
-                                         [](const std::vector<db::ClaimedFile>& f) {
-                                           return scheduler::PlanJobs(f, scheduler::JobLimits{});
-                                         });
+  auto pending = scheduling.ClaimForLink(
+      "LOCAL_src", "LOCAL_dst", db::ClaimLimits{10, 10, 10}, absl::Now(),
+      [](const std::vector<db::ClaimedFile>& f) { return scheduler::PlanJobs(f, scheduler::JobLimits{}); });
   ASSERT_TRUE(pending.ok()) << pending.status();
   ASSERT_EQ(pending->size(), 1u);
   const auto& pj = (*pending)[0];
@@ -129,13 +128,14 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   // Adapter: copy everything with gfal2, then report.
   auto copier = backend::NewGfal2Copier({});
   ASSERT_TRUE(copier.ok()) << copier.status();
-  fts_adapter::CopyWorker worker(jobs, std::move(*copier), RealClock::Get(), {"test-worker", absl::Seconds(60)},
-                                 *metrics_);
+  fts_adapter::CopyWorker worker(jobs, std::move(*copier), RealClock::Get(),
+                                 {"test-worker", absl::Seconds(60)}, *metrics_);
   int copied = 0;
   while (*worker.RunOnce()) ++copied;
   EXPECT_EQ(copied, 5);
   db::PgOutcomeRepository outcomes(tdb_->db());
-  bookkeeping::OutcomeApplier applier(outcomes, bookkeeping::RetryPolicy({3, absl::Seconds(30), absl::Hours(1), 0}),
+  bookkeeping::OutcomeApplier applier(outcomes,
+                                      bookkeeping::RetryPolicy({3, absl::Seconds(30), absl::Hours(1), 0}),
                                       RealClock::Get(), *metrics_);
   InProcessBookkeeping bk(applier);
   fts_adapter::OutcomeReporter reporter(jobs, bk);
@@ -153,11 +153,13 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   EXPECT_EQ(tdb_->QueryInt("SELECT size_bytes FROM transfers WHERE idempotency_key = 'large.root'"), 3 << 20);
   EXPECT_EQ(tdb_->QueryText("SELECT checksum FROM transfers WHERE idempotency_key = 'small.root'"),
             "adler32:" + FormatAdler32(*Adler32OfFile((root_ / "src" / "small.root").string())));
-  EXPECT_EQ(tdb_->QueryText("SELECT state || ' ' || failure_class FROM transfers WHERE idempotency_key = 'missing.root'"),
+  EXPECT_EQ(tdb_->QueryText(
+                "SELECT state || ' ' || failure_class FROM transfers WHERE idempotency_key = 'missing.root'"),
             "FAILED SOURCE");
   EXPECT_THAT(tdb_->QueryText("SELECT failure_reason FROM transfers WHERE idempotency_key = 'missing.root'"),
               HasSubstr("No such file"));
-  EXPECT_EQ(tdb_->QueryText("SELECT state || ' ' || failure_class FROM transfers WHERE idempotency_key = 'corrupt.root'"),
+  EXPECT_EQ(tdb_->QueryText(
+                "SELECT state || ' ' || failure_class FROM transfers WHERE idempotency_key = 'corrupt.root'"),
             "FAILED CHECKSUM");
   EXPECT_FALSE(fs::exists(root_ / "dst" / "sub/dir/corrupt.root"));
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 5);
@@ -168,10 +170,14 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   EXPECT_EQ(*stats.RunOnce(), 5);
   EXPECT_EQ(*stats.RunOnce(), 0);
   const std::string text = metrics_->Serialize();
-  EXPECT_THAT(text, HasSubstr("aso_transfer_attempts_total{destination_site=\"LOCAL_dst\",result=\"done\",source_site=\"LOCAL_src\"} 3"));
-  EXPECT_THAT(text, HasSubstr("aso_transfer_failures_total{destination_site=\"LOCAL_dst\",failure_class=\"SOURCE\",source_site=\"LOCAL_src\"} 1"));
-  EXPECT_THAT(text, HasSubstr(absl::StrCat("aso_transferred_bytes_total{destination_site=\"LOCAL_dst\",source_site=\"LOCAL_src\"} ",
-                                           1024 + (3 << 20))));
+  EXPECT_THAT(text, HasSubstr("aso_transfer_attempts_total{destination_site=\"LOCAL_dst\",result=\"done\","
+                              "source_site=\"LOCAL_src\"} 3"));
+  EXPECT_THAT(text, HasSubstr("aso_transfer_failures_total{destination_site=\"LOCAL_dst\",failure_class="
+                              "\"SOURCE\",source_site=\"LOCAL_src\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr(absl::StrCat(
+                  "aso_transferred_bytes_total{destination_site=\"LOCAL_dst\",source_site=\"LOCAL_src\"} ",
+                  1024 + (3 << 20))));
   auto site = stats.SiteStats("LOCAL_src");
   ASSERT_EQ(site.size(), 1u);
   EXPECT_EQ(site[0].done_files(), 3);

@@ -31,7 +31,8 @@ void AdminExec(const std::string& server_dsn, const std::string& sql) {
 absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create(bool migrate) {
   const char* server = std::getenv("ASO_TEST_PG");
   if (server == nullptr || *server == '\0') {
-    return absl::FailedPreconditionError("ASO_TEST_PG is not set (run through ctest, which starts PostgreSQL)");
+    return absl::FailedPreconditionError(
+        "ASO_TEST_PG is not set (run through ctest, which starts PostgreSQL)");
   }
   static std::atomic<int> counter{0};
   auto t = std::unique_ptr<TestDatabase>(new TestDatabase());

@@ -27,9 +27,8 @@ inline void AddSite(Database& db, const std::string& name, int max_out = 0, int 
   ASSERT_TRUE(sites.Upsert(s, kT0).ok());
 }
 
-inline Transfer MakeTransfer(const std::string& key, const std::string& src_site,
-                             const std::string& dst_site, const std::string& user = "alice",
-                             const std::string& task = "task-1") {
+inline Transfer MakeTransfer(const std::string& key, const std::string& src_site, const std::string& dst_site,
+                             const std::string& user = "alice", const std::string& task = "task-1") {
   Transfer t;
   t.set_task_id(task);
   t.set_user(user);

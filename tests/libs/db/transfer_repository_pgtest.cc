@@ -25,8 +25,8 @@ class TransferRepositoryTest : public ::testing::Test {
 };
 
 TEST_F(TransferRepositoryTest, SameKeyGivesSameIdAlsoInsideOneBatch) {
-  auto first = repo_->InsertBatch({MakeTransfer("k1", "A", "B"), MakeTransfer("k2", "A", "B"),
-                                   MakeTransfer("k1", "A", "B")}, kT0);
+  auto first = repo_->InsertBatch(
+      {MakeTransfer("k1", "A", "B"), MakeTransfer("k2", "A", "B"), MakeTransfer("k1", "A", "B")}, kT0);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->created, 2);
   EXPECT_EQ(first->ids[0], first->ids[2]);
@@ -54,8 +54,10 @@ TEST_F(TransferRepositoryTest, LiveDestinationConflictStoresNothing) {
 TEST_F(TransferRepositoryTest, GetListAndSummary) {
   auto ids = InsertTransfers(tdb_->db(), 5, "f");
   ASSERT_EQ(ids.size(), 5u);
-  tdb_->Exec(absl::StrCat("UPDATE transfers SET state = 'FAILED', failure_class = 'SOURCE', "
-                          "failure_reason = 'no such file' WHERE id = ", ids[4]));
+  tdb_->Exec(
+      absl::StrCat("UPDATE transfers SET state = 'FAILED', failure_class = 'SOURCE', "
+                   "failure_reason = 'no such file' WHERE id = ",
+                   ids[4]));
   auto t = repo_->Get(ids[0], kT0);
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->state(), v1::TRANSFER_STATE_QUEUED);

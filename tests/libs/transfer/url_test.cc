@@ -22,10 +22,10 @@ TEST(StorageUrlTest, ParsesGridUrls) {
 }
 
 TEST(StorageUrlTest, RefusesMalformedUrls) {
-  for (const char* bad : {"", "/no/scheme", "ftp://host/x", "root:///store/x", "root://host",
-                          "root://host/", "root://host:99999/x", "root://host:abc/x",
-                          "root://host/a/../b", "root://host/dir/", "file://remote/x",
-                          "root://user:pw@host/x", "root://host/with space", "root://host/x\n"}) {
+  for (const char* bad :
+       {"", "/no/scheme", "ftp://host/x", "root:///store/x", "root://host", "root://host/",
+        "root://host:99999/x", "root://host:abc/x", "root://host/a/../b", "root://host/dir/",
+        "file://remote/x", "root://user:pw@host/x", "root://host/with space", "root://host/x\n"}) {
     EXPECT_FALSE(ParseStorageUrl(bad).ok()) << bad;
   }
 }

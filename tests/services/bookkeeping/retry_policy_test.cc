@@ -22,7 +22,7 @@ TEST(RetryPolicyTest, ExponentialBackoffWithoutJitter) {
   EXPECT_EQ(*policy.NextAttemptAt(Failure(1, true), now, gen), now + absl::Seconds(10));
   EXPECT_EQ(*policy.NextAttemptAt(Failure(2, true), now, gen), now + absl::Seconds(20));
   EXPECT_EQ(*policy.NextAttemptAt(Failure(3, true), now, gen), now + absl::Seconds(35));  // capped
-  EXPECT_FALSE(policy.NextAttemptAt(Failure(5, true), now, gen).has_value());  // budget spent
+  EXPECT_FALSE(policy.NextAttemptAt(Failure(5, true), now, gen).has_value());             // budget spent
 }
 
 TEST(RetryPolicyTest, NonRecoverableFailsAtOnce) {

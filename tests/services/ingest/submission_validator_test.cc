@@ -103,7 +103,8 @@ TEST_F(SubmissionValidatorTest, BadValues) {
 TEST_F(SubmissionValidatorTest, BatchLimitsAndDuplicates) {
   EXPECT_THAT(Refusal().message(), HasSubstr("files is empty"));
   for (int i = 0; i < 4; ++i) {
-    AddFile("root://a.example//store/x" + std::to_string(i), "davs://b.example:443/store/y" + std::to_string(i));
+    AddFile("root://a.example//store/x" + std::to_string(i),
+            "davs://b.example:443/store/y" + std::to_string(i));
   }
   EXPECT_THAT(Refusal().message(), HasSubstr("exceeds the limit of 3"));
   request_.clear_files();

@@ -17,8 +17,8 @@ db::ClaimedFile File(int64_t id, const std::string& user, int64_t size = 10, int
 }
 
 TEST(JobPlannerTest, OneJobPerUserWithinLimits) {
-  std::vector<db::ClaimedFile> files = {File(1, "alice"), File(2, "bob"), File(3, "alice"),
-                                        File(4, "alice"), File(5, "bob")};
+  std::vector<db::ClaimedFile> files = {File(1, "alice"), File(2, "bob"), File(3, "alice"), File(4, "alice"),
+                                        File(5, "bob")};
   auto plans = PlanJobs(files, JobLimits{2, 1000});
   ASSERT_EQ(plans.size(), 3u);
   EXPECT_THAT(plans[0].transfer_ids, ElementsAre(1, 3));
