@@ -94,8 +94,6 @@ FileOutcome OutcomeFromRow(const pqxx::row& r) {
   return o;
 }
 
-double ToEpoch(const google::protobuf::Timestamp& ts) { return ts.seconds() + ts.nanos() * 1e-9; }
-
 }  // namespace
 
 absl::StatusOr<bool> PgBackendJobRepository::InsertJob(const Job& job, const std::string& backend,
@@ -146,7 +144,7 @@ absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const
 absl::Status PgBackendJobRepository::RecordOutcome(const std::string& owner, const FileOutcome& o) {
   return Transact(db_, [&](pqxx::work& txn) {
     auto r = txn.exec_params(kRecordOutcome, o.backend_job_id(), o.transfer_id(), owner,
-                             BackendFileState(o.state()), ToEpoch(o.finished()), o.bytes(),
+                             BackendFileState(o.state()), TimestampSeconds(o.finished()), o.bytes(),
                              std::string(transfer::FailureClassName(o.failure_class())), o.error(),
                              o.recoverable(), o.checksum());
     if (r.affected_rows() == 0) {

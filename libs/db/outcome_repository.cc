@@ -42,8 +42,6 @@ constexpr char kFailed[] = R"sql(
                        updated = to_timestamp($5)
   WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
 
-double ToEpoch(const google::protobuf::Timestamp& ts) { return ts.seconds() + ts.nanos() * 1e-9; }
-
 }  // namespace
 
 absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, absl::Time now) {
@@ -65,8 +63,8 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
     changed = false;
     auto inserted =
         txn.exec_params(kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
-                        done ? "DONE" : "FAILED", ToEpoch(o.started()), ToEpoch(o.finished()), o.bytes(),
-                        failure_class, o.error(), o.recoverable());
+                        done ? "DONE" : "FAILED", TimestampSeconds(o.started()),
+                        TimestampSeconds(o.finished()), o.bytes(), failure_class, o.error(), o.recoverable());
     if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
     pqxx::result r;
     if (done) {

@@ -62,6 +62,8 @@ void SetTimestamp(double epoch_seconds, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
 }
 
+double TimestampSeconds(const google::protobuf::Timestamp& ts) { return ts.seconds() + ts.nanos() * 1e-9; }
+
 namespace {
 void AppendJsonString(const std::string& s, std::string* out) {
   *out += '"';

@@ -22,6 +22,7 @@ std::vector<std::string> ParseTextArray(const std::string& literal);
 double EpochSeconds(absl::Time t);
 absl::Time FromEpochSeconds(double seconds);
 void SetTimestamp(double epoch_seconds, google::protobuf::Timestamp* out);
+double TimestampSeconds(const google::protobuf::Timestamp& ts);
 
 // A JSON object literal of string keys and values, escaped for jsonb.
 std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& entries);

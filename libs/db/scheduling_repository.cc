@@ -64,6 +64,11 @@ constexpr char kMarkSubmitted[] = R"sql(
   UPDATE transfers SET state = 'SUBMITTED', updated = to_timestamp($2)
   WHERE backend_job_id = $1 AND state = 'SUBMITTING')sql";
 
+constexpr char kFailRefusedJob[] = R"sql(
+  UPDATE transfers
+  SET state = 'FAILED', failure_class = 'BACKEND', failure_reason = $2, updated = to_timestamp($3)
+  WHERE backend_job_id = $1 AND state = 'SUBMITTING')sql";
+
 constexpr char kStaleJobs[] = R"sql(
   SELECT DISTINCT backend_job_id FROM transfers
   WHERE state = 'SUBMITTING' AND claimed_at < to_timestamp($1)
@@ -152,6 +157,18 @@ absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::string& job
   int changed = 0;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     changed = static_cast<int>(txn.exec_params(kMarkSubmitted, job_id, EpochSeconds(now)).affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return changed;
+}
+
+absl::StatusOr<int> PgSchedulingRepository::FailRefusedJob(const std::string& job_id,
+                                                           const std::string& reason, absl::Time now) {
+  int changed = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed =
+        static_cast<int>(txn.exec_params(kFailRefusedJob, job_id, reason, EpochSeconds(now)).affected_rows());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -72,6 +72,11 @@ class SchedulingRepository {
   // SUBMITTING -> SUBMITTED for the files of `job_id`. Returns how many changed.
   virtual absl::StatusOr<int> MarkSubmitted(const std::string& job_id, absl::Time now) = 0;
 
+  // SUBMITTING -> FAILED (class BACKEND, `reason`) for the files of a job the backend refused for good,
+  // so they are not re-sent forever. Returns how many changed.
+  virtual absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
+                                             absl::Time now) = 0;
+
   // Jobs whose files have been SUBMITTING since before `claimed_before` (the scheduler or the adapter
   // died mid-hand-over); their claim time is renewed to `now` so one replica takes each.
   virtual absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before,
@@ -87,6 +92,8 @@ class PgSchedulingRepository final : public SchedulingRepository {
       absl::Time now,
       const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) override;
   absl::StatusOr<int> MarkSubmitted(const std::string& job_id, absl::Time now) override;
+  absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
+                                     absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,
                                                                int limit) override;
 

@@ -83,11 +83,12 @@ int ExitCodeFor(const absl::Status& s) {
   }
 }
 
-// Prints the final state and every failed file with its reason; returns the exit code.
-int Report(aso::client::SubmitClient& client, const cv1::TaskSummary& s) {
-  std::cout << ProgressLine(s) << "\n";
+// Prints the final state (unless progress already showed it) and every failed file with its reason;
+// returns the exit code.
+int Report(aso::client::SubmitClient& client, const cv1::TaskSummary& s, bool print_summary) {
+  if (print_summary) std::cout << ProgressLine(s) << "\n";
   const int64_t bad = Files(s, cv1::TRANSFER_STATE_FAILED) + Files(s, cv1::TRANSFER_STATE_KILLED);
-  if (bad == 0) return s.finished() ? 0 : 0;
+  if (bad == 0) return 0;
   auto failed = client.ListTransfers(s.task_id(), {cv1::TRANSFER_STATE_FAILED, cv1::TRANSFER_STATE_KILLED});
   if (failed.ok()) {
     for (const auto& t : *failed) {
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_status)) {
     auto s = client.Summary(task);
     if (!s.ok()) return std::cerr << "aso-submit: " << s.status() << "\n", ExitCodeFor(s.status());
-    int rc = Report(client, *s);
+    int rc = Report(client, *s, /*print_summary=*/true);
     return rc == 0 && !s->finished() ? 0 : rc;
   }
 
@@ -188,5 +189,5 @@ int main(int argc, char** argv) {
     std::cerr << "aso-submit: " << summary.status().message() << "\n";
     return 3;
   }
-  return Report(client, *summary);
+  return Report(client, *summary, /*print_summary=*/false);
 }

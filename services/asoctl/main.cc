@@ -99,17 +99,21 @@ int Db(const std::string& verb) {
 int Sites(const std::vector<std::string>& args) {
   auto stub = Connect<aso::bookkeeping::v1::Bookkeeping>(absl::GetFlag(FLAGS_bookkeeping));
   if (args.size() >= 2 && args[1] == "list") {
-    grpc::ClientContext ctx;
-    WithDeadline(ctx);
-    aso::bookkeeping::v1::ListSitesResponse r;
-    if (auto s = stub->ListSites(&ctx, {}, &r); !s.ok()) return Fail(s);
     std::cout << absl::StrFormat("%-20s %-9s %7s %7s  %s\n", "SITE", "STATE", "MAX_OUT", "MAX_IN",
                                  "URL_PREFIXES");
-    for (const auto& site : r.sites()) {
-      std::cout << absl::StrFormat("%-20s %-9s %7d %7d  %s\n", site.name(), SiteStateName(site.state()),
-                                   site.max_active_outbound(), site.max_active_inbound(),
-                                   absl::StrJoin(site.url_prefixes(), ","));
-    }
+    aso::bookkeeping::v1::ListSitesRequest req;
+    do {
+      grpc::ClientContext ctx;
+      WithDeadline(ctx);
+      aso::bookkeeping::v1::ListSitesResponse r;
+      if (auto s = stub->ListSites(&ctx, req, &r); !s.ok()) return Fail(s);
+      for (const auto& site : r.sites()) {
+        std::cout << absl::StrFormat("%-20s %-9s %7d %7d  %s\n", site.name(), SiteStateName(site.state()),
+                                     site.max_active_outbound(), site.max_active_inbound(),
+                                     absl::StrJoin(site.url_prefixes(), ","));
+      }
+      req.set_page_token(r.next_page_token());
+    } while (!req.page_token().empty());
     return 0;
   }
   if (args.size() == 3 && args[1] == "set") {
@@ -141,16 +145,20 @@ int Sites(const std::vector<std::string>& args) {
 
 int Links() {
   auto stub = Connect<aso::scheduler::v1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
-  grpc::ClientContext ctx;
-  WithDeadline(ctx);
-  aso::scheduler::v1::ListLinksResponse r;
-  if (auto s = stub->ListLinks(&ctx, {}, &r); !s.ok()) return Fail(s);
   std::cout << absl::StrFormat("%-20s %-20s %8s %8s %8s\n", "SOURCE", "DESTINATION", "QUEUED", "ACTIVE",
                                "LIMIT");
-  for (const auto& l : r.links()) {
-    std::cout << absl::StrFormat("%-20s %-20s %8d %8d %8d\n", l.source_site(), l.destination_site(),
-                                 l.queued(), l.active(), l.max_active());
-  }
+  aso::scheduler::v1::ListLinksRequest req;
+  do {
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    aso::scheduler::v1::ListLinksResponse r;
+    if (auto s = stub->ListLinks(&ctx, req, &r); !s.ok()) return Fail(s);
+    for (const auto& l : r.links()) {
+      std::cout << absl::StrFormat("%-20s %-20s %8d %8d %8d\n", l.source_site(), l.destination_site(),
+                                   l.queued(), l.active(), l.max_active());
+    }
+    req.set_page_token(r.next_page_token());
+  } while (!req.page_token().empty());
   return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "services/bookkeeping/bookkeeping_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
@@ -61,11 +63,24 @@ grpc::Status BookkeepingService::GetSite(grpc::ServerContext*, const v1::GetSite
   return grpc::Status::OK;
 }
 
-grpc::Status BookkeepingService::ListSites(grpc::ServerContext*, const v1::ListSitesRequest*,
+grpc::Status BookkeepingService::ListSites(grpc::ServerContext*, const v1::ListSitesRequest* request,
                                            v1::ListSitesResponse* response) {
-  auto sites = sites_.List();
+  const int page_size = request->page_size() == 0 ? 100 : request->page_size();
+  if (page_size < 0 || page_size > 1000) {
+    return ToGrpcStatus(absl::InvalidArgumentError("page_size must be 1..1000"));
+  }
+  auto sites = sites_.List();  // the page token is the last name returned
   if (!sites.ok()) return ToGrpcStatus(sites.status());
-  for (auto& s : *sites) *response->add_sites() = std::move(s);
+  // Byte order, whatever the database's collation, so page tokens compare consistently.
+  std::sort(sites->begin(), sites->end(), [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  for (auto& s : *sites) {
+    if (!request->page_token().empty() && s.name() <= request->page_token()) continue;
+    if (response->sites_size() == page_size) {
+      response->set_next_page_token(response->sites(page_size - 1).name());
+      break;
+    }
+    *response->add_sites() = std::move(s);
+  }
   return grpc::Status::OK;
 }
 

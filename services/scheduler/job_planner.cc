@@ -59,4 +59,25 @@ std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, con
   return plans;
 }
 
+aso::fts_adapter::v1::Job JobMessage(const db::PendingJob& job) {
+  aso::fts_adapter::v1::Job msg;
+  msg.set_job_id(job.job_id);
+  msg.set_source_site(job.source_site);
+  msg.set_destination_site(job.destination_site);
+  bool one_task = true;
+  for (const auto& f : job.files) {
+    msg.set_user(f.user);
+    one_task = one_task && f.task_id == job.files.front().task_id;
+    auto* jf = msg.add_files();
+    jf->set_transfer_id(f.transfer_id);
+    jf->set_attempt(f.attempt);
+    jf->set_source_url(f.source_url);
+    jf->set_destination_url(f.destination_url);
+    jf->set_size_bytes(f.size_bytes);
+    jf->set_checksum(f.checksum);
+  }
+  if (one_task && !job.files.empty()) msg.set_task_id(job.files.front().task_id);
+  return msg;
+}
+
 }  // namespace aso::scheduler

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "aso/fts_adapter/v1/fts_adapter.pb.h"
 #include "libs/db/scheduling_repository.h"
 
 namespace aso::scheduler {
@@ -21,6 +22,9 @@ std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, con
 // "aso-<first transfer id>-<its attempt>-<hash of all (transfer, attempt)>": a transfer is in exactly one
 // job per attempt, so the id names the job; the hash catches a different grouping under the same head.
 std::string JobIdFor(const std::vector<const db::ClaimedFile*>& files);
+
+// The job as the fts-adapter receives it. The task id is set when all files share one task.
+aso::fts_adapter::v1::Job JobMessage(const db::PendingJob& job);
 
 }  // namespace aso::scheduler
 

@@ -1,8 +1,18 @@
 #include "services/scheduler/scheduler.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
 
 namespace aso::scheduler {
+namespace {
+
+// Statuses that mean the adapter understood the job and will never take it.
+bool IsPermanentRefusal(const absl::Status& s) {
+  return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) || absl::IsPermissionDenied(s) ||
+         absl::IsUnimplemented(s);
+}
+
+}  // namespace
 
 Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock& clock,
                      SchedulerConfig config, metrics::Metrics& metrics)
@@ -17,27 +27,22 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
                                         "Jobs the fts-adapter did not accept, by status code.", {"code"})) {}
 
 bool Scheduler::Submit(const db::PendingJob& job) {
-  aso::fts_adapter::v1::Job msg;
-  msg.set_job_id(job.job_id);
-  msg.set_source_site(job.source_site);
-  msg.set_destination_site(job.destination_site);
-  for (const auto& f : job.files) {
-    msg.set_user(f.user);
-    if (msg.task_id().empty()) msg.set_task_id(f.task_id);
-    if (msg.task_id() != f.task_id) msg.set_task_id("");  // files of several tasks
-    auto* jf = msg.add_files();
-    jf->set_transfer_id(f.transfer_id);
-    jf->set_attempt(f.attempt);
-    jf->set_source_url(f.source_url);
-    jf->set_destination_url(f.destination_url);
-    jf->set_size_bytes(f.size_bytes);
-    jf->set_checksum(f.checksum);
-  }
+  const aso::fts_adapter::v1::Job msg = JobMessage(job);
   auto known = adapter_.SubmitJob(msg);
   if (!known.ok()) {
-    // The files stay SUBMITTING and are re-sent under the same job id after resubmit_after.
     submit_errors_.Inc({absl::StatusCodeToString(known.status().code())});
-    ASO_LOG(WARNING, "job=", job.job_id, " not accepted by the adapter (", known.status().message(),
+    if (IsPermanentRefusal(known.status())) {
+      // Sending the same job again would be refused again: fail its files with the adapter's reason.
+      auto failed = repo_.FailRefusedJob(
+          job.job_id, absl::StrCat("the transfer backend refused the job: ", known.status().message()),
+          clock_.Now());
+      ASO_LOG(ERROR, "job=", job.job_id, " refused by the adapter (", known.status().message(), "); ",
+              failed.ok() ? *failed : 0, " file(s) FAILED");
+      return false;
+    }
+    // The adapter may or may not have stored it: the files stay SUBMITTING and the same job id is
+    // re-sent after resubmit_after.
+    ASO_LOG(WARNING, "job=", job.job_id, " not confirmed by the adapter (", known.status().message(),
             "); will re-send");
     return false;
   }

@@ -35,11 +35,11 @@ def log(msg):
 
 
 def free_port_base():
-    """A base B such that B+1..B+40 are free on loopback."""
+    """A base B such that B+1..B+45 are free on loopback."""
     for _ in range(50):
         base = random.randrange(20000, 40000, 50)
         ok = True
-        for p in range(base + 1, base + 41):
+        for p in range(base + 1, base + 46):
             with socket.socket() as s:
                 try:
                     s.bind(("127.0.0.1", p))
@@ -235,6 +235,45 @@ def main():
                              destination_site=dst_site, result="done")
             check(got == expected, f"{src_site} -> {dst_site}: {got:.0f} done attempts (expected {expected})")
         check(metric_sum(text, "aso_transfers", state="DONE") == 200, "aso_transfers{state=DONE} = 200")
+
+        # The admin CLI sees the catalog and the links.
+        ctl = f"{stack.build}/services/asoctl/asoctl"
+        sites = subprocess.run([ctl, "sites", "list", "--bookkeeping", f"127.0.0.1:{stack.base + 4}"],
+                               text=True, capture_output=True)
+        check(sites.returncode == 0 and all(n in sites.stdout for n in ("site-a", "site-b", "local-disk")),
+              "asoctl sites list shows the three sites")
+
+        # A service refuses a database whose schema is not migrated, and says how to migrate it.
+        stack.sql("CREATE DATABASE aso_unmigrated")
+        empty_dsn = f"postgresql://postgres@127.0.0.1:{stack.pg_port}/aso_unmigrated"
+        refused = subprocess.run([f"{stack.build}/services/ingest/aso-ingest", "--db", empty_dsn,
+                                  "--listen", f"127.0.0.1:{stack.base + 40}",
+                                  "--metrics_listen", f"127.0.0.1:{stack.base + 42}"],
+                                 text=True, capture_output=True, timeout=30)
+        check(refused.returncode == 1 and "asoctl db migrate" in refused.stderr,
+              f"aso-ingest refuses an unmigrated schema (rc={refused.returncode}: {refused.stderr.strip()})")
+
+        # A service started directly exits 0 after SIGTERM.
+        extra = subprocess.Popen([f"{stack.build}/services/bookkeeping/aso-bookkeeping", "--db",
+                                  f"postgresql://postgres@127.0.0.1:{stack.pg_port}/aso",
+                                  "--listen", f"127.0.0.1:{stack.base + 41}",
+                                  "--metrics_listen", f"127.0.0.1:{stack.base + 43}"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        ready = False
+        for _ in range(50):
+            probe = subprocess.run([ctl, "sites", "list", "--bookkeeping", f"127.0.0.1:{stack.base + 41}"],
+                                   capture_output=True)
+            if probe.returncode == 0:
+                ready = True
+                break
+            time.sleep(0.2)
+        extra.terminate()
+        try:
+            rc = extra.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            extra.kill()
+            rc = "timeout"
+        check(ready and rc == 0, f"a second aso-bookkeeping served, then exited {rc} on SIGTERM")
 
         # SIGTERM drains every service.
         down = stack.local_stack("down", check=False)

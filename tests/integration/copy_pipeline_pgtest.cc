@@ -110,18 +110,7 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   ASSERT_TRUE(pending.ok()) << pending.status();
   ASSERT_EQ(pending->size(), 1u);
   const auto& pj = (*pending)[0];
-  aso::fts_adapter::v1::Job job;
-  job.set_job_id(pj.job_id);
-  job.set_user("alice");
-  for (const auto& f : pj.files) {
-    auto* jf = job.add_files();
-    jf->set_transfer_id(f.transfer_id);
-    jf->set_attempt(f.attempt);
-    jf->set_source_url(f.source_url);
-    jf->set_destination_url(f.destination_url);
-    jf->set_size_bytes(f.size_bytes);
-    jf->set_checksum(f.checksum);
-  }
+  const aso::fts_adapter::v1::Job job = scheduler::JobMessage(pj);
   ASSERT_TRUE(jobs.InsertJob(job, "gfal2", absl::Now()).ok());
   ASSERT_EQ(*scheduling.MarkSubmitted(pj.job_id, absl::Now()), 5);
 

@@ -10,6 +10,7 @@ namespace {
 class FakeAdapter : public AdapterStub {
  public:
   absl::StatusOr<bool> SubmitJob(const aso::fts_adapter::v1::Job& job) override {
+    if (refuse) return absl::InvalidArgumentError("job.files[0]: unsupported URL scheme");
     if (!available) return absl::UnavailableError("adapter down");
     bool known = false;
     for (const auto& j : jobs) known = known || j.job_id() == job.job_id();
@@ -17,6 +18,7 @@ class FakeAdapter : public AdapterStub {
     return known;
   }
   bool available = true;
+  bool refuse = false;
   std::vector<aso::fts_adapter::v1::Job> jobs;
 };
 
@@ -77,6 +79,20 @@ TEST_F(SchedulerTest, UnreachableAdapterGetsTheSameJobAgainLater) {
   EXPECT_EQ(adapter_.jobs[0].job_id(), job_id);
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'SUBMITTED'"), 2);
   EXPECT_EQ(tdb_->QueryInt("SELECT max(attempt) FROM transfers"), 1);  // not a new attempt
+}
+
+TEST_F(SchedulerTest, RefusedJobFailsItsFilesInsteadOfLooping) {
+  aso::db::InsertTransfers(tdb_->db(), 2, "a");
+  adapter_.refuse = true;
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  EXPECT_EQ(*scheduler.RunOnce(), 0);
+  EXPECT_EQ(
+      tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'FAILED' AND failure_class = 'BACKEND'"),
+      2);
+  EXPECT_NE(tdb_->QueryText("SELECT min(failure_reason) FROM transfers").find("unsupported URL scheme"),
+            std::string::npos);
+  clock_.AdvanceTime(config_.resubmit_after * 2);
+  EXPECT_EQ(*scheduler.RunOnce(), 0);
 }
 
 }  // namespace
