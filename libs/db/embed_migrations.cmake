@@ -1,4 +1,6 @@
-# Writes OUT: a C++ source with every migration file as a raw string, in version order.
+# Writes OUT: a C++ source with every migration file (FILES, separated by |) as a raw string, in
+# version order.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "// Generated from libs/db/migrations/*.sql. Do not edit.\n#include \"libs/db/migrations.h\"\n\nnamespace aso::db {\n\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const auto* migrations = new std::vector<Migration>{\n")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)

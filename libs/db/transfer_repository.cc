@@ -32,6 +32,12 @@ constexpr char kInsert[] = R"sql(
        AS n(k, j, ss, su, ds, du, sz, cs, pr, md)
   ON CONFLICT (idempotency_key) DO NOTHING)sql";
 
+// The task row: created by its first submission, owned by one user.
+constexpr char kUpsertTask[] = R"sql(
+  INSERT INTO tasks (task_id, username, created, updated) VALUES ($1, $2, to_timestamp($3), to_timestamp($3))
+  ON CONFLICT (task_id) DO UPDATE SET updated = EXCLUDED.updated
+  RETURNING username)sql";
+
 constexpr char kIdsByKey[] = R"sql(
   SELECT idempotency_key, id FROM transfers WHERE idempotency_key = ANY($1::text[]))sql";
 
@@ -168,6 +174,11 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
   const std::string key_array = TextArray(keys);
 
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    const std::string owner =
+        txn.exec_params1(kUpsertTask, task, user, EpochSeconds(now))[0].as<std::string>();
+    if (owner != user) {
+      return absl::PermissionDeniedError(absl::StrCat("task ", task, " belongs to another user"));
+    }
     auto conflicts = txn.exec_params(kLiveDestinationConflicts, TextArray(dst_urls), key_array);
     if (!conflicts.empty()) {
       std::string url = conflicts[0][0].as<std::string>();

@@ -40,7 +40,8 @@ class TransferRepository {
 
   // Stores new QUEUED transfers in one transaction. Each transfer must carry its idempotency key, sites
   // and URLs; a key already stored returns the existing id (also for repeats inside the batch).
-  // ALREADY_EXISTS naming the file index when a destination is the target of another live transfer.
+  // ALREADY_EXISTS naming the file index when a destination is the target of another live transfer;
+  // PERMISSION_DENIED when the task belongs to another user. All transfers must share task and user.
   virtual absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now) = 0;
   // The transfer with its attempts and waiting reason. NOT_FOUND if unknown.
   virtual absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) = 0;

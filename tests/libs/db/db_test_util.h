@@ -44,13 +44,15 @@ inline Transfer MakeTransfer(const std::string& key, const std::string& src_site
   return t;
 }
 
-// Inserts n transfers A->B named prefix0..prefix{n-1}; returns their ids.
+// Inserts n transfers A->B named prefix0..prefix{n-1} into the user's task ("task-1" for alice,
+// "task-<user>" otherwise, as a task belongs to one user); returns their ids.
 inline std::vector<int64_t> InsertTransfers(Database& db, int n, const std::string& prefix,
                                             const std::string& src = "A", const std::string& dst = "B",
                                             const std::string& user = "alice") {
   PgTransferRepository repo(db);
   std::vector<Transfer> batch;
-  for (int i = 0; i < n; ++i) batch.push_back(MakeTransfer(absl::StrCat(prefix, i), src, dst, user));
+  const std::string task = user == "alice" ? "task-1" : absl::StrCat("task-", user);
+  for (int i = 0; i < n; ++i) batch.push_back(MakeTransfer(absl::StrCat(prefix, i), src, dst, user, task));
   auto r = repo.InsertBatch(batch, kT0);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? r->ids : std::vector<int64_t>{};

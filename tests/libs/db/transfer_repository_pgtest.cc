@@ -91,6 +91,14 @@ TEST_F(TransferRepositoryTest, GetListAndSummary) {
   EXPECT_EQ(repo_->Summarize("nope").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(TransferRepositoryTest, ATaskBelongsToOneUser) {
+  ASSERT_TRUE(repo_->InsertBatch({MakeTransfer("k1", "A", "B", "alice", "t")}, kT0).ok());
+  auto r = repo_->InsertBatch({MakeTransfer("k2", "A", "B", "mallory", "t")}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 1);
+  EXPECT_EQ(tdb_->QueryText("SELECT username FROM tasks WHERE task_id = 't'"), "alice");
+}
+
 TEST_F(TransferRepositoryTest, MetadataRoundTrips) {
   Transfer t = MakeTransfer("m", "A", "B");
   (*t.mutable_metadata())["dataset"] = "/Prim/alice-v1/USER";
