@@ -34,7 +34,9 @@ constexpr char kLease[] = R"sql(
       started = to_timestamp($3)
   FROM runnable r WHERE f.job_id = r.job_id AND f.transfer_id = r.transfer_id
   RETURNING f.job_id, f.transfer_id, f.attempt, f.source_url, f.destination_url, f.size_bytes,
-            f.checksum, extract(epoch from f.started)::float8)sql";
+            f.checksum, extract(epoch from f.started)::float8,
+            COALESCE((SELECT t.kill_requested FROM transfers t
+                      WHERE t.id = f.transfer_id AND t.attempt = f.attempt), false))sql";
 
 constexpr char kRecordOutcome[] = R"sql(
   UPDATE backend_job_files
@@ -160,9 +162,10 @@ absl::StatusOr<std::vector<FileOutcome>> PgBackendJobRepository::UnreportedOutco
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
     for (const auto& r : txn.exec_params(
-             absl::StrCat(kOutcomeColumns,
-                          "WHERE state <> reported_state AND state IN ('ACTIVE','FINISHED','FAILED') "
-                          "ORDER BY seq LIMIT $1"),
+             absl::StrCat(
+                 kOutcomeColumns,
+                 "WHERE state <> reported_state AND state IN ('ACTIVE','FINISHED','FAILED','CANCELED') "
+                 "ORDER BY seq LIMIT $1"),
              limit)) {
       out.push_back(OutcomeFromRow(r));
     }

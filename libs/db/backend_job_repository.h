@@ -27,6 +27,7 @@ struct LeasedFile {
   int64_t size_bytes = 0;
   std::string checksum;
   absl::Time started;
+  bool kill_requested = false;  // the transfer was killed: cancel instead of copying
 };
 
 class BackendJobRepository {

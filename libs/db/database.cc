@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "libs/db/internal/transaction.h"
 
 namespace aso::db {
@@ -106,22 +107,31 @@ absl::Status StatusFromCurrentException() {
 }
 
 absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body, bool retry_on_broken) {
+  constexpr int kMaxRounds = 5;
   auto& pool = db.impl();
-  for (int round = 0;; ++round) {
+  absl::Duration backoff = absl::Milliseconds(20);
+  for (int round = 1;; ++round) {
     std::unique_ptr<pqxx::connection> conn;
     absl::Status status;
+    bool commit_unknown = false;
     try {
       conn = pool.Acquire();
       pqxx::work txn(*conn);
       status = body(txn);
       if (status.ok()) txn.commit();
+    } catch (const pqxx::in_doubt_error& e) {
+      commit_unknown = true;
+      status = absl::UnavailableError(absl::StrCat("the commit's outcome is unknown: ", e.what()));
     } catch (...) {
       status = StatusFromCurrentException();
     }
     if (conn && !conn->is_open()) conn.reset();
     pool.Release(std::move(conn));
-    if (absl::IsUnavailable(status) && retry_on_broken && round == 0) continue;
-    return status;
+    const bool retry = !commit_unknown && round < kMaxRounds &&
+                       (absl::IsAborted(status) || (absl::IsUnavailable(status) && retry_on_broken));
+    if (!retry) return status;
+    absl::SleepFor(backoff);
+    backoff *= 3;
   }
 }
 

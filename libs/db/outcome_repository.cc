@@ -31,15 +31,19 @@ constexpr char kDone[] = R"sql(
       checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END
   WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
 
-constexpr char kRetry[] = R"sql(
+// A failed or cancelled attempt: killed if a kill was requested (or this is the cancel), else back to
+// the queue after the cool-off ($3 > 0), else failed for good.
+constexpr char kNotDone[] = R"sql(
   UPDATE transfers
-  SET state = 'QUEUED', not_before = to_timestamp($3), backend_job_id = NULL, claimed_at = NULL,
-      failure_class = $4, failure_reason = $5, updated = to_timestamp($6)
-  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
-
-constexpr char kFailed[] = R"sql(
-  UPDATE transfers SET state = 'FAILED', failure_class = $3, failure_reason = $4,
-                       updated = to_timestamp($5)
+  SET state = CASE WHEN kill_requested OR $7 THEN 'KILLED' WHEN $3 > 0 THEN 'QUEUED' ELSE 'FAILED' END,
+      not_before = CASE WHEN NOT kill_requested AND NOT $7 AND $3 > 0 THEN to_timestamp($3)
+                        ELSE not_before END,
+      backend_job_id = CASE WHEN NOT kill_requested AND NOT $7 AND $3 > 0 THEN NULL ELSE backend_job_id END,
+      claimed_at = CASE WHEN NOT kill_requested AND NOT $7 AND $3 > 0 THEN NULL ELSE claimed_at END,
+      failure_class = $4,
+      -- A kill keeps the reason it was given.
+      failure_reason = CASE WHEN kill_requested AND failure_reason <> '' THEN failure_reason ELSE $5 END,
+      updated = to_timestamp($6)
   WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
 
 }  // namespace
@@ -57,24 +61,26 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, abs
 absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
                                                         std::optional<absl::Time> retry_at, absl::Time now) {
   const bool done = o.state() == v1::TRANSFER_STATE_DONE;
-  const std::string failure_class(done ? "" : transfer::FailureClassName(o.failure_class()));
+  const bool canceled = o.state() == v1::TRANSFER_STATE_KILLED;
+  const std::string result = done ? "DONE" : (canceled ? "CANCELED" : "FAILED");
+  std::string failure_class(done ? "" : transfer::FailureClassName(o.failure_class()));
+  if (canceled && failure_class.empty()) failure_class = "CANCELED";
   bool changed = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     changed = false;
     auto inserted =
         txn.exec_params(kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
-                        done ? "DONE" : "FAILED", TimestampSeconds(o.started()),
-                        TimestampSeconds(o.finished()), o.bytes(), failure_class, o.error(), o.recoverable());
+                        result, TimestampSeconds(o.started()), TimestampSeconds(o.finished()), o.bytes(),
+                        failure_class, o.error(), o.recoverable());
     if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
     pqxx::result r;
     if (done) {
       // A size or checksum the job did not know is learnt from the verified copy.
       r = txn.exec_params(kDone, o.transfer_id(), o.attempt(), EpochSeconds(now), o.bytes(), o.checksum());
-    } else if (retry_at.has_value()) {
-      r = txn.exec_params(kRetry, o.transfer_id(), o.attempt(), EpochSeconds(*retry_at), failure_class,
-                          o.error(), EpochSeconds(now));
     } else {
-      r = txn.exec_params(kFailed, o.transfer_id(), o.attempt(), failure_class, o.error(), EpochSeconds(now));
+      r = txn.exec_params(kNotDone, o.transfer_id(), o.attempt(),
+                          retry_at.has_value() ? EpochSeconds(*retry_at) : 0.0, failure_class, o.error(),
+                          EpochSeconds(now), canceled);
     }
     changed = r.affected_rows() > 0;
     return absl::OkStatus();

@@ -21,9 +21,10 @@ class OutcomeRepository {
   // SUBMITTING/SUBMITTED -> ACTIVE for the outcome's transfer and attempt. Returns whether it changed.
   virtual absl::StatusOr<bool> ApplyStarted(const FileOutcome& outcome, absl::Time now) = 0;
 
-  // Records the attempt (once per transfer and attempt) and moves the transfer: DONE; or, for a failure,
-  // back to QUEUED with not_before = *retry_at when set, else FAILED. Returns false (and changes nothing)
-  // for an attempt already recorded or a transfer no longer on that attempt.
+  // Records the attempt (once per transfer and attempt) and moves the transfer: DONE for a DONE outcome;
+  // KILLED for a cancelled one (state KILLED) or any failure of a transfer with a kill request; else, for
+  // a failure, back to QUEUED with not_before = *retry_at when set, or FAILED. Returns false (and changes
+  // nothing) for an attempt already recorded or a transfer no longer live on that attempt.
   virtual absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
                                              absl::Time now) = 0;
 };

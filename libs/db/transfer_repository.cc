@@ -48,7 +48,8 @@ constexpr char kSelectTransfer[] = R"sql(
          extract(epoch from t.not_before)::float8, COALESCE(t.backend_job_id, ''),
          t.failure_class, t.failure_reason, extract(epoch from t.created)::float8,
          extract(epoch from t.updated)::float8, t.metadata::text, t.idempotency_key,
-         ss.state, ds.state, extract(epoch from COALESCE(t.claimed_at, t.created))::float8
+         ss.state, ds.state, extract(epoch from COALESCE(t.claimed_at, t.created))::float8,
+         t.kill_requested
   FROM transfers t JOIN sites ss ON ss.name = t.source_site JOIN sites ds ON ds.name = t.destination_site
 )sql";
 
@@ -75,6 +76,19 @@ constexpr char kSummaryFailures[] = R"sql(
   SELECT failure_class, failure_reason, count(*) FROM transfers
   WHERE task_id = $1 AND state = 'FAILED'
   GROUP BY failure_class, failure_reason ORDER BY count(*) DESC, failure_reason LIMIT 50)sql";
+
+constexpr char kSelected[] = R"sql(
+    ($1 = '' OR task_id = $1) AND (cardinality($2::bigint[]) = 0 OR id = ANY($2::bigint[]))
+    AND ($3 = '' OR username = $3))sql";
+
+constexpr char kKillQueued[] = R"sql(
+  UPDATE transfers SET state = 'KILLED', failure_class = 'CANCELED', failure_reason = $4,
+                       updated = to_timestamp($5)
+  WHERE state = 'QUEUED' AND )sql";
+
+constexpr char kRequestKill[] = R"sql(
+  UPDATE transfers SET kill_requested = true, failure_reason = $4, updated = to_timestamp($5)
+  WHERE state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE') AND NOT kill_requested AND )sql";
 
 // Why a non-terminal transfer is not moving, in words a user can act on.
 std::string WaitingReason(const Transfer& t, const std::string& source_site_state,
@@ -300,6 +314,27 @@ absl::StatusOr<TaskSummary> PgTransferRepository::Summarize(const std::string& t
   });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<KillResult> PgTransferRepository::Kill(const KillSelector& selector, const std::string& reason,
+                                                      absl::Time now) {
+  if (selector.task_id.empty() && selector.ids.empty()) {
+    return absl::InvalidArgumentError("a kill needs a task id or transfer ids");
+  }
+  KillResult result;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    const std::string ids = IntArray(selector.ids);
+    result.killed = static_cast<int>(txn.exec_params(absl::StrCat(kKillQueued, kSelected), selector.task_id,
+                                                     ids, selector.user, reason, EpochSeconds(now))
+                                         .affected_rows());
+    result.kill_requested =
+        static_cast<int>(txn.exec_params(absl::StrCat(kRequestKill, kSelected), selector.task_id, ids,
+                                         selector.user, reason, EpochSeconds(now))
+                             .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
 }
 
 }  // namespace aso::db

@@ -29,6 +29,19 @@ struct TransferFilter {
   std::string site;  // source or destination
 };
 
+// Which transfers a kill applies to: a task, some ids, or both (ids within the task). When `user` is set,
+// only that user's transfers are touched.
+struct KillSelector {
+  std::string task_id;
+  std::vector<int64_t> ids;
+  std::string user;
+};
+
+struct KillResult {
+  int killed = 0;          // QUEUED -> KILLED at once
+  int kill_requested = 0;  // held by the backend: cancelled there, then KILLED by bookkeeping
+};
+
 struct TransferPage {
   std::vector<Transfer> transfers;
   std::string next_page_token;
@@ -50,6 +63,10 @@ class TransferRepository {
                                             const std::string& page_token, absl::Time now) = 0;
   // NOT_FOUND if the task has no transfers.
   virtual absl::StatusOr<TaskSummary> Summarize(const std::string& task_id) = 0;
+  // Kills the selected live transfers with `reason`. INVALID_ARGUMENT for an empty selector. Terminal
+  // transfers are left as they are.
+  virtual absl::StatusOr<KillResult> Kill(const KillSelector& selector, const std::string& reason,
+                                          absl::Time now) = 0;
 };
 
 class PgTransferRepository final : public TransferRepository {
@@ -60,6 +77,8 @@ class PgTransferRepository final : public TransferRepository {
   absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
                                     const std::string& page_token, absl::Time now) override;
   absl::StatusOr<TaskSummary> Summarize(const std::string& task_id) override;
+  absl::StatusOr<KillResult> Kill(const KillSelector& selector, const std::string& reason,
+                                  absl::Time now) override;
 
  private:
   Database& db_;

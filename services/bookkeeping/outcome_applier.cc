@@ -43,10 +43,15 @@ absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
       }
       return applied;
     }
+    case v1::TRANSFER_STATE_KILLED: {
+      auto applied = repo_.ApplyFinished(outcome, std::nullopt, now);
+      if (applied.ok() && *applied) outcomes_.Inc({"killed", "CANCELED"});
+      return applied;
+    }
     default:
       return absl::InvalidArgumentError(absl::StrCat("outcome for transfer ", outcome.transfer_id(),
                                                      " has state ", transfer::StateName(outcome.state()),
-                                                     "; expected ACTIVE, DONE or FAILED"));
+                                                     "; expected ACTIVE, DONE, FAILED or KILLED"));
   }
 }
 

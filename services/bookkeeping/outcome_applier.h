@@ -18,7 +18,7 @@ class OutcomeApplier {
   OutcomeApplier(db::OutcomeRepository& repo, RetryPolicy policy, Clock& clock, metrics::Metrics& metrics);
 
   // Returns whether the outcome changed the transfer (false for a repeat or a stale attempt).
-  // INVALID_ARGUMENT for an outcome that is not ACTIVE, DONE or FAILED.
+  // INVALID_ARGUMENT for an outcome that is not ACTIVE, DONE, FAILED or KILLED (cancelled).
   absl::StatusOr<bool> Apply(const aso::common::v1::FileOutcome& outcome);
 
  private:

@@ -34,6 +34,22 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   if (leased->empty()) return false;
   const db::LeasedFile& file = leased->front();
 
+  if (file.kill_requested) {
+    // Killed after it was handed over: report the cancel without copying.
+    cv1::FileOutcome outcome;
+    outcome.set_transfer_id(file.transfer_id);
+    outcome.set_attempt(file.attempt);
+    outcome.set_backend_job_id(file.job_id);
+    outcome.set_state(cv1::TRANSFER_STATE_KILLED);
+    outcome.set_failure_class(cv1::FAILURE_CLASS_CANCELED);
+    outcome.set_error("cancelled before the copy started: the transfer was killed");
+    SetTime(clock_.Now(), outcome.mutable_finished());
+    copies_.Inc({"canceled", "CANCELED"});
+    ASO_LOG(INFO, "cancelled transfer=", file.transfer_id, " attempt=", file.attempt, " job=", file.job_id);
+    if (absl::Status s = jobs_.RecordOutcome(config_.owner, outcome); !s.ok()) return s;
+    return true;
+  }
+
   backend::CopyRequest request;
   request.source_url = file.source_url;
   request.destination_url = file.destination_url;

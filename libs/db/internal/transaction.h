@@ -12,9 +12,12 @@
 namespace aso::db {
 
 // Runs `body` in a READ COMMITTED transaction and commits if it returns OK (rolls back otherwise).
-// A broken connection is replaced and the body retried once when `retry_on_broken` (the body must then be
-// idempotent). Errors: UNAVAILABLE (connection), ALREADY_EXISTS (unique violation), ABORTED
-// (serialization failure / deadlock), INVALID_ARGUMENT (check or foreign-key violation), INTERNAL (other).
+// A transaction that failed before its commit is retried with backoff — after a serialization failure or
+// deadlock (up to 4 times), and after a broken connection (on a new connection, up to 4 times, when
+// `retry_on_broken`) — so `body` must only write through its transaction. A commit whose outcome is
+// unknown is never retried. Errors: UNAVAILABLE (connection), ALREADY_EXISTS (unique violation), ABORTED
+// (serialization failure / deadlock, retries spent), INVALID_ARGUMENT (check or foreign-key violation),
+// INTERNAL (other).
 absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body,
                       bool retry_on_broken = true);
 

@@ -34,6 +34,10 @@ ALTER TABLE transfers
              CHECK (publication_state IN ('NONE', 'PENDING', 'DONE', 'FAILED')),
   ADD COLUMN cleanup_state       text NOT NULL DEFAULT 'NONE'
              CHECK (cleanup_state IN ('NONE', 'PENDING', 'DONE', 'FAILED', 'SKIPPED'));
+-- An attempt may also end cancelled (a kill reached the backend).
+ALTER TABLE attempts DROP CONSTRAINT attempts_result_check;
+ALTER TABLE attempts ADD CONSTRAINT attempts_result_check CHECK (result IN ('DONE', 'FAILED', 'CANCELED'));
+
 ALTER TABLE transfers ADD CONSTRAINT transfers_task FOREIGN KEY (task_id) REFERENCES tasks (task_id);
 
 -- Publication and cleanup work queues: only files that still need it.
