@@ -92,8 +92,10 @@ constexpr char kRequestKill[] = R"sql(
 
 // Why a non-terminal transfer is not moving, in words a user can act on.
 std::string WaitingReason(const Transfer& t, const std::string& source_site_state,
-                          const std::string& destination_site_state, double claimed_at, absl::Time now) {
+                          const std::string& destination_site_state, double claimed_at, bool kill_requested,
+                          absl::Time now) {
   if (transfer::IsTerminal(t.state())) return "";
+  if (kill_requested) return "kill requested; waiting for the transfer backend to cancel the copy";
   if (source_site_state == "BANNED") return absl::StrCat("source site ", t.source().site(), " is banned");
   if (destination_site_state == "BANNED") {
     return absl::StrCat("destination site ", t.destination().site(), " is banned");
@@ -148,8 +150,8 @@ Transfer TransferFromRow(const pqxx::row& r, absl::Time now) {
   SetTimestamp(r[18].as<double>(), t.mutable_updated());
   // metadata: a flat JSON object of strings, parsed by PostgreSQL below in MetadataOf.
   t.set_idempotency_key(r[20].as<std::string>());
-  t.set_waiting_reason(
-      WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(), now));
+  t.set_waiting_reason(WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(),
+                                     r[24].as<bool>(), now));
   return t;
 }
 

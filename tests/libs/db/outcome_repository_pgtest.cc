@@ -76,6 +76,35 @@ TEST_F(OutcomeRepositoryTest, FinalFailureAndStaleAttempts) {
   EXPECT_EQ(tdb_->QueryText("SELECT failure_reason FROM transfers"), "TRANSFER connection reset");
 }
 
+TEST_F(OutcomeRepositoryTest, IllegalTransitionsChangeNothing) {
+  tdb_->Exec("UPDATE transfers SET state = 'QUEUED'");
+  // A queued transfer is not started or finished by an outcome: it must be claimed first.
+  EXPECT_FALSE(*repo_->ApplyStarted(Outcome(v1::TRANSFER_STATE_ACTIVE), kT0));
+  EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));
+  EXPECT_EQ(State(), "QUEUED");
+  for (const char* terminal : {"DONE", "FAILED", "KILLED"}) {
+    tdb_->Exec(absl::StrCat("DELETE FROM attempts; UPDATE transfers SET state = '", terminal, "'"));
+    EXPECT_FALSE(*repo_->ApplyStarted(Outcome(v1::TRANSFER_STATE_ACTIVE), kT0)) << terminal;
+    EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED), kT0, kT0)) << terminal;
+    EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0)) << terminal;
+    EXPECT_EQ(State(), terminal);
+  }
+}
+
+TEST_F(OutcomeRepositoryTest, KillRequestTurnsAFailureOrCancelIntoKilled) {
+  tdb_->Exec("UPDATE transfers SET kill_requested = true, failure_reason = 'user asked'");
+  // A recoverable failure would be retried, but the user killed the transfer.
+  EXPECT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED), kT0 + absl::Seconds(30), kT0));
+  EXPECT_EQ(State(), "KILLED");
+  EXPECT_EQ(tdb_->QueryText("SELECT failure_reason FROM transfers"), "user asked");
+}
+
+TEST_F(OutcomeRepositoryTest, CancelOutcomeKills) {
+  EXPECT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_KILLED), std::nullopt, kT0));
+  EXPECT_EQ(State(), "KILLED");
+  EXPECT_EQ(tdb_->QueryText("SELECT result FROM attempts"), "CANCELED");
+}
+
 TEST_F(OutcomeRepositoryTest, KilledTransferStaysKilled) {
   tdb_->Exec("UPDATE transfers SET state = 'KILLED'");
   EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));

@@ -99,6 +99,30 @@ TEST_F(TransferRepositoryTest, ATaskBelongsToOneUser) {
   EXPECT_EQ(tdb_->QueryText("SELECT username FROM tasks WHERE task_id = 't'"), "alice");
 }
 
+TEST_F(TransferRepositoryTest, KillEndsQueuedAtOnceAndFlagsHandedOver) {
+  auto ids = InsertTransfers(tdb_->db(), 4, "f");
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET state = 'ACTIVE', attempt = 1 WHERE id = ", ids[1]));
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET state = 'DONE' WHERE id = ", ids[2]));
+  EXPECT_EQ(repo_->Kill({}, "x", kT0).status().code(), absl::StatusCode::kInvalidArgument);
+  auto other_user = repo_->Kill({"task-1", {}, "mallory"}, "x", kT0);
+  ASSERT_TRUE(other_user.ok());
+  EXPECT_EQ(other_user->killed + other_user->kill_requested, 0);
+  auto r = repo_->Kill({"task-1", {}, "alice"}, "wrong dataset", kT0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->killed, 2);
+  EXPECT_EQ(r->kill_requested, 1);
+  EXPECT_EQ(tdb_->QueryInt(
+                "SELECT count(*) FROM transfers WHERE state = 'KILLED' AND failure_reason = 'wrong dataset'"),
+            2);
+  EXPECT_EQ(tdb_->QueryText(absl::StrCat("SELECT state FROM transfers WHERE id = ", ids[2])), "DONE");
+  auto active = repo_->Get(ids[1], kT0);
+  EXPECT_EQ(active->state(), v1::TRANSFER_STATE_ACTIVE);
+  EXPECT_THAT(active->waiting_reason(), HasSubstr("kill requested"));
+  // Killing again changes nothing; killing by id works too.
+  auto again = repo_->Kill({"", {ids[0], ids[1], ids[2]}, ""}, "x", kT0);
+  EXPECT_EQ(again->killed + again->kill_requested, 0);
+}
+
 TEST_F(TransferRepositoryTest, MetadataRoundTrips) {
   Transfer t = MakeTransfer("m", "A", "B");
   (*t.mutable_metadata())["dataset"] = "/Prim/alice-v1/USER";
