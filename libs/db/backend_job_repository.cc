@@ -135,7 +135,7 @@ absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const
          txn.exec_params(kLease, owner, limit, EpochSeconds(now), absl::ToDoubleSeconds(lease))) {
       out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
                      r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<std::string>(),
-                     FromEpochSeconds(r[7].as<double>())});
+                     FromEpochSeconds(r[7].as<double>()), r[8].as<bool>()});
     }
     return absl::OkStatus();
   });

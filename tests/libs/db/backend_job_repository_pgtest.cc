@@ -63,6 +63,18 @@ TEST_F(BackendJobRepositoryTest, LeasesAreExclusiveUntilTheyExpire) {
   EXPECT_TRUE(repo_->RecordOutcome("w3", o).ok());
 }
 
+TEST_F(BackendJobRepositoryTest, LeaseCarriesTheKillRequest) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  auto ids = InsertTransfers(tdb_->db(), 2, "f");
+  tdb_->Exec("UPDATE transfers SET state = 'SUBMITTED', attempt = 1");
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET kill_requested = true WHERE id = ", ids[1]));
+  ASSERT_TRUE(repo_->InsertJob(MakeJob("j1", {ids[0], ids[1]}), "gfal2", kT0).ok());
+  auto leased = repo_->LeaseFiles("w", 2, absl::Seconds(60), kT0);
+  ASSERT_EQ(leased->size(), 2u);
+  for (const auto& f : *leased) EXPECT_EQ(f.kill_requested, f.transfer_id == ids[1]) << f.transfer_id;
+}
+
 TEST_F(BackendJobRepositoryTest, OutcomesAreReportedUntilAcknowledged) {
   ASSERT_TRUE(repo_->InsertJob(MakeJob("j1", {1, 2}), "gfal2", kT0).ok());
   auto leased = repo_->LeaseFiles("w", 2, absl::Seconds(60), kT0);
