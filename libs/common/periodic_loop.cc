@@ -11,21 +11,36 @@ PeriodicLoop::~PeriodicLoop() { Stop(); }
 
 void PeriodicLoop::Start() {
   thread_ = std::thread([this] {
-    while (!stop_.HasBeenNotified()) {
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        woken_ = false;
+      }
       bool busy = false;
       try {
         busy = step_();
       } catch (const std::exception& e) {
         ASO_LOG(ERROR, "loop ", name_, " step threw: ", e.what());
       }
-      if (!busy) stop_.WaitForNotificationWithTimeout(interval_);
+      if (busy) continue;
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(this, &PeriodicLoop::WokenOrStopped), interval_);
     }
   });
 }
 
 void PeriodicLoop::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
   if (thread_.joinable()) thread_.join();
+}
+
+void PeriodicLoop::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
 }
 
 }  // namespace aso

@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace aso {
@@ -22,11 +22,19 @@ class PeriodicLoop {
   // Asks the loop to stop after the current step and waits for it.
   void Stop();
 
+  // Runs the next step now instead of after the interval (e.g. on a database notification). A wake
+  // during a step makes the loop run once more right after it. Cheap; callable from any thread.
+  void Wake();
+
  private:
+  bool WokenOrStopped() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stopping_; }
+
   std::string name_;
   absl::Duration interval_;
   std::function<bool()> step_;
-  absl::Notification stop_;
+  absl::Mutex mu_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

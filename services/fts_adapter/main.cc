@@ -12,6 +12,7 @@
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/db/backend_job_repository.h"
+#include "libs/db/notification_listener.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
 #include "services/fts_adapter/adapter_service.h"
@@ -52,6 +53,12 @@ int main(int argc, char** argv) {
   gethostname(host, sizeof(host) - 1);
   std::vector<std::unique_ptr<aso::fts_adapter::CopyWorker>> copy_workers;
   std::vector<std::unique_ptr<aso::PeriodicLoop>> loops;
+  // The reporter is woken by every finished copy, so outcomes reach bookkeeping at once.
+  aso::PeriodicLoop report_loop("report", absl::Seconds(1), [&] {
+    auto n = reporter.RunOnce();
+    if (!n.ok()) ASO_LOG(WARNING, "reporting outcomes: ", n.status().message());
+    return n.ok() && *n > 0;
+  });
   for (int i = 0; i < workers; ++i) {
     auto copier = aso::backend::NewGfal2Copier(gfal2);
     if (!copier.ok()) return std::cerr << copier.status().message() << "\n", 2;
@@ -61,19 +68,24 @@ int main(int argc, char** argv) {
     copy_workers.push_back(std::make_unique<aso::fts_adapter::CopyWorker>(
         jobs, std::move(*copier), aso::RealClock::Get(), wc, *rt->metrics));
     auto* worker = copy_workers.back().get();
-    loops.push_back(
-        std::make_unique<aso::PeriodicLoop>(absl::StrCat("copy-", i), absl::Milliseconds(500), [worker] {
+    loops.push_back(std::make_unique<aso::PeriodicLoop>(
+        absl::StrCat("copy-", i), absl::Seconds(1), [worker, &report_loop] {
           auto did = worker->RunOnce();
           if (!did.ok()) ASO_LOG(WARNING, "copy worker: ", did.status().message());
+          if (did.ok() && *did) report_loop.Wake();
           return did.ok() && *did;
         }));
   }
-  loops.push_back(std::make_unique<aso::PeriodicLoop>("report", absl::Milliseconds(500), [&] {
-    auto n = reporter.RunOnce();
-    if (!n.ok()) ASO_LOG(WARNING, "reporting outcomes: ", n.status().message());
-    return n.ok() && *n > 0;
-  }));
   std::vector<aso::PeriodicLoop*> raw;
   for (auto& l : loops) raw.push_back(l.get());
-  return aso::server::ServeUntilSignal(*rt, "aso.fts_adapter.v1.FtsAdapter", {&service}, raw);
+  raw.push_back(&report_loop);
+  // Newly accepted jobs wake the copy workers at once; polling remains the fallback.
+  aso::db::NotificationListener wake(config->db, {aso::db::kBackendJobsChannel},
+                                     [&loops](const std::string&) {
+                                       for (auto& l : loops) l->Wake();
+                                     });
+  wake.Start();
+  int rc = aso::server::ServeUntilSignal(*rt, "aso.fts_adapter.v1.FtsAdapter", {&service}, raw);
+  wake.Stop();
+  return rc;
 }

@@ -5,6 +5,7 @@
 #include "grpcpp/grpcpp.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
+#include "libs/db/notification_listener.h"
 #include "libs/db/scheduling_repository.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
@@ -46,5 +47,11 @@ int main(int argc, char** argv) {
     if (!n.ok()) ASO_LOG(WARNING, "scheduling round failed: ", n.status().message());
     return n.ok() && *n > 0;
   });
-  return aso::server::ServeUntilSignal(*rt, "aso.scheduler.v1.Scheduler", {&service}, {&loop});
+  // New or re-queued transfers and freed slots wake the loop at once; polling remains the fallback.
+  aso::db::NotificationListener wake(config->db, {aso::db::kTransfersQueuedChannel},
+                                     [&loop](const std::string&) { loop.Wake(); });
+  wake.Start();
+  int rc = aso::server::ServeUntilSignal(*rt, "aso.scheduler.v1.Scheduler", {&service}, {&loop});
+  wake.Stop();
+  return rc;
 }
