@@ -30,20 +30,25 @@ constexpr char kLockSites[] = R"sql(
     SELECT DISTINCT unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2)]) AS k
     ORDER BY k) AS keys)sql";
 
-constexpr char kCapacity[] = R"sql(
+constexpr char kSiteLimits[] = R"sql(
   SELECT
     (SELECT state FROM sites WHERE name = $1),
     (SELECT state FROM sites WHERE name = $2),
     (SELECT CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $3 END
        FROM sites WHERE name = $1),
     (SELECT CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $3 END
-       FROM sites WHERE name = $2),
-    (SELECT count(*) FROM transfers WHERE source_site = $1 AND destination_site = $2
-       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE')),
-    (SELECT count(*) FROM transfers WHERE source_site = $1
-       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE')),
-    (SELECT count(*) FROM transfers WHERE destination_site = $2
-       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE')))sql";
+       FROM sites WHERE name = $2))sql";
+
+// Active transfers on the link and out of/into the sites, each counted only up to its limit: the cost of
+// a claim stays bounded by the limits, not by how much is in flight.
+constexpr char kActiveCounts[] = R"sql(
+  SELECT
+    (SELECT count(*) FROM (SELECT 1 FROM transfers WHERE source_site = $1 AND destination_site = $2
+       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT $3) link),
+    (SELECT count(*) FROM (SELECT 1 FROM transfers WHERE source_site = $1
+       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT $4) outbound),
+    (SELECT count(*) FROM (SELECT 1 FROM transfers WHERE destination_site = $2
+       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT $5) inbound))sql";
 
 constexpr char kSelectQueued[] = R"sql(
   SELECT id, attempt + 1, username, task_id, source_url, destination_url, size_bytes, checksum
@@ -55,14 +60,15 @@ constexpr char kSelectQueued[] = R"sql(
   FOR UPDATE SKIP LOCKED)sql";
 
 constexpr char kMarkSubmitting[] = R"sql(
-  UPDATE transfers
-  SET state = 'SUBMITTING', attempt = attempt + 1, backend_job_id = $2,
+  UPDATE transfers t
+  SET state = 'SUBMITTING', attempt = t.attempt + 1, backend_job_id = p.job_id,
       claimed_at = to_timestamp($3), updated = to_timestamp($3)
-  WHERE id = ANY($1::bigint[]) AND state = 'QUEUED')sql";
+  FROM unnest($1::bigint[], $2::text[]) AS p(id, job_id)
+  WHERE t.id = p.id AND t.state = 'QUEUED')sql";
 
 constexpr char kMarkSubmitted[] = R"sql(
   UPDATE transfers SET state = 'SUBMITTED', updated = to_timestamp($2)
-  WHERE backend_job_id = $1 AND state = 'SUBMITTING')sql";
+  WHERE backend_job_id = ANY($1::text[]) AND state = 'SUBMITTING')sql";
 
 constexpr char kFailRefusedJob[] = R"sql(
   UPDATE transfers
@@ -121,14 +127,18 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     jobs.clear();
     txn.exec_params(kLockSites, source_site, destination_site);
-    auto cap = txn.exec_params1(kCapacity, source_site, destination_site, limits.default_site_max_active);
-    if (cap[0].is_null() || cap[1].is_null()) return absl::OkStatus();  // site deleted meanwhile
-    if (cap[0].as<std::string>() != "ENABLED" || cap[1].as<std::string>() != "ENABLED") {
+    auto sites = txn.exec_params1(kSiteLimits, source_site, destination_site, limits.default_site_max_active);
+    if (sites[0].is_null() || sites[1].is_null()) return absl::OkStatus();  // site deleted meanwhile
+    if (sites[0].as<std::string>() != "ENABLED" || sites[1].as<std::string>() != "ENABLED") {
       return absl::OkStatus();
     }
-    int64_t free = std::min<int64_t>(
-        {limits.link_max_active - cap[4].as<int64_t>(), cap[2].as<int64_t>() - cap[5].as<int64_t>(),
-         cap[3].as<int64_t>() - cap[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
+    const int64_t out_limit = sites[2].as<int64_t>();
+    const int64_t in_limit = sites[3].as<int64_t>();
+    auto active = txn.exec_params1(kActiveCounts, source_site, destination_site,
+                                   static_cast<int64_t>(limits.link_max_active), out_limit, in_limit);
+    int64_t free = std::min<int64_t>({limits.link_max_active - active[0].as<int64_t>(),
+                                      out_limit - active[1].as<int64_t>(), in_limit - active[2].as<int64_t>(),
+                                      static_cast<int64_t>(limits.max_files)});
     if (free <= 0) return absl::OkStatus();
     std::vector<ClaimedFile> files;
     for (const auto& r :
@@ -138,14 +148,21 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
     if (files.empty()) return absl::OkStatus();
     absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
     for (const auto& f : files) by_id[f.transfer_id] = &f;
+    std::vector<int64_t> ids;
+    std::vector<std::string> job_of_id;
     for (JobPlan& p : plan(files)) {
       PendingJob job{p.job_id, source_site, destination_site, {}};
-      for (int64_t id : p.transfer_ids) job.files.push_back(*by_id.at(id));
-      auto r = txn.exec_params(kMarkSubmitting, IntArray(p.transfer_ids), p.job_id, EpochSeconds(now));
-      if (r.affected_rows() != p.transfer_ids.size()) {
-        return absl::AbortedError("claimed transfers changed state during the claim");
+      for (int64_t id : p.transfer_ids) {
+        job.files.push_back(*by_id.at(id));
+        ids.push_back(id);
+        job_of_id.push_back(p.job_id);
       }
       jobs.push_back(std::move(job));
+    }
+    if (ids.empty()) return absl::OkStatus();
+    auto r = txn.exec_params(kMarkSubmitting, IntArray(ids), TextArray(job_of_id), EpochSeconds(now));
+    if (r.affected_rows() != ids.size()) {
+      return absl::AbortedError("claimed transfers changed state during the claim");
     }
     return absl::OkStatus();
   });
@@ -153,10 +170,12 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
   return jobs;
 }
 
-absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::string& job_id, absl::Time now) {
+absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::vector<std::string>& job_ids,
+                                                          absl::Time now) {
   int changed = 0;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed = static_cast<int>(txn.exec_params(kMarkSubmitted, job_id, EpochSeconds(now)).affected_rows());
+    changed = static_cast<int>(
+        txn.exec_params(kMarkSubmitted, TextArray(job_ids), EpochSeconds(now)).affected_rows());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

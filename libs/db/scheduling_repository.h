@@ -69,8 +69,8 @@ class SchedulingRepository {
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
       absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) = 0;
 
-  // SUBMITTING -> SUBMITTED for the files of `job_id`. Returns how many changed.
-  virtual absl::StatusOr<int> MarkSubmitted(const std::string& job_id, absl::Time now) = 0;
+  // SUBMITTING -> SUBMITTED for the files of the jobs, in one transaction. Returns how many changed.
+  virtual absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) = 0;
 
   // SUBMITTING -> FAILED (class BACKEND, `reason`) for the files of a job the backend refused for good,
   // so they are not re-sent forever. Returns how many changed.
@@ -91,7 +91,7 @@ class PgSchedulingRepository final : public SchedulingRepository {
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
       absl::Time now,
       const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) override;
-  absl::StatusOr<int> MarkSubmitted(const std::string& job_id, absl::Time now) override;
+  absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) override;
   absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
                                      absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,

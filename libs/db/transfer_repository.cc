@@ -30,7 +30,8 @@ constexpr char kInsert[] = R"sql(
   FROM unnest($1::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
               $10::bigint[], $11::text[], $12::smallint[], $13::text[])
        AS n(k, j, ss, su, ds, du, sz, cs, pr, md)
-  ON CONFLICT (idempotency_key) DO NOTHING)sql";
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING idempotency_key, id)sql";
 
 // The task row: created by its first submission, owned by one user.
 constexpr char kUpsertTask[] = R"sql(
@@ -38,8 +39,9 @@ constexpr char kUpsertTask[] = R"sql(
   ON CONFLICT (task_id) DO UPDATE SET updated = EXCLUDED.updated
   RETURNING username)sql";
 
+// Keys that were already stored: their ids, and whose they are.
 constexpr char kIdsByKey[] = R"sql(
-  SELECT idempotency_key, id FROM transfers WHERE idempotency_key = ANY($1::text[]))sql";
+  SELECT idempotency_key, id, task_id FROM transfers WHERE idempotency_key = ANY($1::text[]))sql";
 
 // Columns read into a Transfer, with the states of both sites for the waiting reason.
 constexpr char kSelectTransfer[] = R"sql(
@@ -209,8 +211,21 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
                         IntArray(sizes), TextArray(checksums), IntArray(priorities), TextArray(meta));
     result.created = static_cast<int>(inserted.affected_rows());
     absl::flat_hash_map<std::string, int64_t> by_key;
-    for (const auto& row : txn.exec_params(kIdsByKey, key_array)) {
-      by_key[row[0].as<std::string>()] = row[1].as<int64_t>();
+    for (const auto& row : inserted) by_key[row[0].as<std::string>()] = row[1].as<int64_t>();
+    if (by_key.size() < keys.size()) {  // repeats: look up what was stored before
+      std::vector<std::string> missing;
+      for (const auto& k : keys) {
+        if (!by_key.contains(k)) missing.push_back(k);
+      }
+      for (const auto& row : txn.exec_params(kIdsByKey, TextArray(missing))) {
+        if (row[2].as<std::string>() != task) {
+          const std::string key = row[0].as<std::string>();
+          const size_t index = std::find(keys.begin(), keys.end(), key) - keys.begin();
+          return absl::PermissionDeniedError(absl::StrCat(
+              "files[", index, "].idempotency_key is already used by a transfer of another task"));
+        }
+        by_key[row[0].as<std::string>()] = row[1].as<int64_t>();
+      }
     }
     result.ids.clear();
     for (const auto& k : keys) result.ids.push_back(by_key.at(k));

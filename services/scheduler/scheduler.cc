@@ -26,6 +26,25 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
       submit_errors_(metrics.AddCounter("aso_scheduler_submit_errors_total",
                                         "Jobs the fts-adapter did not accept, by status code.", {"code"})) {}
 
+int Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs) {
+  std::vector<std::string> accepted;
+  int files = 0;
+  for (const auto& job : jobs) {
+    if (Submit(job)) {
+      accepted.push_back(job.job_id);
+      files += static_cast<int>(job.files.size());
+    }
+  }
+  if (accepted.empty()) return 0;
+  // One transaction for every accepted job of the round. Should it fail, the files stay SUBMITTING and
+  // are re-sent later under the same job ids, which the adapter recognises.
+  auto marked = repo_.MarkSubmitted(accepted, clock_.Now());
+  if (!marked.ok()) {
+    ASO_LOG(WARNING, accepted.size(), " accepted job(s) not marked SUBMITTED: ", marked.status().message());
+  }
+  return files;
+}
+
 bool Scheduler::Submit(const db::PendingJob& job) {
   const aso::fts_adapter::v1::Job msg = JobMessage(job);
   auto known = adapter_.SubmitJob(msg);
@@ -46,10 +65,6 @@ bool Scheduler::Submit(const db::PendingJob& job) {
             "); will re-send");
     return false;
   }
-  auto marked = repo_.MarkSubmitted(job.job_id, clock_.Now());
-  if (!marked.ok()) {
-    ASO_LOG(WARNING, "job=", job.job_id, " accepted but not marked SUBMITTED: ", marked.status().message());
-  }
   files_dispatched_.Inc({job.source_site, job.destination_site}, static_cast<double>(job.files.size()));
   ASO_LOG(INFO, "submitted job=", job.job_id, " link=", job.source_site, "->", job.destination_site,
           " user=", msg.user(), " files=", job.files.size(), *known ? " (re-sent)" : "");
@@ -61,9 +76,7 @@ absl::StatusOr<int> Scheduler::RunOnce() {
   const absl::Time now = clock_.Now();
   auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
   if (!stale.ok()) return stale.status();
-  for (const auto& job : *stale) {
-    if (Submit(job)) dispatched += static_cast<int>(job.files.size());
-  }
+  dispatched += SubmitAll(*stale);
 
   auto links = repo_.ListLinks(now);
   if (!links.ok()) return links.status();
@@ -81,9 +94,7 @@ absl::StatusOr<int> Scheduler::RunOnce() {
               " failed: ", jobs.status().message());
       continue;
     }
-    for (const auto& job : *jobs) {
-      if (Submit(job)) dispatched += static_cast<int>(job.files.size());
-    }
+    dispatched += SubmitAll(*jobs);
   }
   return dispatched;
 }

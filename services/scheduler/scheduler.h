@@ -33,8 +33,10 @@ class Scheduler {
   const SchedulerConfig& config() const { return config_; }
 
  private:
-  // Sends one job; on success marks its files SUBMITTED. Returns whether the adapter took it.
+  // Sends one job. Returns whether the adapter took it.
   bool Submit(const db::PendingJob& job);
+  // Sends the jobs and marks the files of those taken SUBMITTED. Returns the number of files taken.
+  int SubmitAll(const std::vector<db::PendingJob>& jobs);
 
   db::SchedulingRepository& repo_;
   AdapterStub& adapter_;

@@ -112,7 +112,7 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   const auto& pj = (*pending)[0];
   const aso::fts_adapter::v1::Job job = scheduler::JobMessage(pj);
   ASSERT_TRUE(jobs.InsertJob(job, "gfal2", absl::Now()).ok());
-  ASSERT_EQ(*scheduling.MarkSubmitted(pj.job_id, absl::Now()), 5);
+  ASSERT_EQ(*scheduling.MarkSubmitted({pj.job_id}, absl::Now()), 5);
 
   // Adapter: copy everything with gfal2, then report.
   auto copier = backend::NewGfal2Copier({});

@@ -45,8 +45,9 @@ CREATE INDEX transfers_publication_pending ON transfers (id) WHERE publication_s
 CREATE INDEX transfers_cleanup_pending ON transfers (id) WHERE cleanup_state = 'PENDING';
 -- Live transfers with a pending kill, for the adapter.
 CREATE INDEX transfers_kill_requested ON transfers (id) WHERE kill_requested AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE');
--- A user's listing and a task's status read by (key, id); the task index serves summaries too.
-CREATE INDEX transfers_task_state ON transfers (task_id, state);
+-- Active transfers into a site (the inbound throttle); outbound uses transfers_live_by_link.
+CREATE INDEX transfers_live_by_destination ON transfers (destination_site)
+  WHERE state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE');
 
 -- The file catalog: one entry per published file.
 CREATE TABLE catalog_entries (

@@ -139,7 +139,7 @@ TEST_F(RacesTest, KillRacingCompletionEndsInOneConsistentTerminalState) {
       ASSERT_TRUE(jobs.ok());
       if (jobs->empty()) return;
       for (const auto& j : *jobs) {
-        ASSERT_TRUE(sched.MarkSubmitted(j.job_id, kT0).ok());
+        ASSERT_TRUE(sched.MarkSubmitted({j.job_id}, kT0).ok());
         for (const auto& f : j.files) {
           ASSERT_TRUE(outcomes
                           .ApplyFinished(Outcome(f.transfer_id, f.attempt, v1::TRANSFER_STATE_DONE),

@@ -125,8 +125,8 @@ TEST_F(SchedulingRepositoryTest, SubmittedAndStaleJobs) {
   EXPECT_EQ((*stale)[0].source_site, "A");
   // Taking renews the claim: a second replica looking at the same moment finds nothing.
   EXPECT_TRUE(repo_->TakeStalePendingJobs(kT0 + absl::Seconds(1), kT0 + absl::Seconds(31), 10)->empty());
-  EXPECT_EQ(*repo_->MarkSubmitted(job, kT0), 2);
-  EXPECT_EQ(*repo_->MarkSubmitted(job, kT0), 0);
+  EXPECT_EQ(*repo_->MarkSubmitted({job}, kT0), 2);
+  EXPECT_EQ(*repo_->MarkSubmitted({job}, kT0), 0);
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'SUBMITTED'"), 2);
 }
 

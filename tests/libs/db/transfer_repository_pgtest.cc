@@ -97,6 +97,10 @@ TEST_F(TransferRepositoryTest, ATaskBelongsToOneUser) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 1);
   EXPECT_EQ(tdb_->QueryText("SELECT username FROM tasks WHERE task_id = 't'"), "alice");
+  // Nor can another task reuse one of its idempotency keys to learn or touch its transfers.
+  auto stolen = repo_->InsertBatch({MakeTransfer("k1", "A", "B", "mallory", "mallorys-task")}, kT0);
+  EXPECT_EQ(stolen.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(stolen.status().message(), HasSubstr("files[0].idempotency_key"));
 }
 
 TEST_F(TransferRepositoryTest, KillEndsQueuedAtOnceAndFlagsHandedOver) {
