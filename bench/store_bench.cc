@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "libs/db/pg_util.h"
 #include "libs/db/scheduling_repository.h"
 #include "libs/db/site_repository.h"
 #include "libs/db/testing/test_database.h"
@@ -133,7 +134,7 @@ double ClaimCycle(TestDatabase& tdb, int limit) {
       timed += absl::Now() - start;
       break;
     }
-    std::vector<std::string> ids;
+    std::vector<std::string> ids;  // job ids
     for (const auto& j : *jobs) {
       ids.push_back(j.job_id);
       claimed += static_cast<int>(j.files.size());
@@ -141,7 +142,8 @@ double ClaimCycle(TestDatabase& tdb, int limit) {
     (void)repo.MarkSubmitted(ids, kNow);
     timed += absl::Now() - start;
     pqxx::work w(backend);
-    w.exec("UPDATE transfers SET state = 'DONE' WHERE state = 'SUBMITTED'");
+    w.exec(absl::StrCat("UPDATE transfers SET state = 'DONE' WHERE backend_job_id = ANY(",
+                        w.quote(aso::db::TextArray(ids)), "::text[])"));
     w.commit();
   }
   return claimed / absl::ToDoubleSeconds(timed);
