@@ -100,6 +100,20 @@ absl::StatusOr<cv1::TaskSummary> SubmitClient::WaitForTask(
   }
 }
 
+absl::StatusOr<iv1::KillTransfersResponse> SubmitClient::KillTask(const std::string& task_id,
+                                                                  const std::string& user,
+                                                                  const std::string& reason) {
+  iv1::KillTransfersRequest request;
+  request.set_task_id(task_id);
+  request.set_user(user);
+  request.set_reason(reason);
+  iv1::KillTransfersResponse response;
+  absl::Status s =
+      Call([&](grpc::ClientContext& ctx) { return stub_->KillTransfers(&ctx, request, &response); });
+  if (!s.ok()) return s;
+  return response;
+}
+
 absl::StatusOr<std::vector<cv1::Transfer>> SubmitClient::ListTransfers(
     const std::string& task_id, const std::vector<cv1::TransferState>& states) {
   std::vector<cv1::Transfer> out;

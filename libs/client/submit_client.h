@@ -43,6 +43,11 @@ class SubmitClient {
       const std::string& task_id, absl::Duration poll_interval, absl::Duration timeout,
       const std::function<void(const aso::common::v1::TaskSummary&)>& progress);
 
+  // Kills the live transfers of `user` in the task. Returns (killed now, being cancelled in the backend).
+  absl::StatusOr<aso::ingest::v1::KillTransfersResponse> KillTask(const std::string& task_id,
+                                                                  const std::string& user,
+                                                                  const std::string& reason);
+
   // Every transfer of the task in the given states (all states when empty).
   absl::StatusOr<std::vector<aso::common::v1::Transfer>> ListTransfers(
       const std::string& task_id, const std::vector<aso::common::v1::TransferState>& states);

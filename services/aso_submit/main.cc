@@ -5,6 +5,7 @@
 //   aso-submit --task T --user U --files list.txt --wait
 //   aso-submit --task T --status            show where the task stands
 //   aso-submit --task T --wait              follow an already submitted task to its end
+//   aso-submit --task T --user U --kill [--reason R]   kill the task's live transfers
 //
 // Exit codes: 0 submitted (with --wait/--status: every file DONE), 1 some files FAILED or KILLED,
 // 2 usage error or refused input, 3 ASO unreachable or the wait timed out.
@@ -30,6 +31,8 @@ ABSL_FLAG(std::string, files, "",
           "File with one transfer per line: SOURCE_URL DESTINATION_URL [adler32:XXXXXXXX] [SIZE]");
 ABSL_FLAG(bool, wait, false, "Wait until every file of the task has finished, showing progress");
 ABSL_FLAG(bool, status, false, "Only show the task's state (no submission)");
+ABSL_FLAG(bool, kill, false, "Kill the task's live transfers (with --user; no submission)");
+ABSL_FLAG(std::string, reason, "", "With --kill: the reason recorded on the killed transfers");
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24), "Longest wait with --wait");
 ABSL_FLAG(absl::Duration, poll, absl::Seconds(2), "Progress poll interval with --wait");
 
@@ -120,6 +123,18 @@ int main(int argc, char** argv) {
   }
 
   const std::string user = absl::GetFlag(FLAGS_user);
+  if (absl::GetFlag(FLAGS_kill)) {
+    if (user.empty()) return Usage("--kill needs --user");
+    auto killed = client.KillTask(task, user, absl::GetFlag(FLAGS_reason));
+    if (!killed.ok()) {
+      std::cerr << "aso-submit: " << absl::StatusCodeToString(killed.status().code()) << ": "
+                << killed.status().message() << "\n";
+      return ExitCodeFor(killed.status());
+    }
+    std::cout << "task " << task << ": " << killed->killed() << " transfer(s) killed, "
+              << killed->kill_requested() << " being cancelled in the backend\n";
+    if (!absl::GetFlag(FLAGS_wait)) return 0;
+  }
   std::vector<iv1::FileRequest> files;
   auto add = [&](const std::string& src, const std::string& dst) -> iv1::FileRequest& {
     iv1::FileRequest f;
@@ -156,7 +171,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  const bool follow_only = files.empty() && absl::GetFlag(FLAGS_wait);
+  const bool follow_only = files.empty() && (absl::GetFlag(FLAGS_wait) || absl::GetFlag(FLAGS_kill));
   if (files.empty() && !follow_only) return Usage("no files given");
   if (!follow_only && user.empty()) return Usage("--user is required");
   for (size_t i = 0; i < files.size(); ++i) {

@@ -90,4 +90,35 @@ grpc::Status IngestService::GetTaskSummary(grpc::ServerContext*, const v1::GetTa
   return grpc::Status::OK;
 }
 
+grpc::Status IngestService::KillTransfers(grpc::ServerContext*, const v1::KillTransfersRequest* request,
+                                          v1::KillTransfersResponse* response) {
+  if (request->task_id().empty() && request->ids().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("task_id or ids is required"));
+  }
+  for (int i = 0; i < request->ids_size(); ++i) {
+    if (request->ids(i) <= 0) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("ids[", i, "] must be positive")));
+    }
+  }
+  if (request->ids_size() > limits_.max_files) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("more than ", limits_.max_files, " ids; kill by task or in several calls")));
+  }
+  if (request->reason().size() > 1024) {
+    return ToGrpcStatus(absl::InvalidArgumentError("reason is longer than 1024 characters"));
+  }
+  db::KillSelector selector;
+  selector.task_id = request->task_id();
+  selector.ids.assign(request->ids().begin(), request->ids().end());
+  selector.user = request->user();
+  const std::string reason = request->reason().empty() ? "killed on request" : request->reason();
+  auto result = transfers_.Kill(selector, reason, clock_.Now());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  response->set_killed(result->killed);
+  response->set_kill_requested(result->kill_requested);
+  ASO_LOG(INFO, "kill task=", request->task_id(), " ids=", request->ids_size(), " user=", request->user(),
+          ": ", result->killed, " killed, ", result->kill_requested, " being cancelled");
+  return grpc::Status::OK;
+}
+
 }  // namespace aso::ingest

@@ -25,6 +25,8 @@ class IngestService final : public aso::ingest::v1::Ingest::Service {
                              v1::ListTransfersResponse* response) override;
   grpc::Status GetTaskSummary(grpc::ServerContext* ctx, const v1::GetTaskSummaryRequest* request,
                               aso::common::v1::TaskSummary* response) override;
+  grpc::Status KillTransfers(grpc::ServerContext* ctx, const v1::KillTransfersRequest* request,
+                             v1::KillTransfersResponse* response) override;
 
  private:
   db::TransferRepository& transfers_;

@@ -236,6 +236,34 @@ def main():
             check(got == expected, f"{src_site} -> {dst_site}: {got:.0f} done attempts (expected {expected})")
         check(metric_sum(text, "aso_transfers", state="DONE") == 200, "aso_transfers{state=DONE} = 200")
 
+        # A task killed right after submission: every file ends DONE or KILLED, none is left behind,
+        # and a killed file was not written.
+        kill_list = f"{workdir}/kill.txt"
+        kill_files = []
+        with open(kill_list, "w") as f:
+            for i in range(30):
+                src = f"{stack.local}/store/temp/user/alice/kill/k_{i}.root"
+                dst = f"{stack.site_a}/store/user/alice/kill/k_{i}.root"
+                os.makedirs(os.path.dirname(stack.path_of(src)), exist_ok=True)
+                with open(stack.path_of(src), "wb") as out:
+                    out.write(rnd.randbytes(10 * MIB))
+                f.write(f"{src} {dst}\n")
+                kill_files.append((src, dst))
+        r = stack.submit("--task", "e2e-kill", "--user", "alice", "--files", kill_list)
+        k = stack.submit("--task", "e2e-kill", "--user", "alice", "--kill", "--reason", "wrong dataset")
+        check(r.returncode == 0 and k.returncode == 0, f"kill accepted: {k.stdout.strip()} {k.stderr.strip()}")
+        w = stack.submit("--task", "e2e-kill", "--wait", "--poll", "1s", "--timeout", "5m")
+        states = stack.sql("SELECT string_agg(state || ':' || n, ',' ORDER BY state) FROM "
+                           "(SELECT state, count(*) n FROM transfers WHERE task_id = 'e2e-kill' GROUP BY state) x")
+        killed = int(stack.sql("SELECT count(*) FROM transfers WHERE task_id = 'e2e-kill' AND state = 'KILLED'"))
+        done = int(stack.sql("SELECT count(*) FROM transfers WHERE task_id = 'e2e-kill' AND state = 'DONE'"))
+        check(killed + done == 30 and killed >= 1, f"killed task ends in DONE/KILLED only ({states})")
+        check(w.returncode == 1 and "wrong dataset" in w.stdout, "aso-submit shows the kill reason")
+        leaked = [d for s_, d in kill_files
+                  if stack.sql(f"SELECT state FROM transfers WHERE destination_url = '{d}'") == "KILLED"
+                  and os.path.exists(stack.path_of(d))]
+        check(not leaked, f"no killed file was written {leaked[:3]}")
+
         # The admin CLI sees the catalog and the links.
         ctl = f"{stack.build}/services/asoctl/asoctl"
         sites = subprocess.run([ctl, "sites", "list", "--bookkeeping", f"127.0.0.1:{stack.base + 4}"],

@@ -124,5 +124,32 @@ TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {
   EXPECT_EQ(stub_->ListTransfers(&c4, lreq, &lresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(IngestGrpcTest, KillTransfers) {
+  v1::SubmitTransfersResponse resp;
+  ASSERT_TRUE(Submit(Request(3), &resp).ok());
+  // One of them is already with the backend.
+  tdb_->Exec(
+      absl::StrCat("UPDATE transfers SET state = 'ACTIVE', attempt = 1 WHERE id = ", resp.transfer_ids(2)));
+  v1::KillTransfersRequest req;
+  v1::KillTransfersResponse out;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub_->KillTransfers(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  req.set_task_id("260101_alice_crab_test");
+  req.set_user("alice");
+  req.set_reason("wrong output dataset");
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->KillTransfers(&ctx, req, &out).ok());
+  }
+  EXPECT_EQ(out.killed(), 2);
+  EXPECT_EQ(out.kill_requested(), 1);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'KILLED' AND "
+                           "failure_reason = 'wrong output dataset'"),
+            2);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE kill_requested"), 1);
+}
+
 }  // namespace
 }  // namespace aso::ingest
