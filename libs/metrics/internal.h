@@ -23,8 +23,6 @@ struct CounterVec::Impl {
 struct GaugeVec::Impl {
   prometheus::Family<prometheus::Gauge>* family;
   std::vector<std::string> labels;
-  std::mutex mu;
-  std::vector<prometheus::Gauge*> series;
 };
 struct HistogramVec::Impl {
   prometheus::Family<prometheus::Histogram>* family;

@@ -19,19 +19,9 @@ void CounterVec::Inc(const std::vector<std::string>& label_values, double by) {
 }
 
 void GaugeVec::Set(const std::vector<std::string>& label_values, double value) {
-  auto& g = impl_->family->Add(ZipLabels(impl_->labels, label_values));
-  g.Set(value);
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  if (std::find(impl_->series.begin(), impl_->series.end(), &g) == impl_->series.end()) {
-    impl_->series.push_back(&g);
-  }
+  impl_->family->Add(ZipLabels(impl_->labels, label_values)).Set(value);
 }
 
-void GaugeVec::Clear() {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  for (auto* g : impl_->series) impl_->family->Remove(g);
-  impl_->series.clear();
-}
 
 void HistogramVec::Observe(const std::vector<std::string>& label_values, double value) {
   impl_->family->Add(ZipLabels(impl_->labels, label_values), impl_->buckets).Observe(value);

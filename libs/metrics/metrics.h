@@ -30,8 +30,6 @@ class CounterVec {
 class GaugeVec {
  public:
   void Set(const std::vector<std::string>& label_values, double value);
-  // Drops every series (before re-setting all of them from a fresh reading).
-  void Clear();
 
  private:
   friend class Metrics;

@@ -24,8 +24,18 @@ absl::StatusOr<int> FleetStats::RunOnce() {
   ASO_ASSIGN_OR_RETURN(auto counts, repo_.CountByLinkAndState());
   int counted = 0;
   absl::MutexLock lock(&mu_);
-  transfers_.Clear();
-  for (const auto& c : counts) transfers_.Set({c.source_site, c.destination_site, c.state}, c.files);
+  // Series are set in place, never dropped and re-added, so a scrape never misses one; a state that
+  // emptied reads 0.
+  absl::flat_hash_set<std::vector<std::string>> now_present;
+  for (const auto& c : counts) {
+    std::vector<std::string> labels = {c.source_site, c.destination_site, c.state};
+    transfers_.Set(labels, static_cast<double>(c.files));
+    now_present.insert(std::move(labels));
+  }
+  for (const auto& labels : series_) {
+    if (!now_present.contains(labels)) transfers_.Set(labels, 0);
+  }
+  series_.insert(now_present.begin(), now_present.end());
   counts_ = std::move(counts);
 
   constexpr int kBatch = 5000;

@@ -51,6 +51,7 @@ class FleetStats {
   absl::flat_hash_set<int64_t> counted_ ABSL_GUARDED_BY(mu_);      // counted ids above the watermark
   std::map<std::string, SiteTotals> totals_ ABSL_GUARDED_BY(mu_);  // by source site
   std::vector<db::LinkStateCount> counts_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::vector<std::string>> series_ ABSL_GUARDED_BY(mu_);  // aso_transfers label sets
 };
 
 }  // namespace aso::monitoring
