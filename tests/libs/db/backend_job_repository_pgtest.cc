@@ -24,15 +24,13 @@ Job MakeJob(const std::string& id, std::vector<int64_t> transfers) {
   return job;
 }
 
-class BackendJobRepositoryTest : public ::testing::Test {
+class BackendJobRepositoryTest : public PgTest {
  protected:
   void SetUp() override {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = std::move(*t);
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
     repo_ = std::make_unique<PgBackendJobRepository>(tdb_->db());
   }
-  std::unique_ptr<testing::TestDatabase> tdb_;
   std::unique_ptr<PgBackendJobRepository> repo_;
 };
 

@@ -15,6 +15,17 @@ namespace aso::db {
 
 inline const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 
+// A test with its own fresh, migrated database in tdb_.
+class PgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = testing::TestDatabase::Create();
+    ASSERT_TRUE(t.ok()) << t.status();
+    tdb_ = std::move(*t);
+  }
+  std::unique_ptr<testing::TestDatabase> tdb_;
+};
+
 inline void AddSite(Database& db, const std::string& name, int max_out = 0, int max_in = 0,
                     aso::common::v1::SiteState state = aso::common::v1::SITE_STATE_ENABLED) {
   PgSiteRepository sites(db);

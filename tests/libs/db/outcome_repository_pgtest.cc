@@ -7,12 +7,11 @@ namespace aso::db {
 namespace {
 namespace v1 = aso::common::v1;
 
-class OutcomeRepositoryTest : public ::testing::Test {
+class OutcomeRepositoryTest : public PgTest {
  protected:
   void SetUp() override {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = std::move(*t);
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
     AddSite(tdb_->db(), "A");
     AddSite(tdb_->db(), "B");
     id_ = InsertTransfers(tdb_->db(), 1, "f")[0];
@@ -38,7 +37,6 @@ class OutcomeRepositoryTest : public ::testing::Test {
   }
   std::string State() { return tdb_->QueryText("SELECT state FROM transfers"); }
 
-  std::unique_ptr<testing::TestDatabase> tdb_;
   std::unique_ptr<PgOutcomeRepository> repo_;
   int64_t id_ = 0;
 };

@@ -38,16 +38,14 @@ FileOutcome Outcome(int64_t id, int attempt, v1::TransferState state) {
   return o;
 }
 
-class RacesTest : public ::testing::Test {
+class RacesTest : public PgTest {
  protected:
   void SetUp() override {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = std::move(*t);
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
     AddSite(tdb_->db(), "A", 1'000'000);
     AddSite(tdb_->db(), "B", 0, 1'000'000);
   }
-  std::unique_ptr<testing::TestDatabase> tdb_;
 };
 
 TEST_F(RacesTest, EightClaimersOverOneHundredThousandRowsClaimEachOnce) {

@@ -19,12 +19,11 @@ std::vector<JobPlan> OneJob(const std::vector<ClaimedFile>& files) {
   return {p};
 }
 
-class SchedulingRepositoryTest : public ::testing::Test {
+class SchedulingRepositoryTest : public PgTest {
  protected:
   void SetUp() override {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = std::move(*t);
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
     repo_ = std::make_unique<PgSchedulingRepository>(tdb_->db());
   }
   int Claim(const std::string& src, const std::string& dst, int link_max, absl::Time now = kT0) {
@@ -37,7 +36,6 @@ class SchedulingRepositoryTest : public ::testing::Test {
     }
     return n;
   }
-  std::unique_ptr<testing::TestDatabase> tdb_;
   std::unique_ptr<PgSchedulingRepository> repo_;
 };
 

@@ -10,17 +10,15 @@ namespace v1 = aso::common::v1;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class TransferRepositoryTest : public ::testing::Test {
+class TransferRepositoryTest : public PgTest {
  protected:
   void SetUp() override {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = std::move(*t);
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
     AddSite(tdb_->db(), "A");
     AddSite(tdb_->db(), "B");
     repo_ = std::make_unique<PgTransferRepository>(tdb_->db());
   }
-  std::unique_ptr<testing::TestDatabase> tdb_;
   std::unique_ptr<PgTransferRepository> repo_;
 };
 

@@ -22,12 +22,11 @@ class FakeAdapter : public AdapterStub {
   std::vector<aso::fts_adapter::v1::Job> jobs;
 };
 
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public aso::db::PgTest {
  protected:
   void SetUp() override {
-    auto t = aso::db::testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = std::move(*t);
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
     aso::db::AddSite(tdb_->db(), "A");
     aso::db::AddSite(tdb_->db(), "B");
     auto m = metrics::Metrics::Start("scheduler", "");
@@ -37,7 +36,6 @@ class SchedulerTest : public ::testing::Test {
     config_.link_max_active = 5;
     config_.job_limits.max_files = 2;
   }
-  std::unique_ptr<aso::db::testing::TestDatabase> tdb_;
   std::unique_ptr<metrics::Metrics> metrics_;
   std::unique_ptr<aso::db::PgSchedulingRepository> repo_;
   FakeClock clock_{aso::db::kT0};
