@@ -22,7 +22,6 @@ void GaugeVec::Set(const std::vector<std::string>& label_values, double value) {
   impl_->family->Add(ZipLabels(impl_->labels, label_values)).Set(value);
 }
 
-
 void HistogramVec::Observe(const std::vector<std::string>& label_values, double value) {
   impl_->family->Add(ZipLabels(impl_->labels, label_values), impl_->buckets).Observe(value);
 }
