@@ -35,11 +35,11 @@ constexpr char kDone[] = R"sql(
 // the queue after the cool-off ($3 > 0), else failed for good.
 constexpr char kNotDone[] = R"sql(
   UPDATE transfers
-  SET state = CASE WHEN kill_requested OR $7 THEN 'KILLED' WHEN $3 > 0 THEN 'QUEUED' ELSE 'FAILED' END,
-      not_before = CASE WHEN NOT kill_requested AND NOT $7 AND $3 > 0 THEN to_timestamp($3)
+  SET state = CASE WHEN kill_requested OR $7::boolean THEN 'KILLED' WHEN $3::float8 > 0 THEN 'QUEUED' ELSE 'FAILED' END,
+      not_before = CASE WHEN NOT kill_requested AND NOT $7::boolean AND $3::float8 > 0 THEN to_timestamp($3::float8)
                         ELSE not_before END,
-      backend_job_id = CASE WHEN NOT kill_requested AND NOT $7 AND $3 > 0 THEN NULL ELSE backend_job_id END,
-      claimed_at = CASE WHEN NOT kill_requested AND NOT $7 AND $3 > 0 THEN NULL ELSE claimed_at END,
+      backend_job_id = CASE WHEN NOT kill_requested AND NOT $7::boolean AND $3::float8 > 0 THEN NULL ELSE backend_job_id END,
+      claimed_at = CASE WHEN NOT kill_requested AND NOT $7::boolean AND $3::float8 > 0 THEN NULL ELSE claimed_at END,
       failure_class = $4,
       -- A kill keeps the reason it was given.
       failure_reason = CASE WHEN kill_requested AND failure_reason <> '' THEN failure_reason ELSE $5 END,

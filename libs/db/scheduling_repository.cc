@@ -72,7 +72,10 @@ constexpr char kMarkSubmitted[] = R"sql(
 
 constexpr char kFailRefusedJob[] = R"sql(
   UPDATE transfers
-  SET state = 'FAILED', failure_class = 'BACKEND', failure_reason = $2, updated = to_timestamp($3)
+  SET state = CASE WHEN kill_requested THEN 'KILLED' ELSE 'FAILED' END,
+      failure_class = CASE WHEN kill_requested THEN 'CANCELED' ELSE 'BACKEND' END,
+      failure_reason = CASE WHEN kill_requested AND failure_reason <> '' THEN failure_reason ELSE $2 END,
+      updated = to_timestamp($3)
   WHERE backend_job_id = $1 AND state = 'SUBMITTING')sql";
 
 constexpr char kStaleJobs[] = R"sql(

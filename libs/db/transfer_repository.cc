@@ -41,7 +41,8 @@ constexpr char kUpsertTask[] = R"sql(
 
 // Keys that were already stored: their ids, and whose they are.
 constexpr char kIdsByKey[] = R"sql(
-  SELECT idempotency_key, id, task_id FROM transfers WHERE idempotency_key = ANY($1::text[]))sql";
+  SELECT idempotency_key, id, task_id, source_url, destination_url FROM transfers
+  WHERE idempotency_key = ANY($1::text[]))sql";
 
 // Columns read into a Transfer, with the states of both sites for the waiting reason.
 constexpr char kSelectTransfer[] = R"sql(
@@ -223,6 +224,12 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
           const size_t index = std::find(keys.begin(), keys.end(), key) - keys.begin();
           return absl::PermissionDeniedError(absl::StrCat(
               "files[", index, "].idempotency_key is already used by a transfer of another task"));
+        }
+        const size_t index = std::find(keys.begin(), keys.end(), row[0].as<std::string>()) - keys.begin();
+        if (row[3].as<std::string>() != src_urls[index] || row[4].as<std::string>() != dst_urls[index]) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("files[", index, "].idempotency_key was used before for another file (",
+                           row[3].as<std::string>(), " -> ", row[4].as<std::string>(), ")"));
         }
         by_key[row[0].as<std::string>()] = row[1].as<int64_t>();
       }

@@ -64,6 +64,8 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
   out.reserve(request.files_size());
   // destination -> (idempotency key, source): a repeat of one file is fine, two files to one place are not.
   absl::flat_hash_map<std::string, std::pair<std::string, std::string>> by_destination;
+  // idempotency key -> (source, destination): one key names one file.
+  absl::flat_hash_map<std::string, std::pair<std::string, std::string>> by_key;
   for (int i = 0; i < request.files_size(); ++i) {
     const auto& f = request.files(i);
     const std::string where = absl::StrCat("files[", i, "]");
@@ -129,6 +131,10 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
     auto [it, inserted] = by_destination.emplace(f.destination_url(), std::make_pair(key, f.source_url()));
     if (!inserted && it->second != std::make_pair(key, f.source_url())) {
       return fail("destination_url", "another file of this batch has the same destination");
+    }
+    auto [key_it, new_key] = by_key.emplace(key, std::make_pair(f.source_url(), f.destination_url()));
+    if (!new_key && key_it->second != std::make_pair(f.source_url(), f.destination_url())) {
+      return fail("idempotency_key", "another file of this batch has the same key");
     }
 
     cv1::Transfer t;

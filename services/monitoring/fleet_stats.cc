@@ -12,7 +12,7 @@ FleetStats::FleetStats(db::StatsRepository& repo, metrics::Metrics& metrics, dou
       transfers_(metrics.AddGauge("aso_transfers", "Transfers per link in each state, now.",
                                   {"source_site", "destination_site", "state"})),
       attempts_(metrics.AddCounter("aso_transfer_attempts_total",
-                                   "Finished transfer attempts per link, by result (done, failed).",
+                                   "Finished transfer attempts per link, by result (done, failed, canceled).",
                                    {"source_site", "destination_site", "result"})),
       bytes_(metrics.AddCounter("aso_transferred_bytes_total", "Bytes moved by successful attempts.",
                                 {"source_site", "destination_site"})),
@@ -47,7 +47,8 @@ absl::StatusOr<int> FleetStats::RunOnce() {
       if (counted_.insert(a.id).second) {
         ++counted;
         const bool done = a.result == "DONE";
-        attempts_.Inc({a.source_site, a.destination_site, done ? "done" : "failed"});
+        attempts_.Inc({a.source_site, a.destination_site,
+                       done ? "done" : (a.result == "CANCELED" ? "canceled" : "failed")});
         SiteTotals& t = totals_[a.source_site];
         if (done) {
           bytes_.Inc({a.source_site, a.destination_site}, static_cast<double>(a.bytes));

@@ -53,9 +53,14 @@ TEST_F(OutcomeRepositoryTest, DoneIsAppliedExactlyOnce) {
 }
 
 TEST_F(OutcomeRepositoryTest, RecoverableFailureRequeuesWithCoolOff) {
-  ASSERT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED), kT0 + absl::Seconds(30), kT0));
+  // A retry time with a fraction of a second, as the jittered backoff produces.
+  auto applied =
+      repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED), kT0 + absl::Milliseconds(30'250), kT0);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  ASSERT_TRUE(*applied);
   EXPECT_EQ(State(), "QUEUED");
-  EXPECT_EQ(tdb_->QueryInt("SELECT extract(epoch from not_before)::bigint FROM transfers"), 1'800'000'030);
+  EXPECT_EQ(tdb_->QueryInt("SELECT (extract(epoch from not_before) * 1000)::bigint FROM transfers"),
+            1'800'000'030'250);
   EXPECT_EQ(tdb_->QueryText("SELECT failure_class FROM transfers"), "TRANSFER");
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE backend_job_id IS NULL"), 1);
   // A late duplicate of the same attempt changes nothing.

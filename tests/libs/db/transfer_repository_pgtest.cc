@@ -36,6 +36,16 @@ TEST_F(TransferRepositoryTest, SameKeyGivesSameIdAlsoInsideOneBatch) {
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 2);
 }
 
+TEST_F(TransferRepositoryTest, AKeyReusedForAnotherFileIsRefused) {
+  ASSERT_TRUE(repo_->InsertBatch({MakeTransfer("k1", "A", "B")}, kT0).ok());
+  Transfer other = MakeTransfer("elsewhere", "A", "B");
+  other.set_idempotency_key("k1");
+  auto r = repo_->InsertBatch({other}, kT0);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(r.status().message(), HasSubstr("files[0].idempotency_key was used before"));
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 1);
+}
+
 TEST_F(TransferRepositoryTest, LiveDestinationConflictStoresNothing) {
   ASSERT_TRUE(repo_->InsertBatch({MakeTransfer("k1", "A", "B")}, kT0).ok());
   Transfer other = MakeTransfer("k9", "A", "B");

@@ -112,6 +112,10 @@ TEST_F(SubmissionValidatorTest, BatchLimitsAndDuplicates) {
   AddFile("root://a.example//store/x2", "davs://b.example:443/store/same");
   EXPECT_THAT(Refusal().message(), HasSubstr("files[1].destination_url"));
   request_.clear_files();
+  AddFile("root://a.example//store/x1", "davs://b.example:443/store/y1")->set_idempotency_key("same");
+  AddFile("root://a.example//store/x2", "davs://b.example:443/store/y2")->set_idempotency_key("same");
+  EXPECT_THAT(Refusal().message(), HasSubstr("files[1].idempotency_key"));
+  request_.clear_files();
   request_.set_user("");
   AddFile("root://a.example//store/x", "davs://b.example:443/store/x");
   EXPECT_THAT(Refusal().message(), HasSubstr("user is required"));
