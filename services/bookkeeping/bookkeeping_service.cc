@@ -39,8 +39,13 @@ grpc::Status BookkeepingService::ReportOutcomes(grpc::ServerContext*,
                                                 v1::ReportOutcomesResponse* response) {
   for (const auto& outcome : request->outcomes()) {
     auto applied = applier_.Apply(outcome);
-    if (!applied.ok()) return ToGrpcStatus(applied.status());
-    response->add_applied(*applied);
+    response->add_applied(applied.ok() && *applied);
+    response->add_codes(static_cast<int32_t>(applied.status().code()));
+    response->add_errors(std::string(applied.status().message()));
+    if (!applied.ok()) {
+      ASO_LOG(WARNING, "outcome for transfer=", outcome.transfer_id(), " attempt=", outcome.attempt(),
+              " not applied: ", applied.status().ToString());
+    }
   }
   return grpc::Status::OK;
 }

@@ -10,13 +10,26 @@ class GrpcBookkeepingStub final : public BookkeepingStub {
   GrpcBookkeepingStub(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
       : stub_(aso::bookkeeping::v1::Bookkeeping::NewStub(std::move(channel))), deadline_(deadline) {}
 
-  absl::Status ReportOutcomes(const std::vector<aso::common::v1::FileOutcome>& outcomes) override {
+  absl::StatusOr<std::vector<absl::Status>> ReportOutcomes(
+      const std::vector<aso::common::v1::FileOutcome>& outcomes) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
     aso::bookkeeping::v1::ReportOutcomesRequest request;
     for (const auto& o : outcomes) *request.add_outcomes() = o;
     aso::bookkeeping::v1::ReportOutcomesResponse response;
-    return server::FromGrpcStatus(stub_->ReportOutcomes(&ctx, request, &response));
+    grpc::Status s = stub_->ReportOutcomes(&ctx, request, &response);
+    if (!s.ok()) return server::FromGrpcStatus(s);
+    std::vector<absl::Status> per_outcome;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      if (static_cast<int>(i) >= response.codes_size()) {
+        per_outcome.push_back(absl::OkStatus());  // a server that answers only with `applied`
+        continue;
+      }
+      per_outcome.push_back(
+          absl::Status(static_cast<absl::StatusCode>(response.codes(i)),
+                       i < static_cast<size_t>(response.errors_size()) ? response.errors(i) : ""));
+    }
+    return per_outcome;
   }
 
  private:

@@ -15,9 +15,10 @@ namespace aso::fts_adapter {
 class BookkeepingStub {
  public:
   virtual ~BookkeepingStub() = default;
-  // Reports outcomes; OK means bookkeeping has durably handled every one (applied or recognised as a
-  // repeat).
-  virtual absl::Status ReportOutcomes(const std::vector<aso::common::v1::FileOutcome>& outcomes) = 0;
+  // Reports outcomes. On success, one status per outcome: OK when bookkeeping has durably handled it
+  // (applied, or recognised as a repeat or stale), else why not. A failed call handled none.
+  virtual absl::StatusOr<std::vector<absl::Status>> ReportOutcomes(
+      const std::vector<aso::common::v1::FileOutcome>& outcomes) = 0;
 };
 
 std::unique_ptr<BookkeepingStub> MakeGrpcBookkeepingStub(std::shared_ptr<grpc::Channel> channel,

@@ -1,5 +1,6 @@
 #include "services/fts_adapter/outcome_reporter.h"
 
+#include "libs/common/logging.h"
 #include "libs/common/status_macros.h"
 
 namespace aso::fts_adapter {
@@ -7,9 +8,21 @@ namespace aso::fts_adapter {
 absl::StatusOr<int> OutcomeReporter::RunOnce() {
   ASO_ASSIGN_OR_RETURN(auto outcomes, jobs_.UnreportedOutcomes(batch_size_));
   if (outcomes.empty()) return 0;
-  ASO_RETURN_IF_ERROR(bookkeeping_.ReportOutcomes(outcomes));
-  for (const auto& o : outcomes) ASO_RETURN_IF_ERROR(jobs_.MarkReported(o));
-  return static_cast<int>(outcomes.size());
+  ASO_ASSIGN_OR_RETURN(auto statuses, bookkeeping_.ReportOutcomes(outcomes));
+  int settled = 0;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const absl::Status& s = statuses[i];
+    const bool refused_for_good =
+        absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) || absl::IsNotFound(s);
+    if (!s.ok() && !refused_for_good) continue;
+    if (refused_for_good) {
+      ASO_LOG(ERROR, "bookkeeping refused the outcome of transfer=", outcomes[i].transfer_id(),
+              " attempt=", outcomes[i].attempt(), " for good: ", s.ToString());
+    }
+    ASO_RETURN_IF_ERROR(jobs_.MarkReported(outcomes[i]));
+    ++settled;
+  }
+  return settled;
 }
 
 }  // namespace aso::fts_adapter

@@ -14,7 +14,9 @@ class OutcomeReporter {
   OutcomeReporter(db::BackendJobRepository& jobs, BookkeepingStub& bookkeeping, int batch_size = 500)
       : jobs_(jobs), bookkeeping_(bookkeeping), batch_size_(batch_size) {}
 
-  // Reports one batch. Returns how many outcomes bookkeeping acknowledged.
+  // Reports one batch. Returns how many outcomes are settled: handled by bookkeeping, or refused for good
+  // (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND; logged, never retried). Outcomes that failed
+  // otherwise stay unreported and are sent again next round, without holding back the others.
   absl::StatusOr<int> RunOnce();
 
  private:

@@ -29,12 +29,11 @@ using ::testing::HasSubstr;
 class InProcessBookkeeping : public fts_adapter::BookkeepingStub {
  public:
   explicit InProcessBookkeeping(bookkeeping::OutcomeApplier& applier) : applier_(applier) {}
-  absl::Status ReportOutcomes(const std::vector<cv1::FileOutcome>& outcomes) override {
-    for (const auto& o : outcomes) {
-      auto applied = applier_.Apply(o);
-      if (!applied.ok()) return applied.status();
-    }
-    return absl::OkStatus();
+  absl::StatusOr<std::vector<absl::Status>> ReportOutcomes(
+      const std::vector<cv1::FileOutcome>& outcomes) override {
+    std::vector<absl::Status> out;
+    for (const auto& o : outcomes) out.push_back(applier_.Apply(o).status());
+    return out;
   }
 
  private:
