@@ -69,20 +69,14 @@ CREATE UNIQUE INDEX catalog_entries_lfn ON catalog_entries (site, lfn) WHERE lfn
 
 -- Wake-ups: the scheduler listens on aso_transfers_queued, the adapter on aso_backend_jobs, so work
 -- starts within milliseconds instead of at the next poll. One notification per statement.
-CREATE FUNCTION aso_notify_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION aso_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('aso_transfers_queued', '');
+  PERFORM pg_notify(TG_ARGV[0], '');
   RETURN NULL;
 END $$;
 CREATE TRIGGER transfers_queued_insert AFTER INSERT ON transfers
-  FOR EACH STATEMENT EXECUTE FUNCTION aso_notify_queued();
+  FOR EACH STATEMENT EXECUTE FUNCTION aso_notify('aso_transfers_queued');
 CREATE TRIGGER transfers_queued_update AFTER UPDATE OF state ON transfers
-  FOR EACH STATEMENT EXECUTE FUNCTION aso_notify_queued();
-
-CREATE FUNCTION aso_notify_backend_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('aso_backend_jobs', '');
-  RETURN NULL;
-END $$;
+  FOR EACH STATEMENT EXECUTE FUNCTION aso_notify('aso_transfers_queued');
 CREATE TRIGGER backend_job_files_insert AFTER INSERT ON backend_job_files
-  FOR EACH STATEMENT EXECUTE FUNCTION aso_notify_backend_jobs();
+  FOR EACH STATEMENT EXECUTE FUNCTION aso_notify('aso_backend_jobs');
