@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
+#include "libs/transfer/state.h"
 
 namespace aso::db {
 namespace v1 = aso::common::v1;
@@ -22,27 +23,10 @@ constexpr char kUpsert[] = R"sql(
     max_active_inbound = EXCLUDED.max_active_inbound,
     cleanup_source = EXCLUDED.cleanup_source, updated = EXCLUDED.updated)sql";
 
-std::string SiteStateName(v1::SiteState s) {
-  switch (s) {
-    case v1::SITE_STATE_DRAINING:
-      return "DRAINING";
-    case v1::SITE_STATE_BANNED:
-      return "BANNED";
-    default:
-      return "ENABLED";
-  }
-}
-
-v1::SiteState SiteStateFromName(const std::string& s) {
-  if (s == "DRAINING") return v1::SITE_STATE_DRAINING;
-  if (s == "BANNED") return v1::SITE_STATE_BANNED;
-  return v1::SITE_STATE_ENABLED;
-}
-
 Site SiteFromRow(const pqxx::row& r) {
   Site s;
   s.set_name(r[0].as<std::string>());
-  s.set_state(SiteStateFromName(r[1].as<std::string>()));
+  s.set_state(transfer::SiteStateFromName(r[1].as<std::string>()).value_or(v1::SITE_STATE_ENABLED));
   for (auto& p : ParseTextArray(r[2].as<std::string>())) s.add_url_prefixes(p);
   s.set_max_active_outbound(r[3].as<int>());
   s.set_max_active_inbound(r[4].as<int>());
@@ -56,9 +40,9 @@ Site SiteFromRow(const pqxx::row& r) {
 absl::StatusOr<Site> PgSiteRepository::Upsert(const Site& site, absl::Time now) {
   std::vector<std::string> prefixes(site.url_prefixes().begin(), site.url_prefixes().end());
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    txn.exec_params0(kUpsert, site.name(), SiteStateName(site.state()), TextArray(prefixes),
-                     site.max_active_outbound(), site.max_active_inbound(), site.cleanup_source(),
-                     EpochSeconds(now));
+    txn.exec_params0(kUpsert, site.name(), std::string(transfer::SiteStateName(site.state())),
+                     TextArray(prefixes), site.max_active_outbound(), site.max_active_inbound(),
+                     site.cleanup_source(), EpochSeconds(now));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

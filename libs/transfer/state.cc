@@ -99,4 +99,22 @@ std::optional<FailureClass> FailureClassFromName(absl::string_view name) {
   return std::nullopt;
 }
 
+absl::string_view SiteStateName(SiteState state) {
+  switch (state) {
+    case v1::SITE_STATE_DRAINING:
+      return "DRAINING";
+    case v1::SITE_STATE_BANNED:
+      return "BANNED";
+    default:
+      return "ENABLED";
+  }
+}
+
+std::optional<SiteState> SiteStateFromName(absl::string_view name) {
+  for (SiteState s : {v1::SITE_STATE_ENABLED, v1::SITE_STATE_DRAINING, v1::SITE_STATE_BANNED}) {
+    if (absl::EqualsIgnoreCase(SiteStateName(s), name)) return s;
+  }
+  return std::nullopt;
+}
+
 }  // namespace aso::transfer

@@ -24,6 +24,13 @@ bool IsTerminal(State state);
 // SUBMITTING/SUBMITTED/ACTIVE -> QUEUED; kill as any non-terminal -> KILLED.
 bool IsLegalTransition(State from, State to);
 
+using SiteState = aso::common::v1::SiteState;
+
+// "ENABLED", "DRAINING", "BANNED" as stored; unspecified reads as ENABLED.
+absl::string_view SiteStateName(SiteState state);
+// Inverse of SiteStateName, case-insensitive; nullopt for an unknown name.
+std::optional<SiteState> SiteStateFromName(absl::string_view name);
+
 // "SOURCE", "CHECKSUM", ... as stored and shown.
 absl::string_view FailureClassName(FailureClass c);
 std::optional<FailureClass> FailureClassFromName(absl::string_view name);

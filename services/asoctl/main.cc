@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -62,16 +63,7 @@ void WithDeadline(grpc::ClientContext& ctx) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
 }
 
-std::string SiteStateName(cv1::SiteState s) {
-  switch (s) {
-    case cv1::SITE_STATE_DRAINING:
-      return "draining";
-    case cv1::SITE_STATE_BANNED:
-      return "banned";
-    default:
-      return "enabled";
-  }
-}
+std::string SiteStateName(cv1::SiteState s) { return absl::AsciiStrToLower(aso::transfer::SiteStateName(s)); }
 
 int Db(const std::string& verb) {
   const std::string dsn = absl::GetFlag(FLAGS_db);
@@ -120,15 +112,9 @@ int Sites(const std::vector<std::string>& args) {
     aso::bookkeeping::v1::UpsertSiteRequest req;
     auto* site = req.mutable_site();
     site->set_name(args[2]);
-    const std::string state = absl::GetFlag(FLAGS_state);
-    if (state == "enabled")
-      site->set_state(cv1::SITE_STATE_ENABLED);
-    else if (state == "draining")
-      site->set_state(cv1::SITE_STATE_DRAINING);
-    else if (state == "banned")
-      site->set_state(cv1::SITE_STATE_BANNED);
-    else
-      return std::cerr << "asoctl: --state must be enabled, draining or banned\n", 2;
+    auto state = aso::transfer::SiteStateFromName(absl::GetFlag(FLAGS_state));
+    if (!state) return std::cerr << "asoctl: --state must be enabled, draining or banned\n", 2;
+    site->set_state(*state);
     for (const auto& p : absl::GetFlag(FLAGS_prefix)) site->add_url_prefixes(p);
     site->set_max_active_outbound(absl::GetFlag(FLAGS_max_out));
     site->set_max_active_inbound(absl::GetFlag(FLAGS_max_in));

@@ -43,5 +43,13 @@ TEST(StateTest, FailureClassNamesRoundTrip) {
   }
 }
 
+TEST(StateTest, SiteStateNamesRoundTrip) {
+  for (auto st : {v1::SITE_STATE_ENABLED, v1::SITE_STATE_DRAINING, v1::SITE_STATE_BANNED}) {
+    EXPECT_EQ(SiteStateFromName(SiteStateName(st)), st);
+  }
+  EXPECT_EQ(SiteStateFromName("draining"), v1::SITE_STATE_DRAINING);
+  EXPECT_FALSE(SiteStateFromName("offline").has_value());
+}
+
 }  // namespace
 }  // namespace aso::transfer
