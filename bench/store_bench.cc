@@ -142,8 +142,9 @@ double ClaimCycle(TestDatabase& tdb, int limit) {
     (void)repo.MarkSubmitted(ids, kNow);
     timed += absl::Now() - start;
     pqxx::work w(backend);
-    w.exec(absl::StrCat("UPDATE transfers SET state = 'DONE' WHERE backend_job_id = ANY(",
-                        w.quote(aso::db::TextArray(ids)), "::text[])"));
+    w.exec(absl::StrCat("UPDATE transfers SET state = 'DONE' WHERE id IN (SELECT unnest(transfer_ids) ",
+                        "FROM submissions WHERE job_id = ANY(", w.quote(aso::db::TextArray(ids)),
+                        "::text[]))"));
     w.commit();
   }
   return claimed / absl::ToDoubleSeconds(timed);

@@ -10,7 +10,7 @@ namespace {
 
 constexpr char kStarted[] = R"sql(
   UPDATE transfers SET state = 'ACTIVE', updated = to_timestamp($3)
-  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED'))sql";
+  WHERE id = $1 AND attempt = $2 AND state = 'SUBMITTING')sql";
 
 // The attempt row is the idempotency record: a second report of the same attempt inserts nothing.
 constexpr char kInsertAttempt[] = R"sql(
@@ -29,7 +29,7 @@ constexpr char kDone[] = R"sql(
   SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($3),
       size_bytes = CASE WHEN size_bytes < 0 THEN $4 ELSE size_bytes END,
       checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END
-  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
+  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'ACTIVE'))sql";
 
 // A failed or cancelled attempt: killed if a kill was requested (or this is the cancel), else back to
 // the queue after the cool-off ($3 > 0), else failed for good.
@@ -44,7 +44,7 @@ constexpr char kNotDone[] = R"sql(
       -- A kill keeps the reason it was given.
       failure_reason = CASE WHEN kill_requested AND failure_reason <> '' THEN failure_reason ELSE $5 END,
       updated = to_timestamp($6)
-  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE'))sql";
+  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'ACTIVE'))sql";
 
 }  // namespace
 

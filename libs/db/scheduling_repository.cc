@@ -10,89 +10,122 @@
 namespace aso::db {
 namespace {
 
+// Queued and in-flight files per link, from the narrow claim tables (see migration 0003).
 constexpr char kListLinks[] = R"sql(
-  SELECT t.source_site, t.destination_site,
-         count(*) FILTER (WHERE t.state = 'QUEUED' AND t.not_before <= to_timestamp($1)
-                          AND ss.state = 'ENABLED' AND ds.state = 'ENABLED'),
-         count(*) FILTER (WHERE t.state = 'QUEUED'),
-         count(*) FILTER (WHERE t.state IN ('SUBMITTING','SUBMITTED','ACTIVE'))
-  FROM transfers t
-  JOIN sites ss ON ss.name = t.source_site
-  JOIN sites ds ON ds.name = t.destination_site
-  WHERE t.state IN ('QUEUED','SUBMITTING','SUBMITTED','ACTIVE')
-  GROUP BY t.source_site, t.destination_site
-  ORDER BY t.source_site, t.destination_site)sql";
+  WITH q AS (SELECT source_site, destination_site,
+                    count(*) FILTER (WHERE not_before <= to_timestamp($1)) AS ready, count(*) AS queued
+             FROM transfer_queue GROUP BY source_site, destination_site),
+       l AS (SELECT source_site, destination_site, count(*) AS active
+             FROM transfer_live GROUP BY source_site, destination_site)
+  SELECT source_site, destination_site,
+         CASE WHEN ss.state = 'ENABLED' AND ds.state = 'ENABLED' THEN COALESCE(q.ready, 0) ELSE 0 END,
+         COALESCE(q.queued, 0), COALESCE(l.active, 0)
+  FROM q FULL JOIN l USING (source_site, destination_site)
+  JOIN sites ss ON ss.name = source_site
+  JOIN sites ds ON ds.name = destination_site
+  ORDER BY source_site, destination_site)sql";
 
 // Throttle locks: outbound of the source site and inbound of the destination site, taken in key order
-// so two claimers of overlapping links cannot deadlock. Held until the transaction ends.
+// so two claimers of overlapping links cannot deadlock. Held until the transaction ends. The claim
+// transaction maintains transfer_queue and transfer_live itself (aso.claim, see migration 0003).
 constexpr char kLockSites[] = R"sql(
-  SELECT pg_advisory_xact_lock(k) FROM (
+  SELECT set_config('aso.claim', 'on', true), pg_advisory_xact_lock(k) FROM (
     SELECT DISTINCT unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2)]) AS k
     ORDER BY k) AS keys)sql";
 
-constexpr char kSiteLimits[] = R"sql(
-  SELECT
-    (SELECT state FROM sites WHERE name = $1),
-    (SELECT state FROM sites WHERE name = $2),
-    (SELECT CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $3 END
-       FROM sites WHERE name = $1),
-    (SELECT CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $3 END
-       FROM sites WHERE name = $2))sql";
-
-// Active transfers on the link and out of/into the sites, each counted only up to its limit: the cost of
-// a claim stays bounded by the limits, not by how much is in flight.
-constexpr char kActiveCounts[] = R"sql(
-  SELECT
-    (SELECT count(*) FROM (SELECT 1 FROM transfers WHERE source_site = $1 AND destination_site = $2
-       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT $3) link),
-    (SELECT count(*) FROM (SELECT 1 FROM transfers WHERE source_site = $1
-       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT $4) outbound),
-    (SELECT count(*) FROM (SELECT 1 FROM transfers WHERE destination_site = $2
-       AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT $5) inbound))sql";
+// The states and limits of both sites, and the files in flight on the link and out of/into the sites,
+// each counted only up to its limit: the cost of a claim stays bounded by the limits, not by how much is
+// in flight. $3 is the link's limit, $4 the limit of a site without its own.
+constexpr char kSitesAndLoad[] = R"sql(
+  WITH src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim
+               FROM sites WHERE name = $1),
+       dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim
+               FROM sites WHERE name = $2)
+  SELECT src.state, dst.state, src.lim, dst.lim,
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 AND destination_site = $2
+       LIMIT $3) link),
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 LIMIT src.lim) outbound),
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = $2 LIMIT dst.lim) inbound)
+  FROM src, dst)sql";
 
 constexpr char kSelectQueued[] = R"sql(
-  SELECT id, attempt + 1, username, task_id, source_url, destination_url, size_bytes, checksum
-  FROM transfers
-  WHERE state = 'QUEUED' AND source_site = $1 AND destination_site = $2
-    AND not_before <= to_timestamp($3)
-  ORDER BY priority DESC, id
-  LIMIT $4
-  FOR UPDATE SKIP LOCKED)sql";
+  SELECT t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
+         t.checksum
+  FROM (SELECT transfer_id FROM transfer_queue
+        WHERE source_site = $1 AND destination_site = $2 AND not_before <= to_timestamp($3)
+        ORDER BY priority DESC, transfer_id
+        LIMIT $4
+        FOR UPDATE SKIP LOCKED) q
+  JOIN transfers t ON t.id = q.transfer_id
+  ORDER BY t.priority DESC, t.id)sql";
 
-constexpr char kMarkSubmitting[] = R"sql(
-  UPDATE transfers t
-  SET state = 'SUBMITTING', attempt = t.attempt + 1, backend_job_id = p.job_id,
-      claimed_at = to_timestamp($3), updated = to_timestamp($3)
-  FROM unnest($1::bigint[], $2::text[]) AS p(id, job_id)
-  WHERE t.id = p.id AND t.state = 'QUEUED')sql";
+// QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
+// submissions row per job. Returns the number of files moved.
+constexpr char kClaim[] = R"sql(
+  WITH planned AS (
+    DELETE FROM transfer_queue q USING unnest($1::bigint[], $2::text[]) AS p(id, job_id)
+    WHERE q.transfer_id = p.id
+    RETURNING q.transfer_id, p.job_id),
+  moved AS (
+    UPDATE transfers t
+    SET state = 'SUBMITTING', attempt = t.attempt + 1, backend_job_id = planned.job_id,
+        claimed_at = to_timestamp($3), updated = to_timestamp($3)
+    FROM planned WHERE t.id = planned.transfer_id AND t.state = 'QUEUED'
+    RETURNING t.id, t.source_site, t.destination_site, t.backend_job_id),
+  live AS (
+    INSERT INTO transfer_live SELECT id, source_site, destination_site FROM moved RETURNING 1),
+  jobs AS (
+    INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at)
+    SELECT backend_job_id, min(source_site), min(destination_site), array_agg(id ORDER BY id), to_timestamp($3)
+    FROM moved GROUP BY backend_job_id RETURNING 1)
+  SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM jobs))sql";
 
+// The backend accepted these jobs: recorded once per job. Returns the files of the jobs confirmed now.
+// The record may be committed without waiting for the disk: should a crash lose it, the jobs are sent
+// again under the same ids after the resubmission delay and the adapter answers that it has them.
+constexpr char kMarkSubmittedAsync[] = "SET LOCAL synchronous_commit = off";
 constexpr char kMarkSubmitted[] = R"sql(
-  UPDATE transfers SET state = 'SUBMITTED', updated = to_timestamp($2)
-  WHERE backend_job_id = ANY($1::text[]) AND state = 'SUBMITTING')sql";
+  WITH confirmed AS (
+    UPDATE submissions SET accepted_at = to_timestamp($2)
+    WHERE job_id = ANY($1::text[]) AND accepted_at IS NULL
+    RETURNING cardinality(transfer_ids) AS files)
+  SELECT COALESCE(sum(files), 0)::bigint FROM confirmed)sql";
 
+// The backend refused the job: its files fail (or end KILLED if a kill is pending), the job is dropped.
 constexpr char kFailRefusedJob[] = R"sql(
+  WITH job AS (
+    DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL RETURNING transfer_ids)
   UPDATE transfers
   SET state = CASE WHEN kill_requested THEN 'KILLED' ELSE 'FAILED' END,
       failure_class = CASE WHEN kill_requested THEN 'CANCELED' ELSE 'BACKEND' END,
       failure_reason = CASE WHEN kill_requested AND failure_reason <> '' THEN failure_reason ELSE $2 END,
       updated = to_timestamp($3)
-  WHERE backend_job_id = $1 AND state = 'SUBMITTING')sql";
+  FROM job
+  WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
+    AND transfers.state = 'SUBMITTING')sql";
 
 constexpr char kStaleJobs[] = R"sql(
-  SELECT DISTINCT backend_job_id FROM transfers
-  WHERE state = 'SUBMITTING' AND claimed_at < to_timestamp($1)
+  SELECT job_id FROM submissions
+  WHERE accepted_at IS NULL AND claimed_at < to_timestamp($1)
+  ORDER BY claimed_at
   LIMIT $2)sql";
 
-// Renews the claim of one stale job (skipping rows another replica is renewing) and returns its files.
+// Renews the claim of one stale job (a replica renewing it concurrently waits on the row, then finds it
+// renewed and takes nothing) and returns its files that are still waiting for the backend.
 constexpr char kTakeJob[] = R"sql(
-  WITH taken AS (
-    SELECT id FROM transfers
-    WHERE backend_job_id = $1 AND state = 'SUBMITTING' AND claimed_at < to_timestamp($2)
-    FOR UPDATE SKIP LOCKED)
-  UPDATE transfers t SET claimed_at = to_timestamp($3)
-  FROM taken WHERE t.id = taken.id
-  RETURNING t.id, t.attempt, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
-            t.checksum, t.source_site, t.destination_site)sql";
+  WITH job AS (
+    UPDATE submissions SET claimed_at = to_timestamp($3)
+    WHERE job_id = $1 AND accepted_at IS NULL AND claimed_at < to_timestamp($2)
+    RETURNING transfer_ids)
+  SELECT t.id, t.attempt, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
+         t.checksum, t.source_site, t.destination_site
+  FROM job LEFT JOIN transfers t
+    ON t.id = ANY(job.transfer_ids) AND t.backend_job_id = $1 AND t.state = 'SUBMITTING'
+  ORDER BY t.id)sql";
+
+// A stale job none of whose files still waits for the backend (all killed or finished meanwhile).
+constexpr char kDropEmptyJob[] = R"sql(
+  DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL)sql";
 
 ClaimedFile FileFromRow(const pqxx::row& r) {
   ClaimedFile f;
@@ -130,18 +163,14 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     jobs.clear();
     txn.exec_params(kLockSites, source_site, destination_site);
-    auto sites = txn.exec_params1(kSiteLimits, source_site, destination_site, limits.default_site_max_active);
-    if (sites[0].is_null() || sites[1].is_null()) return absl::OkStatus();  // site deleted meanwhile
-    if (sites[0].as<std::string>() != "ENABLED" || sites[1].as<std::string>() != "ENABLED") {
-      return absl::OkStatus();
-    }
-    const int64_t out_limit = sites[2].as<int64_t>();
-    const int64_t in_limit = sites[3].as<int64_t>();
-    auto active = txn.exec_params1(kActiveCounts, source_site, destination_site,
-                                   static_cast<int64_t>(limits.link_max_active), out_limit, in_limit);
-    int64_t free = std::min<int64_t>({limits.link_max_active - active[0].as<int64_t>(),
-                                      out_limit - active[1].as<int64_t>(), in_limit - active[2].as<int64_t>(),
-                                      static_cast<int64_t>(limits.max_files)});
+    auto load = txn.exec_params(kSitesAndLoad, source_site, destination_site,
+                                static_cast<int64_t>(limits.link_max_active), limits.default_site_max_active);
+    if (load.empty()) return absl::OkStatus();  // a site was deleted meanwhile
+    const auto& r = load[0];
+    if (r[0].as<std::string>() != "ENABLED" || r[1].as<std::string>() != "ENABLED") return absl::OkStatus();
+    const int64_t free = std::min<int64_t>(
+        {limits.link_max_active - r[4].as<int64_t>(), r[2].as<int64_t>() - r[5].as<int64_t>(),
+         r[3].as<int64_t>() - r[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
     if (free <= 0) return absl::OkStatus();
     std::vector<ClaimedFile> files;
     for (const auto& r :
@@ -163,8 +192,8 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
       jobs.push_back(std::move(job));
     }
     if (ids.empty()) return absl::OkStatus();
-    auto r = txn.exec_params(kMarkSubmitting, IntArray(ids), TextArray(job_of_id), EpochSeconds(now));
-    if (r.affected_rows() != ids.size()) {
+    auto moved = txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now));
+    if (moved[0].as<size_t>() != ids.size()) {
       return absl::AbortedError("claimed transfers changed state during the claim");
     }
     return absl::OkStatus();
@@ -177,8 +206,8 @@ absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::vector<std:
                                                           absl::Time now) {
   int changed = 0;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed = static_cast<int>(
-        txn.exec_params(kMarkSubmitted, TextArray(job_ids), EpochSeconds(now)).affected_rows());
+    txn.exec(kMarkSubmittedAsync);
+    changed = txn.exec_params1(kMarkSubmitted, TextArray(job_ids), EpochSeconds(now))[0].as<int>();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -213,19 +242,18 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePending
     PendingJob job{id, "", "", {}};
     s = Transact(db_, [&](pqxx::work& txn) {
       job.files.clear();
-      for (const auto& r : txn.exec_params(kTakeJob, id, EpochSeconds(claimed_before), EpochSeconds(now))) {
+      auto rows = txn.exec_params(kTakeJob, id, EpochSeconds(claimed_before), EpochSeconds(now));
+      for (const auto& r : rows) {
+        if (r[0].is_null()) continue;
         job.files.push_back(FileFromRow(r));
         job.source_site = r[8].as<std::string>();
         job.destination_site = r[9].as<std::string>();
       }
+      if (!rows.empty() && job.files.empty()) txn.exec_params(kDropEmptyJob, id);
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
-    if (!job.files.empty()) {
-      std::sort(job.files.begin(), job.files.end(),
-                [](const auto& a, const auto& b) { return a.transfer_id < b.transfer_id; });
-      jobs.push_back(std::move(job));
-    }
+    if (!job.files.empty()) jobs.push_back(std::move(job));
   }
   return jobs;
 }

@@ -69,7 +69,8 @@ class SchedulingRepository {
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
       absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) = 0;
 
-  // SUBMITTING -> SUBMITTED for the files of the jobs, in one transaction. Returns how many changed.
+  // SUBMITTING -> SUBMITTED for the files of the jobs, in one transaction: the acceptance is recorded once
+  // per job (table submissions), not per file. Returns how many files the jobs confirmed now hold.
   virtual absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) = 0;
 
   // SUBMITTING -> FAILED (class BACKEND, `reason`) for the files of a job the backend refused for good,

@@ -6,8 +6,10 @@ namespace aso::db {
 namespace {
 
 constexpr char kCounts[] = R"sql(
-  SELECT source_site, destination_site, state, count(*), COALESCE(sum(GREATEST(size_bytes, 0)), 0)::bigint
-  FROM transfers GROUP BY source_site, destination_site, state)sql";
+  SELECT t.source_site, t.destination_site, aso_file_state(t.state, s.accepted_at) AS file_state, count(*),
+         COALESCE(sum(GREATEST(t.size_bytes, 0)), 0)::bigint
+  FROM transfers t LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
+  GROUP BY t.source_site, t.destination_site, file_state)sql";
 
 constexpr char kAttemptsAfter[] = R"sql(
   SELECT id, source_site, destination_site, result, failure_class, bytes,

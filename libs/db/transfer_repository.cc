@@ -19,7 +19,7 @@ constexpr char kLiveDestinationConflicts[] = R"sql(
   FROM transfers t
   JOIN unnest($1::text[], $2::text[]) AS n(destination_url, idempotency_key)
     ON t.destination_url = n.destination_url AND t.idempotency_key <> n.idempotency_key
-  WHERE t.state IN ('QUEUED','SUBMITTING','SUBMITTED','ACTIVE'))sql";
+  WHERE t.live)sql";
 
 constexpr char kInsert[] = R"sql(
   INSERT INTO transfers (idempotency_key, task_id, username, job_id, source_site, source_url,
@@ -44,16 +44,19 @@ constexpr char kIdsByKey[] = R"sql(
   SELECT idempotency_key, id, task_id, source_url, destination_url FROM transfers
   WHERE idempotency_key = ANY($1::text[]))sql";
 
-// Columns read into a Transfer, with the states of both sites for the waiting reason.
+// Columns read into a Transfer, with the states of both sites for the waiting reason. A SUBMITTING file
+// whose job the backend accepted is SUBMITTED (see migration 0003).
 constexpr char kSelectTransfer[] = R"sql(
   SELECT t.id, t.task_id, t.username, t.job_id, t.source_site, t.source_url, t.destination_site,
-         t.destination_url, t.size_bytes, t.checksum, t.priority, t.state, t.attempt,
+         t.destination_url, t.size_bytes, t.checksum, t.priority, aso_file_state(t.state, s.accepted_at),
+         t.attempt,
          extract(epoch from t.not_before)::float8, COALESCE(t.backend_job_id, ''),
          t.failure_class, t.failure_reason, extract(epoch from t.created)::float8,
          extract(epoch from t.updated)::float8, t.metadata::text, t.idempotency_key,
-         ss.state, ds.state, extract(epoch from COALESCE(t.claimed_at, t.created))::float8,
+         ss.state, ds.state, extract(epoch from COALESCE(s.claimed_at, t.claimed_at, t.created))::float8,
          t.kill_requested
   FROM transfers t JOIN sites ss ON ss.name = t.source_site JOIN sites ds ON ds.name = t.destination_site
+  LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
 )sql";
 
 constexpr char kAttempts[] = R"sql(
@@ -66,14 +69,16 @@ constexpr char kList[] = R"sql(
   WHERE t.id > $1
     AND ($2 = '' OR t.task_id = $2)
     AND ($3 = '' OR t.username = $3)
-    AND (cardinality($4::text[]) = 0 OR t.state = ANY($4::text[]))
+    AND (cardinality($4::text[]) = 0 OR aso_file_state(t.state, s.accepted_at) = ANY($4::text[]))
     AND ($5 = '' OR t.source_site = $5 OR t.destination_site = $5)
   ORDER BY t.id LIMIT $6)sql";
 
 constexpr char kSummaryStates[] = R"sql(
-  SELECT state, count(*), COALESCE(sum(GREATEST(size_bytes, 0)), 0)::bigint, min(username),
-         extract(epoch from min(created))::float8, extract(epoch from max(updated))::float8
-  FROM transfers WHERE task_id = $1 GROUP BY state ORDER BY state)sql";
+  SELECT aso_file_state(t.state, s.accepted_at) AS file_state, count(*),
+         COALESCE(sum(GREATEST(t.size_bytes, 0)), 0)::bigint, min(t.username),
+         extract(epoch from min(t.created))::float8, extract(epoch from max(t.updated))::float8
+  FROM transfers t LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
+  WHERE t.task_id = $1 GROUP BY file_state ORDER BY file_state)sql";
 
 constexpr char kSummaryFailures[] = R"sql(
   SELECT failure_class, failure_reason, count(*) FROM transfers
@@ -91,7 +96,7 @@ constexpr char kKillQueued[] = R"sql(
 
 constexpr char kRequestKill[] = R"sql(
   UPDATE transfers SET kill_requested = true, failure_reason = $4, updated = to_timestamp($5)
-  WHERE state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE') AND NOT kill_requested AND )sql";
+  WHERE state IN ('SUBMITTING', 'ACTIVE') AND NOT kill_requested AND )sql";
 
 // Why a non-terminal transfer is not moving, in words a user can act on.
 std::string WaitingReason(const Transfer& t, const std::string& source_site_state,

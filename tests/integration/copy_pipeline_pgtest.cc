@@ -59,7 +59,10 @@ class CopyPipelineTest : public ::testing::Test {
     }
     metrics_ = std::move(*metrics::Metrics::Start("test", ""));
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override {
+    if (tdb_ != nullptr) db::ExpectClaimTablesConsistent(*tdb_);
+    fs::remove_all(root_);
+  }
 
   std::string Url(const std::string& side, const std::string& name) {
     return "file://" + (root_ / side / name).string();

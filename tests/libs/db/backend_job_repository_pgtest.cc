@@ -65,7 +65,7 @@ TEST_F(BackendJobRepositoryTest, LeaseCarriesTheKillRequest) {
   AddSite(tdb_->db(), "A");
   AddSite(tdb_->db(), "B");
   auto ids = InsertTransfers(tdb_->db(), 2, "f");
-  tdb_->Exec("UPDATE transfers SET state = 'SUBMITTED', attempt = 1");
+  tdb_->Exec("UPDATE transfers SET state = 'SUBMITTING', attempt = 1");
   tdb_->Exec(absl::StrCat("UPDATE transfers SET kill_requested = true WHERE id = ", ids[1]));
   ASSERT_TRUE(repo_->InsertJob(MakeJob("j1", {ids[0], ids[1]}), "gfal2", kT0).ok());
   auto leased = repo_->LeaseFiles("w", 2, absl::Seconds(60), kT0);

@@ -15,13 +15,41 @@ namespace aso::db {
 
 inline const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 
-// A test with its own fresh, migrated database in tdb_.
+// Files the API shows as SUBMITTED: SUBMITTING rows whose bulk job the backend accepted.
+inline constexpr char kCountSubmitted[] =
+    "SELECT count(*) FROM transfers t JOIN submissions s ON s.job_id = t.backend_job_id "
+    "WHERE aso_file_state(t.state, s.accepted_at) = 'SUBMITTED'";
+
+// The claim tables (migration 0003) hold exactly the QUEUED transfers, with their claim keys, and the
+// transfers in flight.
+inline void ExpectClaimTablesConsistent(testing::TestDatabase& tdb) {
+  EXPECT_EQ(
+      tdb.QueryInt("SELECT count(*) FROM (SELECT * FROM transfers WHERE state = 'QUEUED') t "
+                   "FULL JOIN transfer_queue q ON q.transfer_id = t.id AND q.source_site = t.source_site "
+                   "AND q.destination_site = t.destination_site AND q.priority = t.priority "
+                   "AND q.not_before = t.not_before WHERE t.id IS NULL OR q.transfer_id IS NULL"),
+      0)
+      << "transfer_queue differs from the QUEUED transfers";
+  EXPECT_EQ(
+      tdb.QueryInt("SELECT count(*) FROM (SELECT * FROM transfers WHERE state IN ('SUBMITTING', 'ACTIVE')) t "
+                   "FULL JOIN transfer_live l ON l.transfer_id = t.id AND l.source_site = t.source_site "
+                   "AND l.destination_site = t.destination_site "
+                   "WHERE t.id IS NULL OR l.transfer_id IS NULL"),
+      0)
+      << "transfer_live differs from the transfers in flight";
+}
+
+// A test with its own fresh, migrated database in tdb_; at its end the claim tables must agree with the
+// transfers, whatever the test did.
 class PgTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto t = testing::TestDatabase::Create();
     ASSERT_TRUE(t.ok()) << t.status();
     tdb_ = std::move(*t);
+  }
+  void TearDown() override {
+    if (tdb_ != nullptr) ExpectClaimTablesConsistent(*tdb_);
   }
   std::unique_ptr<testing::TestDatabase> tdb_;
 };

@@ -15,8 +15,8 @@ class OutcomeRepositoryTest : public PgTest {
     AddSite(tdb_->db(), "A");
     AddSite(tdb_->db(), "B");
     id_ = InsertTransfers(tdb_->db(), 1, "f")[0];
-    // As if claimed and submitted for attempt 1.
-    tdb_->Exec("UPDATE transfers SET state = 'SUBMITTED', attempt = 1, backend_job_id = 'j1'");
+    // As if claimed for attempt 1.
+    tdb_->Exec("UPDATE transfers SET state = 'SUBMITTING', attempt = 1, backend_job_id = 'j1'");
     repo_ = std::make_unique<PgOutcomeRepository>(tdb_->db());
   }
   FileOutcome Outcome(v1::TransferState state, int attempt = 1) {
@@ -72,7 +72,7 @@ TEST_F(OutcomeRepositoryTest, FinalFailureAndStaleAttempts) {
   tdb_->Exec("UPDATE transfers SET attempt = 2");
   // An outcome of attempt 1 arriving while attempt 2 runs is ignored.
   EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE, 1), std::nullopt, kT0));
-  EXPECT_EQ(State(), "SUBMITTED");
+  EXPECT_EQ(State(), "SUBMITTING");
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 0);
   EXPECT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED, 2), std::nullopt, kT0));
   EXPECT_EQ(State(), "FAILED");

@@ -29,6 +29,12 @@ class QueryPlansTest : public ::testing::Test {
         "'S' || ((g / 20) % 20), 'root://d//dst/' || g, "
         "CASE WHEN g % 10 = 0 THEN 'QUEUED' WHEN g % 10 = 1 THEN 'ACTIVE' ELSE 'DONE' END, "
         "to_timestamp(0), now(), now() FROM generate_series(1, 60000) g");
+    // 20,000 bulk jobs, one in ten not yet confirmed by the adapter.
+    tdb_->Exec(
+        "INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at, "
+        "accepted_at) "
+        "SELECT 'j' || g, 'S1', 'S2', ARRAY[g]::bigint[], now() - interval '1 hour', "
+        "CASE WHEN g % 10 = 0 THEN NULL ELSE now() END FROM generate_series(1, 20000) g");
     tdb_->Exec("ANALYZE");
   }
   static void TearDownTestSuite() { delete tdb_; }
@@ -48,19 +54,23 @@ testing::TestDatabase* QueryPlansTest::tdb_ = nullptr;
 
 TEST_F(QueryPlansTest, ClaimReadsTheLinksQueueIndex) {
   EXPECT_THAT(
-      Plan("SELECT id FROM transfers WHERE state = 'QUEUED' AND source_site = 'S1' "
-           "AND destination_site = 'S2' AND not_before <= now() ORDER BY priority DESC, id LIMIT 1000 "
-           "FOR UPDATE SKIP LOCKED"),
-      HasSubstr("transfers_queued_by_link"));
+      Plan("SELECT transfer_id FROM transfer_queue WHERE source_site = 'S1' AND destination_site = 'S2' "
+           "AND not_before <= now() ORDER BY priority DESC, transfer_id LIMIT 1000 FOR UPDATE SKIP LOCKED"),
+      HasSubstr("transfer_queue_by_link"));
 }
 
 TEST_F(QueryPlansTest, ThrottleCountsUseTheLiveIndexes) {
-  EXPECT_THAT(Plan("SELECT 1 FROM transfers WHERE source_site = 'S1' AND destination_site = 'S2' "
-                   "AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT 100"),
-              HasSubstr("transfers_live_by_link"));
-  EXPECT_THAT(Plan("SELECT 1 FROM transfers WHERE destination_site = 'S2' "
-                   "AND state IN ('SUBMITTING','SUBMITTED','ACTIVE') LIMIT 100"),
-              HasSubstr("transfers_live_by_destination"));
+  EXPECT_THAT(
+      Plan("SELECT 1 FROM transfer_live WHERE source_site = 'S1' AND destination_site = 'S2' LIMIT 100"),
+      HasSubstr("transfer_live_by_link"));
+  EXPECT_THAT(Plan("SELECT 1 FROM transfer_live WHERE destination_site = 'S2' LIMIT 100"),
+              HasSubstr("transfer_live_by_destination"));
+}
+
+TEST_F(QueryPlansTest, UnconfirmedJobsUseTheirIndex) {
+  EXPECT_THAT(Plan("SELECT job_id FROM submissions WHERE accepted_at IS NULL AND claimed_at < now() "
+                   "ORDER BY claimed_at LIMIT 100"),
+              HasSubstr("submissions_unconfirmed"));
 }
 
 TEST_F(QueryPlansTest, TaskAndUserListingsAndSummaries) {
@@ -75,8 +85,7 @@ TEST_F(QueryPlansTest, TaskAndUserListingsAndSummaries) {
 TEST_F(QueryPlansTest, IdempotencyAndDestinationChecks) {
   EXPECT_THAT(Plan("SELECT id FROM transfers WHERE idempotency_key = ANY('{k1,k2}'::text[])"),
               HasSubstr("transfers_idempotency_key"));
-  EXPECT_THAT(Plan("SELECT id FROM transfers WHERE destination_url = 'root://d//dst/10' "
-                   "AND state IN ('QUEUED','SUBMITTING','SUBMITTED','ACTIVE')"),
+  EXPECT_THAT(Plan("SELECT id FROM transfers WHERE destination_url = 'root://d//dst/10' AND live"),
               HasSubstr("transfers_live_destination"));
 }
 

@@ -1,5 +1,6 @@
 #include "libs/db/scheduling_repository.h"
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -125,7 +126,99 @@ TEST_F(SchedulingRepositoryTest, SubmittedAndStaleJobs) {
   EXPECT_TRUE(repo_->TakeStalePendingJobs(kT0 + absl::Seconds(1), kT0 + absl::Seconds(31), 10)->empty());
   EXPECT_EQ(*repo_->MarkSubmitted({job}, kT0), 2);
   EXPECT_EQ(*repo_->MarkSubmitted({job}, kT0), 0);
-  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'SUBMITTED'"), 2);
+  EXPECT_EQ(tdb_->QueryInt(kCountSubmitted), 2);
+}
+
+TEST_F(SchedulingRepositoryTest, AcceptanceIsRecordedPerJobAndShownPerFile) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  auto ids = InsertTransfers(tdb_->db(), 3, "f");
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{2, 100, 100}, kT0, OneJob);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  const std::string job = (*jobs)[0].job_id;
+  EXPECT_EQ(tdb_->QueryInt(absl::StrCat("SELECT cardinality(transfer_ids) FROM submissions WHERE job_id = '",
+                                        job, "' AND accepted_at IS NULL")),
+            2);
+  PgTransferRepository transfers(tdb_->db());
+  EXPECT_EQ(transfers.Get(ids[0], kT0)->state(), common::v1::TRANSFER_STATE_SUBMITTING);
+
+  EXPECT_EQ(*repo_->MarkSubmitted({job}, kT0), 2);
+  EXPECT_EQ(transfers.Get(ids[0], kT0)->state(), common::v1::TRANSFER_STATE_SUBMITTED);
+  EXPECT_EQ(transfers.Get(ids[2], kT0)->state(), common::v1::TRANSFER_STATE_QUEUED);
+  TransferFilter only_submitted;
+  only_submitted.states = {common::v1::TRANSFER_STATE_SUBMITTED};
+  auto page = transfers.List(only_submitted, 10, "", kT0);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->transfers.size(), 2u);
+  EXPECT_EQ(page->transfers[0].id(), ids[0]);
+  auto summary = transfers.Summarize("task-1");
+  ASSERT_TRUE(summary.ok());
+  std::map<int, int64_t> files_by_state;
+  for (const auto& sc : summary->states()) files_by_state[sc.state()] = sc.files();
+  EXPECT_EQ(files_by_state[common::v1::TRANSFER_STATE_SUBMITTED], 2);
+  EXPECT_EQ(files_by_state[common::v1::TRANSFER_STATE_QUEUED], 1);
+
+  // An accepted job is neither failed as refused nor re-sent.
+  EXPECT_EQ(*repo_->FailRefusedJob(job, "refused", kT0), 0);
+  EXPECT_TRUE(repo_->TakeStalePendingJobs(kT0 + absl::Hours(1), kT0 + absl::Hours(1), 10)->empty());
+  EXPECT_EQ(tdb_->QueryInt(kCountSubmitted), 2);
+}
+
+TEST_F(SchedulingRepositoryTest, RefusedJobFailsOnlyItsWaitingFiles) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  auto ids = InsertTransfers(tdb_->db(), 2, "f");
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{10, 100, 100}, kT0, OneJob);
+  ASSERT_TRUE(jobs.ok());
+  const std::string job = (*jobs)[0].job_id;
+  // One file was killed meanwhile (the kill is pending: the backend may hold it).
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET kill_requested = true, failure_reason = 'user' WHERE id = ",
+                          ids[1]));
+  EXPECT_EQ(*repo_->FailRefusedJob(job, "bad job", kT0), 2);
+  EXPECT_EQ(tdb_->QueryText(
+                absl::StrCat("SELECT state || ' ' || failure_reason FROM transfers WHERE id = ", ids[0])),
+            "FAILED bad job");
+  EXPECT_EQ(tdb_->QueryText(
+                absl::StrCat("SELECT state || ' ' || failure_reason FROM transfers WHERE id = ", ids[1])),
+            "KILLED user");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM submissions"), 0);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_live"), 0);
+  EXPECT_EQ(*repo_->FailRefusedJob(job, "bad job", kT0), 0);  // once
+}
+
+TEST_F(SchedulingRepositoryTest, StaleJobWithNoWaitingFileIsDropped) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  InsertTransfers(tdb_->db(), 1, "f");
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{10, 100, 100}, kT0, OneJob);
+  ASSERT_TRUE(jobs.ok());
+  tdb_->Exec("UPDATE transfers SET state = 'ACTIVE'");  // the backend reported it started
+  EXPECT_TRUE(repo_->TakeStalePendingJobs(kT0 + absl::Hours(1), kT0 + absl::Hours(1), 10)->empty());
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM submissions"), 0);
+}
+
+TEST_F(SchedulingRepositoryTest, ListLinksCountsQueuedReadyAndInFlight) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  AddSite(tdb_->db(), "C", 0, 0, common::v1::SITE_STATE_BANNED);
+  InsertTransfers(tdb_->db(), 5, "f");
+  PgTransferRepository transfers(tdb_->db());
+  ASSERT_TRUE(transfers.InsertBatch({MakeTransfer("c1", "A", "C")}, kT0).ok());
+  ASSERT_EQ(Claim("A", "B", 2), 2);
+  tdb_->Exec(
+      "UPDATE transfers SET not_before = to_timestamp(1800000100) WHERE id = (SELECT max(id) FROM "
+      "transfers WHERE destination_site = 'B' AND state = 'QUEUED')");
+  auto links = repo_->ListLinks(kT0);
+  ASSERT_TRUE(links.ok());
+  ASSERT_EQ(links->size(), 2u);
+  EXPECT_EQ((*links)[0].destination_site, "B");
+  EXPECT_EQ((*links)[0].queued_ready, 2);  // one of the three queued is cooling off
+  EXPECT_EQ((*links)[0].queued, 3);
+  EXPECT_EQ((*links)[0].active, 2);
+  EXPECT_EQ((*links)[1].destination_site, "C");
+  EXPECT_EQ((*links)[1].queued_ready, 0);  // banned
+  EXPECT_EQ((*links)[1].queued, 1);
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ TEST_F(SchedulerTest, DispatchesWithinTheLinkLimitInJobsPerUser) {
   auto n = scheduler.RunOnce();
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 5);
-  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'SUBMITTED'"), 5);
+  EXPECT_EQ(tdb_->QueryInt(aso::db::kCountSubmitted), 5);
   for (const auto& job : adapter_.jobs) {
     EXPECT_LE(job.files_size(), 2);
     for (const auto& f : job.files()) {
@@ -75,7 +75,7 @@ TEST_F(SchedulerTest, UnreachableAdapterGetsTheSameJobAgainLater) {
   EXPECT_EQ(*scheduler.RunOnce(), 2);
   ASSERT_EQ(adapter_.jobs.size(), 1u);
   EXPECT_EQ(adapter_.jobs[0].job_id(), job_id);
-  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'SUBMITTED'"), 2);
+  EXPECT_EQ(tdb_->QueryInt(aso::db::kCountSubmitted), 2);
   EXPECT_EQ(tdb_->QueryInt("SELECT max(attempt) FROM transfers"), 1);  // not a new attempt
 }
 
