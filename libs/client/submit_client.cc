@@ -31,14 +31,16 @@ absl::Status DescribeLocalSource(iv1::FileRequest& file) {
   return absl::OkStatus();
 }
 
-SubmitClient::SubmitClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
-    : stub_(iv1::Ingest::NewStub(std::move(channel))), options_(options) {}
+SubmitClient::SubmitClient(std::shared_ptr<auth::ClientAuth> auth, const std::string& target,
+                           ClientOptions options)
+    : auth_(std::move(auth)), stub_(iv1::Ingest::NewStub(auth_->Channel(target))), options_(options) {}
 
 absl::Status SubmitClient::Call(const std::function<grpc::Status(grpc::ClientContext&)>& call) {
   absl::Duration backoff = options_.first_backoff;
   for (int attempt = 1;; ++attempt) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(options_.call_deadline));
+    auth_->Apply(ctx);
     grpc::Status s = call(ctx);
     const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
                            s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
@@ -50,13 +52,21 @@ absl::Status SubmitClient::Call(const std::function<grpc::Status(grpc::ClientCon
 
 absl::StatusOr<std::vector<int64_t>> SubmitClient::Submit(const std::string& task_id, const std::string& user,
                                                           const std::vector<iv1::FileRequest>& files) {
+  iv1::SubmitTransfersRequest request;
+  request.set_task_id(task_id);
+  request.set_user(user);
+  for (const auto& f : files) *request.add_files() = f;
+  return Submit(request);
+}
+
+absl::StatusOr<std::vector<int64_t>> SubmitClient::Submit(const iv1::SubmitTransfersRequest& whole) {
   std::vector<int64_t> ids;
-  for (size_t start = 0; start < files.size(); start += options_.batch_size) {
-    iv1::SubmitTransfersRequest request;
-    request.set_task_id(task_id);
-    request.set_user(user);
-    for (size_t i = start; i < files.size() && i < start + options_.batch_size; ++i) {
-      *request.add_files() = files[i];
+  const size_t total = static_cast<size_t>(whole.files_size());
+  for (size_t start = 0; start < total; start += options_.batch_size) {
+    iv1::SubmitTransfersRequest request = whole;
+    request.clear_files();
+    for (size_t i = start; i < total && i < start + options_.batch_size; ++i) {
+      *request.add_files() = whole.files(static_cast<int>(i));
     }
     iv1::SubmitTransfersResponse response;
     absl::Status s = Call([&](grpc::ClientContext& ctx) {
@@ -132,6 +142,58 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmitClient::ListTransfers(
     if (response.next_page_token().empty()) return out;
     request.set_page_token(response.next_page_token());
   }
+}
+
+absl::StatusOr<std::string> SubmitClient::Watch(const std::string& task_id, const std::string& cursor,
+                                                absl::Duration timeout,
+                                                const std::function<bool(const iv1::TaskEvent&)>& on_event) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string last = cursor;
+  absl::Duration backoff = options_.first_backoff;
+  int failures = 0;
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(deadline));
+    auth_->Apply(ctx);
+    iv1::WatchTaskRequest request;
+    request.set_task_id(task_id);
+    request.set_cursor(last);
+    auto reader = stub_->WatchTask(&ctx, request);
+    iv1::TaskEvent event;
+    bool stop = false;
+    while (reader->Read(&event)) {
+      failures = 0;
+      last = event.cursor();
+      if (!on_event(event)) {
+        stop = true;
+        ctx.TryCancel();
+        break;
+      }
+    }
+    grpc::Status s = reader->Finish();
+    if (stop) return last;
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED || absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("task ", task_id, " is still running after ", absl::FormatDuration(timeout)));
+    }
+    // A stream that ends without an error (the server drains) or breaks is resumed from the last cursor.
+    if (!s.ok() && s.error_code() != grpc::StatusCode::UNAVAILABLE) return server::FromGrpcStatus(s);
+    if (!s.ok() && ++failures >= options_.max_attempts) return server::FromGrpcStatus(s);
+    std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+    backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
+}
+
+absl::StatusOr<iv1::RetryTransfersResponse> SubmitClient::RetryTask(const std::string& task_id,
+                                                                    const std::string& user) {
+  iv1::RetryTransfersRequest request;
+  request.set_task_id(task_id);
+  request.set_user(user);
+  iv1::RetryTransfersResponse response;
+  absl::Status s =
+      Call([&](grpc::ClientContext& ctx) { return stub_->RetryTransfers(&ctx, request, &response); });
+  if (!s.ok()) return s;
+  return response;
 }
 
 }  // namespace aso::client

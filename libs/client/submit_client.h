@@ -1,5 +1,6 @@
 // The job-side client of aso-ingest: submit files (retrying safely thanks to idempotency keys, in
-// batches), follow a task until it ends, read failures. Thread-compatible; one per thread or guarded.
+// batches), watch a task until it ends (resuming the stream after a disconnect), read failures, kill and
+// retry. Thread-compatible; one per thread or guarded.
 #ifndef ASO_LIBS_CLIENT_SUBMIT_CLIENT_H_
 #define ASO_LIBS_CLIENT_SUBMIT_CLIENT_H_
 
@@ -12,6 +13,7 @@
 #include "absl/time/time.h"
 #include "aso/ingest/v1/ingest.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/credentials.h"
 
 namespace aso::client {
 
@@ -28,12 +30,26 @@ absl::Status DescribeLocalSource(aso::ingest::v1::FileRequest& file);
 
 class SubmitClient {
  public:
-  SubmitClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options = {});
+  // `auth` says how to reach and authenticate to aso-ingest at `target` (see libs/auth/credentials.h).
+  SubmitClient(std::shared_ptr<auth::ClientAuth> auth, const std::string& target, ClientOptions options = {});
 
-  // Submits every file of one task; returns the transfer ids in order. All files are validated by the
-  // server per batch; on an error, earlier batches stay submitted (re-running the same call is safe).
+  // Submits every file of `request` (task, user, deadline and files), in batches; returns the transfer
+  // ids in order. Each batch is validated by the server; on an error, earlier batches stay submitted
+  // (re-running the same call is safe: the idempotency keys return the same ids).
+  absl::StatusOr<std::vector<int64_t>> Submit(const aso::ingest::v1::SubmitTransfersRequest& request);
   absl::StatusOr<std::vector<int64_t>> Submit(const std::string& task_id, const std::string& user,
                                               const std::vector<aso::ingest::v1::FileRequest>& files);
+
+  // Streams the task's changes from `cursor` (empty: the current state of every file first), calling
+  // `on_event` for each until it returns false or `timeout` passes (DEADLINE_EXCEEDED). A dropped stream
+  // is resumed from the last cursor, so no change is missed or repeated. Returns the last cursor.
+  absl::StatusOr<std::string> Watch(const std::string& task_id, const std::string& cursor,
+                                    absl::Duration timeout,
+                                    const std::function<bool(const aso::ingest::v1::TaskEvent&)>& on_event);
+
+  // Puts the task's FAILED and KILLED transfers back in the queue with a fresh attempt budget.
+  absl::StatusOr<aso::ingest::v1::RetryTransfersResponse> RetryTask(const std::string& task_id,
+                                                                    const std::string& user);
 
   absl::StatusOr<aso::common::v1::TaskSummary> Summary(const std::string& task_id);
 
@@ -56,6 +72,7 @@ class SubmitClient {
   // Runs `call` with a fresh context and deadline, retrying transient failures with backoff.
   absl::Status Call(const std::function<grpc::Status(grpc::ClientContext&)>& call);
 
+  std::shared_ptr<auth::ClientAuth> auth_;
   std::unique_ptr<aso::ingest::v1::Ingest::Stub> stub_;
   ClientOptions options_;
 };

@@ -1,5 +1,6 @@
 #include "libs/db/outcome_repository.h"
 
+#include "absl/strings/str_cat.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 #include "libs/transfer/state.h"
@@ -34,17 +35,26 @@ constexpr char kDone[] = R"sql(
 // A failed or cancelled attempt: killed if a kill was requested (or this is the cancel), else back to
 // the queue after the cool-off ($3 > 0), else failed for good.
 constexpr char kNotDone[] = R"sql(
+  WITH d AS (
+    SELECT t.id, t.kill_requested OR $7::boolean AS kill,
+           $3::float8 > 0 AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
+                                          AND k.deadline <= to_timestamp($6)) AS retry,
+           $3::float8 > 0 AND EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
+                                      AND k.deadline <= to_timestamp($6)) AS too_late
+    FROM transfers t WHERE t.id = $1)
   UPDATE transfers
-  SET state = CASE WHEN kill_requested OR $7::boolean THEN 'KILLED' WHEN $3::float8 > 0 THEN 'QUEUED' ELSE 'FAILED' END,
-      not_before = CASE WHEN NOT kill_requested AND NOT $7::boolean AND $3::float8 > 0 THEN to_timestamp($3::float8)
-                        ELSE not_before END,
-      backend_job_id = CASE WHEN NOT kill_requested AND NOT $7::boolean AND $3::float8 > 0 THEN NULL ELSE backend_job_id END,
-      claimed_at = CASE WHEN NOT kill_requested AND NOT $7::boolean AND $3::float8 > 0 THEN NULL ELSE claimed_at END,
+  SET state = CASE WHEN d.kill THEN 'KILLED' WHEN d.retry THEN 'QUEUED' ELSE 'FAILED' END,
+      not_before = CASE WHEN NOT d.kill AND d.retry THEN to_timestamp($3::float8) ELSE not_before END,
+      backend_job_id = CASE WHEN NOT d.kill AND d.retry THEN NULL ELSE backend_job_id END,
+      claimed_at = CASE WHEN NOT d.kill AND d.retry THEN NULL ELSE claimed_at END,
       failure_class = $4,
       -- A kill keeps the reason it was given.
-      failure_reason = CASE WHEN kill_requested AND failure_reason <> '' THEN failure_reason ELSE $5 END,
+      failure_reason = CASE WHEN d.kill AND failure_reason <> '' THEN failure_reason
+                            WHEN NOT d.kill AND d.too_late THEN $5 || ' (not retried: the task deadline has passed)'
+                            ELSE $5 END,
       updated = to_timestamp($6)
-  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'ACTIVE'))sql";
+  FROM d
+  WHERE transfers.id = d.id AND transfers.attempt = $2 AND transfers.state IN ('SUBMITTING', 'ACTIVE'))sql";
 
 }  // namespace
 
@@ -87,6 +97,18 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
   });
   if (!s.ok()) return s;
   return changed;
+}
+
+absl::StatusOr<int> PgOutcomeRepository::RetryBase(int64_t transfer_id) {
+  int base = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params("SELECT retry_base FROM transfers WHERE id = $1", transfer_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("no transfer with id ", transfer_id));
+    base = r[0][0].as<int>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return base;
 }
 
 }  // namespace aso::db

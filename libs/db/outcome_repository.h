@@ -23,10 +23,15 @@ class OutcomeRepository {
 
   // Records the attempt (once per transfer and attempt) and moves the transfer: DONE for a DONE outcome;
   // KILLED for a cancelled one (state KILLED) or any failure of a transfer with a kill request; else, for
-  // a failure, back to QUEUED with not_before = *retry_at when set, or FAILED. Returns false (and changes
-  // nothing) for an attempt already recorded or a transfer no longer live on that attempt.
+  // a failure, back to QUEUED with not_before = *retry_at when set and the task's deadline has not
+  // passed, or FAILED. Returns false (and changes nothing) for an attempt already recorded or a transfer
+  // no longer live on that attempt.
   virtual absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
                                              absl::Time now) = 0;
+
+  // The attempt number at the transfer's last manual retry (0 if none): its retry budget counts the
+  // attempts after it.
+  virtual absl::StatusOr<int> RetryBase(int64_t transfer_id) = 0;
 };
 
 class PgOutcomeRepository final : public OutcomeRepository {
@@ -35,6 +40,7 @@ class PgOutcomeRepository final : public OutcomeRepository {
   absl::StatusOr<bool> ApplyStarted(const FileOutcome& outcome, absl::Time now) override;
   absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
                                      absl::Time now) override;
+  absl::StatusOr<int> RetryBase(int64_t transfer_id) override;
 
  private:
   Database& db_;

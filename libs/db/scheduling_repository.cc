@@ -104,6 +104,23 @@ constexpr char kFailRefusedJob[] = R"sql(
   WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
     AND transfers.state = 'SUBMITTING')sql";
 
+// Tasks whose deadline passed are marked once, then their queued files fail. Two statements: an UPDATE
+// of transfers notifies the scheduler even when it changes no row, so it runs only when a task is due.
+constexpr char kTasksOverdue[] = R"sql(
+  UPDATE tasks SET deadline_passed = true, updated = to_timestamp($1)
+  WHERE task_id IN (SELECT task_id FROM tasks
+                    WHERE deadline IS NOT NULL AND NOT deadline_passed AND deadline <= to_timestamp($1)
+                    ORDER BY deadline LIMIT $2)
+  RETURNING task_id)sql";
+constexpr char kExpireOverdue[] = R"sql(
+  WITH due AS (SELECT task_id, deadline FROM tasks WHERE task_id = ANY($2::text[]))
+  UPDATE transfers t
+  SET state = 'FAILED', failure_class = 'MAX_TIME_IN_QUEUE',
+      failure_reason = 'the task deadline (' || to_char(due.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                       || ') passed before the file was transferred',
+      updated = to_timestamp($1)
+  FROM due WHERE t.task_id = due.task_id AND t.state = 'QUEUED')sql";
+
 constexpr char kStaleJobs[] = R"sql(
   SELECT job_id FROM submissions
   WHERE accepted_at IS NULL AND claimed_at < to_timestamp($1)
@@ -212,6 +229,23 @@ absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::vector<std:
   });
   if (!s.ok()) return s;
   return changed;
+}
+
+absl::StatusOr<int> PgSchedulingRepository::ExpireOverdue(absl::Time now, int max_tasks) {
+  int failed = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    failed = 0;
+    std::vector<std::string> due;
+    for (const auto& r : txn.exec_params(kTasksOverdue, EpochSeconds(now), max_tasks)) {
+      due.push_back(r[0].as<std::string>());
+    }
+    if (due.empty()) return absl::OkStatus();
+    failed =
+        static_cast<int>(txn.exec_params(kExpireOverdue, EpochSeconds(now), TextArray(due)).affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return failed;
 }
 
 absl::StatusOr<int> PgSchedulingRepository::FailRefusedJob(const std::string& job_id,

@@ -73,6 +73,10 @@ class SchedulingRepository {
   // per job (table submissions), not per file. Returns how many files the jobs confirmed now hold.
   virtual absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) = 0;
 
+  // QUEUED -> FAILED (class MAX_TIME_IN_QUEUE) for the files of up to `max_tasks` tasks whose deadline
+  // passed by `now`; each task is swept once. Returns how many files failed.
+  virtual absl::StatusOr<int> ExpireOverdue(absl::Time now, int max_tasks) = 0;
+
   // SUBMITTING -> FAILED (class BACKEND, `reason`) for the files of a job the backend refused for good,
   // so they are not re-sent forever. Returns how many changed.
   virtual absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
@@ -93,6 +97,7 @@ class PgSchedulingRepository final : public SchedulingRepository {
       absl::Time now,
       const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) override;
   absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) override;
+  absl::StatusOr<int> ExpireOverdue(absl::Time now, int max_tasks) override;
   absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
                                      absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,

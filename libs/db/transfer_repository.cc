@@ -1,10 +1,12 @@
 #include "libs/db/transfer_repository.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 #include "libs/transfer/state.h"
@@ -24,18 +26,21 @@ constexpr char kLiveDestinationConflicts[] = R"sql(
 constexpr char kInsert[] = R"sql(
   INSERT INTO transfers (idempotency_key, task_id, username, job_id, source_site, source_url,
                          destination_site, destination_url, size_bytes, checksum, priority,
-                         metadata, state, attempt, not_before, created, updated)
+                         metadata, state, attempt, not_before, created, updated,
+                         source_lfn, destination_lfn, publish, dataset)
   SELECT k, $2, $3, j, ss, su, ds, du, sz, cs, pr, md::jsonb, 'QUEUED', 0,
-         to_timestamp($4), to_timestamp($4), to_timestamp($4)
+         to_timestamp($4), to_timestamp($4), to_timestamp($4), sl, dl, pb, dset
   FROM unnest($1::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-              $10::bigint[], $11::text[], $12::smallint[], $13::text[])
-       AS n(k, j, ss, su, ds, du, sz, cs, pr, md)
+              $10::bigint[], $11::text[], $12::smallint[], $13::text[], $14::text[], $15::text[],
+              $16::boolean[], $17::text[])
+       AS n(k, j, ss, su, ds, du, sz, cs, pr, md, sl, dl, pb, dset)
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING idempotency_key, id)sql";
 
 // The task row: created by its first submission, owned by one user.
 constexpr char kUpsertTask[] = R"sql(
-  INSERT INTO tasks (task_id, username, created, updated) VALUES ($1, $2, to_timestamp($3), to_timestamp($3))
+  INSERT INTO tasks (task_id, username, deadline, created, updated)
+  VALUES ($1, $2, CASE WHEN $4::float8 > 0 THEN to_timestamp($4::float8) END, to_timestamp($3), to_timestamp($3))
   ON CONFLICT (task_id) DO UPDATE SET updated = EXCLUDED.updated
   RETURNING username)sql";
 
@@ -46,18 +51,53 @@ constexpr char kIdsByKey[] = R"sql(
 
 // Columns read into a Transfer, with the states of both sites for the waiting reason. A SUBMITTING file
 // whose job the backend accepted is SUBMITTED (see migration 0003).
-constexpr char kSelectTransfer[] = R"sql(
-  SELECT t.id, t.task_id, t.username, t.job_id, t.source_site, t.source_url, t.destination_site,
+constexpr char kTransferColumns[] = R"sql(
+  t.id, t.task_id, t.username, t.job_id, t.source_site, t.source_url, t.destination_site,
          t.destination_url, t.size_bytes, t.checksum, t.priority, aso_file_state(t.state, s.accepted_at),
          t.attempt,
          extract(epoch from t.not_before)::float8, COALESCE(t.backend_job_id, ''),
          t.failure_class, t.failure_reason, extract(epoch from t.created)::float8,
          extract(epoch from t.updated)::float8, t.metadata::text, t.idempotency_key,
          ss.state, ds.state, extract(epoch from COALESCE(s.claimed_at, t.claimed_at, t.created))::float8,
-         t.kill_requested
+         t.kill_requested, t.source_lfn, t.destination_lfn, t.publish, t.dataset)sql";
+constexpr char kTransferFrom[] = R"sql(
   FROM transfers t JOIN sites ss ON ss.name = t.source_site JOIN sites ds ON ds.name = t.destination_site
   LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
 )sql";
+const std::string kSelectTransfer = absl::StrCat("SELECT ", kTransferColumns, kTransferFrom);
+
+// WatchTask: the oldest transaction that may still commit; every older one has ended.
+constexpr char kWatchHorizon[] = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+// Files whose row (or job acceptance) was written by a transaction in [cursor, horizon).
+constexpr char kWatchChanged[] = R"sql(
+  WHERE t.task_id = $1
+    AND GREATEST(aso_full_xid(t.xmin, x.reference), COALESCE(aso_full_xid(s.xmin, x.reference), 0))
+        BETWEEN $2::bigint AND $3::bigint - 1
+    AND t.id > $4::bigint
+  ORDER BY t.id
+  LIMIT $5)sql";
+constexpr char kWatchReference[] =
+    ", (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS reference) x ";
+
+// FAILED/KILLED -> QUEUED with a fresh budget, one transfer per destination, none whose destination is
+// live again. Its selection (kSelected) goes between the two halves.
+constexpr char kRetryHead[] = R"sql(
+  WITH candidates AS (
+    SELECT DISTINCT ON (destination_url) id FROM transfers
+    WHERE state IN ('FAILED', 'KILLED') AND )sql";
+constexpr char kRetryTail[] = R"sql(
+    ORDER BY destination_url, id DESC)
+  UPDATE transfers t
+  SET state = 'QUEUED', retry_base = t.attempt, not_before = to_timestamp($4), backend_job_id = NULL,
+      claimed_at = NULL, kill_requested = false, failure_class = '', failure_reason = '',
+      updated = to_timestamp($4)
+  FROM candidates c
+  WHERE t.id = c.id AND t.state IN ('FAILED', 'KILLED')
+    AND NOT EXISTS (SELECT 1 FROM transfers o WHERE o.destination_url = t.destination_url AND o.live)
+  RETURNING t.id)sql";
+
+constexpr char kCountLive[] = R"sql(
+  SELECT count(*) FROM (SELECT 1 FROM transfers WHERE username = $1 AND live LIMIT $2) x)sql";
 
 constexpr char kAttempts[] = R"sql(
   SELECT attempt, backend_job_id, backend_file_id, extract(epoch from started)::float8,
@@ -71,6 +111,8 @@ constexpr char kList[] = R"sql(
     AND ($3 = '' OR t.username = $3)
     AND (cardinality($4::text[]) = 0 OR aso_file_state(t.state, s.accepted_at) = ANY($4::text[]))
     AND ($5 = '' OR t.source_site = $5 OR t.destination_site = $5)
+    AND ($7::float8 = 0 OR t.created >= to_timestamp($7::float8))
+    AND ($8::float8 = 0 OR t.created < to_timestamp($8::float8))
   ORDER BY t.id LIMIT $6)sql";
 
 constexpr char kSummaryStates[] = R"sql(
@@ -79,6 +121,14 @@ constexpr char kSummaryStates[] = R"sql(
          extract(epoch from min(t.created))::float8, extract(epoch from max(t.updated))::float8
   FROM transfers t LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
   WHERE t.task_id = $1 GROUP BY file_state ORDER BY file_state)sql";
+
+// The task's deadline, and how many of its files ended in the last $2 seconds before $3 (the rate
+// behind the completion estimate).
+constexpr char kSummaryTask[] = R"sql(
+  SELECT extract(epoch from k.deadline)::float8,
+         (SELECT count(*) FROM transfers t WHERE t.task_id = k.task_id AND NOT t.live
+            AND t.updated > to_timestamp($3::float8 - $2::float8) AND t.updated <= to_timestamp($3::float8))
+  FROM tasks k WHERE k.task_id = $1)sql";
 
 constexpr char kSummaryFailures[] = R"sql(
   SELECT failure_class, failure_reason, count(*) FROM transfers
@@ -158,6 +208,10 @@ Transfer TransferFromRow(const pqxx::row& r, absl::Time now) {
   SetTimestamp(r[18].as<double>(), t.mutable_updated());
   // metadata: a flat JSON object of strings, parsed by PostgreSQL below in MetadataOf.
   t.set_idempotency_key(r[20].as<std::string>());
+  t.mutable_source()->set_lfn(r[25].as<std::string>());
+  t.mutable_destination()->set_lfn(r[26].as<std::string>());
+  t.set_publish(r[27].as<bool>());
+  t.set_dataset(r[28].as<std::string>());
   t.set_waiting_reason(WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(),
                                      r[24].as<bool>(), now));
   return t;
@@ -174,10 +228,11 @@ void LoadMetadata(pqxx::work& txn, Transfer& t) {
 }  // namespace
 
 absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector<Transfer>& batch,
-                                                               absl::Time now) {
+                                                               absl::Time now, const TaskOptions& options) {
   InsertResult result;
   if (batch.empty()) return result;
-  std::vector<std::string> keys, jobs, src_sites, src_urls, dst_sites, dst_urls, checksums, meta;
+  std::vector<std::string> keys, jobs, src_sites, src_urls, dst_sites, dst_urls, checksums, meta, src_lfns,
+      dst_lfns, publish, datasets;
   std::vector<int64_t> sizes, priorities;
   for (const Transfer& t : batch) {
     keys.push_back(t.idempotency_key());
@@ -192,6 +247,10 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
     std::vector<std::pair<std::string, std::string>> entries(t.metadata().begin(), t.metadata().end());
     std::sort(entries.begin(), entries.end());
     meta.push_back(JsonObject(entries));
+    src_lfns.push_back(t.source().lfn());
+    dst_lfns.push_back(t.destination().lfn());
+    publish.push_back(t.publish() ? "t" : "f");
+    datasets.push_back(t.dataset());
   }
   const std::string& task = batch.front().task_id();
   const std::string& user = batch.front().user();
@@ -199,7 +258,9 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
 
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     const std::string owner =
-        txn.exec_params1(kUpsertTask, task, user, EpochSeconds(now))[0].as<std::string>();
+        txn.exec_params1(kUpsertTask, task, user, EpochSeconds(now),
+                         options.deadline.has_value() ? EpochSeconds(*options.deadline) : 0.0)[0]
+            .as<std::string>();
     if (owner != user) {
       return absl::PermissionDeniedError(absl::StrCat("task ", task, " belongs to another user"));
     }
@@ -214,7 +275,8 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
     auto inserted =
         txn.exec_params(kInsert, key_array, task, user, EpochSeconds(now), TextArray(jobs),
                         TextArray(src_sites), TextArray(src_urls), TextArray(dst_sites), TextArray(dst_urls),
-                        IntArray(sizes), TextArray(checksums), IntArray(priorities), TextArray(meta));
+                        IntArray(sizes), TextArray(checksums), IntArray(priorities), TextArray(meta),
+                        TextArray(src_lfns), TextArray(dst_lfns), TextArray(publish), TextArray(datasets));
     result.created = static_cast<int>(inserted.affected_rows());
     absl::flat_hash_map<std::string, int64_t> by_key;
     for (const auto& row : inserted) by_key[row[0].as<std::string>()] = row[1].as<int64_t>();
@@ -292,7 +354,9 @@ absl::StatusOr<TransferPage> PgTransferRepository::List(const TransferFilter& fi
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     page.transfers.clear();
     auto rows = txn.exec_params(absl::StrCat(kSelectTransfer, kList), after, filter.task_id, filter.user,
-                                TextArray(states), filter.site, page_size + 1);
+                                TextArray(states), filter.site, page_size + 1,
+                                filter.created_after ? EpochSeconds(*filter.created_after) : 0.0,
+                                filter.created_before ? EpochSeconds(*filter.created_before) : 0.0);
     for (const auto& row : rows) {
       if (static_cast<int>(page.transfers.size()) == page_size) {
         page.next_page_token = absl::StrCat(page.transfers.back().id());
@@ -307,7 +371,7 @@ absl::StatusOr<TransferPage> PgTransferRepository::List(const TransferFilter& fi
   return page;
 }
 
-absl::StatusOr<TaskSummary> PgTransferRepository::Summarize(const std::string& task_id) {
+absl::StatusOr<TaskSummary> PgTransferRepository::Summarize(const std::string& task_id, absl::Time now) {
   TaskSummary out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.Clear();
@@ -332,6 +396,21 @@ absl::StatusOr<TaskSummary> PgTransferRepository::Summarize(const std::string& t
     out.set_finished(finished);
     SetTimestamp(created, out.mutable_created());
     SetTimestamp(updated, out.mutable_updated());
+    int64_t terminal = 0;
+    for (const auto& sc : out.states()) {
+      if (transfer::IsTerminal(sc.state())) terminal += sc.files();
+    }
+    out.set_progress(out.total_files() > 0 ? static_cast<double>(terminal) / out.total_files() : 0);
+    // The completion estimate extrapolates the files that ended in the last 15 minutes.
+    constexpr double kRateWindowSeconds = 900;
+    auto task = txn.exec_params1(kSummaryTask, task_id, kRateWindowSeconds, EpochSeconds(now));
+    if (!task[0].is_null()) SetTimestamp(task[0].as<double>(), out.mutable_deadline());
+    const int64_t recent = task[1].as<int64_t>();
+    const int64_t remaining = out.total_files() - terminal;
+    if (remaining > 0 && recent > 0) {
+      SetTimestamp(EpochSeconds(now) + remaining * kRateWindowSeconds / recent,
+                   out.mutable_estimated_completion());
+    }
     for (const auto& row : txn.exec_params(kSummaryFailures, task_id)) {
       auto* f = out.add_failures();
       f->set_failure_class(
@@ -364,6 +443,113 @@ absl::StatusOr<KillResult> PgTransferRepository::Kill(const KillSelector& select
   });
   if (!s.ok()) return s;
   return result;
+}
+
+}  // namespace aso::db
+
+namespace aso::db {
+
+absl::StatusOr<RetryResult> PgTransferRepository::Retry(const KillSelector& selector, absl::Time now) {
+  if (selector.task_id.empty() && selector.ids.empty()) {
+    return absl::InvalidArgumentError("a retry needs a task id or transfer ids");
+  }
+  RetryResult result;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    result = RetryResult{};
+    absl::flat_hash_set<int64_t> requeued;
+    for (const auto& row : txn.exec_params(absl::StrCat(kRetryHead, kSelected, kRetryTail), selector.task_id,
+                                           IntArray(selector.ids), selector.user, EpochSeconds(now))) {
+      requeued.insert(row[0].as<int64_t>());
+    }
+    result.requeued = static_cast<int>(requeued.size());
+    for (int64_t id : selector.ids) {
+      if (!requeued.contains(id)) result.skipped_ids.push_back(id);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<std::string> PgTransferRepository::TaskOwner(const std::string& task_id) {
+  std::string owner;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params("SELECT username FROM tasks WHERE task_id = $1", task_id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("no task ", task_id));
+    owner = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return owner;
+}
+
+absl::StatusOr<int64_t> PgTransferRepository::CountLive(const std::string& user, int64_t limit) {
+  int64_t n = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    n = txn.exec_params1(kCountLive, user, limit)[0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
+absl::StatusOr<WatchPage> PgTransferRepository::Watch(const std::string& task_id, const std::string& cursor,
+                                                      int limit, absl::Time now) {
+  // Cursor "w1:<from>": the changes of transactions from <from> on are still to come. Cursor
+  // "w1:<from>:<to>:<id>": those of [from, to) are delivered up to file <id>, the rest of them come next.
+  int64_t from = 0, to = -1, after_id = 0;
+  if (!cursor.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(cursor, ':');
+    bool ok = parts[0] == "w1" && (parts.size() == 2 || parts.size() == 4) &&
+              absl::SimpleAtoi(parts[1], &from) && from >= 0;
+    if (ok && parts.size() == 4) {
+      ok = absl::SimpleAtoi(parts[2], &to) && absl::SimpleAtoi(parts[3], &after_id) && to >= from &&
+           after_id >= 0;
+    }
+    if (!ok) return absl::InvalidArgumentError("cursor is not one this service issued");
+  }
+  WatchPage page;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    page = WatchPage{};
+    // Every transaction older than the horizon has ended, so what the (later) query below sees of them is
+    // final; newer ones are left for a later call.
+    const int64_t horizon = txn.exec1(kWatchHorizon)[0].as<int64_t>();
+    if (std::max(from, to) > horizon)
+      return absl::InvalidArgumentError("cursor is not one this service issued");
+    const int64_t window_end = to >= 0 ? to : horizon;
+    auto rows = txn.exec_params(
+        absl::StrCat("SELECT ", kTransferColumns, kTransferFrom, kWatchReference, kWatchChanged), task_id,
+        from, window_end, after_id, limit + 1);
+    for (const auto& row : rows) {
+      if (static_cast<int>(page.changed.size()) == limit) break;
+      page.changed.push_back(TransferFromRow(row, now));
+      page.cursors.push_back(absl::StrCat("w1:", from, ":", window_end, ":", page.changed.back().id()));
+    }
+    if (static_cast<int>(rows.size()) > limit) {
+      page.cursor = page.cursors.back();  // more of this window to come
+    } else {
+      page.cursor = absl::StrCat("w1:", window_end);
+      // The file cursors of a finished window resume after it just as well.
+      if (!page.cursors.empty()) page.cursors.back() = page.cursor;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<std::optional<int64_t>> PgTransferRepository::FirstNotOwned(const std::vector<int64_t>& ids,
+                                                                           const std::string& user) {
+  std::optional<int64_t> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.reset();
+    auto r = txn.exec_params("SELECT min(id) FROM transfers WHERE id = ANY($1::bigint[]) AND username <> $2",
+                             IntArray(ids), user);
+    if (!r.empty() && !r[0][0].is_null()) out = r[0][0].as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace aso::db

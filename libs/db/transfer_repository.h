@@ -3,6 +3,7 @@
 #ifndef ASO_LIBS_DB_TRANSFER_REPOSITORY_H_
 #define ASO_LIBS_DB_TRANSFER_REPOSITORY_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,18 @@ struct InsertResult {
   int created = 0;           // rows that did not exist before
 };
 
+// Options of a task, taken from its first submission.
+struct TaskOptions {
+  std::optional<absl::Time> deadline;  // files not DONE by then end FAILED
+};
+
 struct TransferFilter {
   std::string task_id;
   std::string user;
   std::vector<TransferState> states;
-  std::string site;  // source or destination
+  std::string site;                          // source or destination
+  std::optional<absl::Time> created_after;   // inclusive
+  std::optional<absl::Time> created_before;  // exclusive
 };
 
 // Which transfers a kill applies to: a task, some ids, or both (ids within the task). When `user` is set,
@@ -42,9 +50,21 @@ struct KillResult {
   int kill_requested = 0;  // held by the backend: cancelled there, then KILLED by bookkeeping
 };
 
+struct RetryResult {
+  int requeued = 0;
+  std::vector<int64_t> skipped_ids;  // named ids not FAILED/KILLED, or whose destination is busy again
+};
+
 struct TransferPage {
   std::vector<Transfer> transfers;
   std::string next_page_token;
+};
+
+// Changes of a task's files after a cursor (see Watch).
+struct WatchPage {
+  std::vector<Transfer> changed;     // the current state of each file that changed, in id order
+  std::vector<std::string> cursors;  // after changed[i]: resumes with the changes after it
+  std::string cursor;                // after the whole page: pass to the next call
 };
 
 class TransferRepository {
@@ -55,29 +75,55 @@ class TransferRepository {
   // and URLs; a key already stored returns the existing id (also for repeats inside the batch).
   // ALREADY_EXISTS naming the file index when a destination is the target of another live transfer;
   // PERMISSION_DENIED when the task belongs to another user. All transfers must share task and user.
-  virtual absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now) = 0;
+  virtual absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now,
+                                                   const TaskOptions& options = {}) = 0;
   // The transfer with its attempts and waiting reason. NOT_FOUND if unknown.
   virtual absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) = 0;
   // Transfers matching `filter` in id order, after `page_token`. INVALID_ARGUMENT on a bad token.
   virtual absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
                                             const std::string& page_token, absl::Time now) = 0;
-  // NOT_FOUND if the task has no transfers.
-  virtual absl::StatusOr<TaskSummary> Summarize(const std::string& task_id) = 0;
+  // Counts by state, failures, progress and the completion estimate at `now`. NOT_FOUND if the task has
+  // no transfers.
+  virtual absl::StatusOr<TaskSummary> Summarize(const std::string& task_id, absl::Time now) = 0;
   // Kills the selected live transfers with `reason`. INVALID_ARGUMENT for an empty selector. Terminal
   // transfers are left as they are.
   virtual absl::StatusOr<KillResult> Kill(const KillSelector& selector, const std::string& reason,
+                                          absl::Time now) = 0;
+  // Puts the selected FAILED and KILLED transfers back in the queue with a fresh attempt budget; ones
+  // whose destination became the target of another live transfer stay as they are (skipped_ids).
+  virtual absl::StatusOr<RetryResult> Retry(const KillSelector& selector, absl::Time now) = 0;
+  // The owner of a task; NOT_FOUND if unknown.
+  virtual absl::StatusOr<std::string> TaskOwner(const std::string& task_id) = 0;
+  // The first of `ids` that exists and does not belong to `user`, if any.
+  virtual absl::StatusOr<std::optional<int64_t>> FirstNotOwned(const std::vector<int64_t>& ids,
+                                                               const std::string& user) = 0;
+  // A user's non-terminal transfers, counted up to `limit`.
+  virtual absl::StatusOr<int64_t> CountLive(const std::string& user, int64_t limit) = 0;
+  // The files of the task changed by transactions committed after `cursor` (empty: every file), as far
+  // as no older transaction can still commit, at most `limit` of them: a later call with the page's
+  // cursor, or with the cursor of any file in it, neither misses nor repeats a change. Changes to a file
+  // between two calls arrive as its latest state. INVALID_ARGUMENT on a cursor not issued here.
+  virtual absl::StatusOr<WatchPage> Watch(const std::string& task_id, const std::string& cursor, int limit,
                                           absl::Time now) = 0;
 };
 
 class PgTransferRepository final : public TransferRepository {
  public:
   explicit PgTransferRepository(Database& db) : db_(db) {}
-  absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now) override;
+  absl::StatusOr<InsertResult> InsertBatch(const std::vector<Transfer>& batch, absl::Time now,
+                                           const TaskOptions& options = {}) override;
   absl::StatusOr<Transfer> Get(int64_t id, absl::Time now) override;
   absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
                                     const std::string& page_token, absl::Time now) override;
-  absl::StatusOr<TaskSummary> Summarize(const std::string& task_id) override;
+  absl::StatusOr<TaskSummary> Summarize(const std::string& task_id, absl::Time now) override;
   absl::StatusOr<KillResult> Kill(const KillSelector& selector, const std::string& reason,
+                                  absl::Time now) override;
+  absl::StatusOr<RetryResult> Retry(const KillSelector& selector, absl::Time now) override;
+  absl::StatusOr<std::string> TaskOwner(const std::string& task_id) override;
+  absl::StatusOr<int64_t> CountLive(const std::string& user, int64_t limit) override;
+  absl::StatusOr<std::optional<int64_t>> FirstNotOwned(const std::vector<int64_t>& ids,
+                                                       const std::string& user) override;
+  absl::StatusOr<WatchPage> Watch(const std::string& task_id, const std::string& cursor, int limit,
                                   absl::Time now) override;
 
  private:

@@ -18,7 +18,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(const ServerOption
   auto server = std::unique_ptr<GrpcServer>(new GrpcServer());
   server->options_ = options;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen,
+                           options.credentials ? options.credentials : grpc::InsecureServerCredentials(),
+                           &server->port_);
   grpc::ResourceQuota quota(absl::StrCat(options.service_name, "-quota"));
   quota.SetMaxThreads(options.max_threads);
   builder.SetResourceQuota(quota);

@@ -20,6 +20,8 @@ struct ServerOptions {
   std::string listen;        // "0.0.0.0:50051"; port 0 picks a free port
   int max_threads = 16;      // handlers that may block on the database at once
   absl::Duration drain_timeout = absl::Seconds(10);
+  // TLS (see libs/auth/credentials.h); plaintext when unset.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 class GrpcServer {

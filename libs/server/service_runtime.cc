@@ -2,6 +2,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/flags.h"
 #include "libs/common/logging.h"
 #include "libs/db/migrations.h"
 #include "libs/server/grpc_server.h"
@@ -30,6 +31,16 @@ absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
   if (c.metrics_listen.empty()) c.metrics_listen = default_metrics_listen;
   if (c.db.empty()) return absl::InvalidArgumentError("--db (or $ASO_DB) is required");
   if (c.db_pool < 1 || c.db_pool > 256) return absl::InvalidArgumentError("--db_pool must be 1..256");
+  c.tls = auth::ServerTlsConfigFromFlags();
+  auto auth = auth::AuthConfigFromFlags();
+  if (!auth.ok()) return auth.status();
+  c.auth = std::move(*auth);
+  if (c.tls.insecure && !auth::IsLoopbackAddress(c.listen)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--insecure is for development on loopback only; refusing to "
+                     "serve plaintext on ",
+                     c.listen));
+  }
   return c;
 }
 
@@ -37,6 +48,9 @@ absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const st
   InitLogging(config.program, config.log_level);
   ServiceRuntime rt;
   rt.config = config;
+  auto authenticator = auth::Authenticator::Create(config.auth);
+  if (!authenticator.ok()) return authenticator.status();
+  rt.auth = std::move(*authenticator);
   auto db = db::Database::Connect(config.db, config.db_pool);
   if (!db.ok()) return db.status();
   rt.db = std::move(*db);
@@ -52,6 +66,12 @@ int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_na
   ServerOptions options;
   options.service_name = grpc_service_name;
   options.listen = runtime.config.listen;
+  auto credentials = auth::MakeServerCredentials(runtime.config.tls, options.listen);
+  if (!credentials.ok()) {
+    ASO_LOG(ERROR, credentials.status().message());
+    return 1;
+  }
+  options.credentials = *credentials;
   auto server = GrpcServer::Start(options, services, *runtime.metrics);
   if (!server.ok()) {
     ASO_LOG(ERROR, server.status().message());

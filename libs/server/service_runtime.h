@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/authenticator.h"
+#include "libs/auth/credentials.h"
 #include "libs/common/periodic_loop.h"
 #include "libs/db/database.h"
 #include "libs/metrics/metrics.h"
@@ -23,10 +25,12 @@ struct CommonConfig {
   std::string listen;          // gRPC address
   std::string metrics_listen;  // Prometheus endpoint address
   std::string log_level;
+  auth::ServerTlsConfig tls;  // --tls_cert, --tls_key, --tls_ca, --insecure, ...
+  auth::AuthConfig auth;      // who may call (see libs/auth/flags.h)
 };
 
 // Reads the common flags; an unset --listen/--metrics_listen takes the service's default.
-// INVALID_ARGUMENT when --db is missing.
+// INVALID_ARGUMENT when --db is missing, or insecure mode is asked for off loopback.
 absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
                                                    const std::string& default_listen,
                                                    const std::string& default_metrics_listen);
@@ -35,10 +39,11 @@ struct ServiceRuntime {
   CommonConfig config;
   std::unique_ptr<db::Database> db;
   std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<auth::Authenticator> auth;
 };
 
-// Connects to PostgreSQL, refuses an out-of-date schema (naming the command that migrates it), and
-// starts the metrics endpoint.
+// Loads the credentials, connects to PostgreSQL, refuses an out-of-date schema (naming the command that
+// migrates it), and starts the metrics endpoint.
 absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service);
 
 // Serves `services` and runs `loops` until SIGTERM/SIGINT, then stops the loops, drains the server and

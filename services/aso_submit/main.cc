@@ -1,51 +1,83 @@
 // aso-submit: what a grid job runs at its end to hand its output files to ASO, and what a user runs to
 // follow them.
 //
-//   aso-submit --task T --user U SRC DST [SRC DST ...]
-//   aso-submit --task T --user U --files list.txt --wait
-//   aso-submit --task T --status            show where the task stands
-//   aso-submit --task T --wait              follow an already submitted task to its end
-//   aso-submit --task T --user U --kill [--reason R]   kill the task's live transfers
+//   aso-submit --task T SRC DST [SRC DST ...]          submit (the user is the credential's owner)
+//   aso-submit --task T --files list.txt --wait        ... and follow the task to its end
+//   aso-submit --json request.json                     a SubmitTransfersRequest in JSON (LFNs, metadata, ...)
+//   aso-submit --task T --status                       where the task stands
+//   aso-submit --task T --wait                         follow an already submitted task to its end
+//   aso-submit --task T --kill [--reason R]            kill the task's live transfers
+//   aso-submit --task T --retry                        retry its FAILED and KILLED transfers
+//   add --output json for machine-readable output on stdout
 //
-// Exit codes: 0 submitted (with --wait/--status: every file DONE), 1 some files FAILED or KILLED,
-// 2 usage error or refused input, 3 ASO unreachable or the wait timed out.
+// Credentials, the usual grid ways: --token_file or $BEARER_TOKEN(_FILE), --proxy or $X509_USER_PROXY or
+// /tmp/x509up_u<uid>, --tls_cert/--tls_key; --tls_ca for the service's CA. --insecure for a development
+// stack on loopback (the user is then --user, else $USER).
+//
+// Exit codes: 0 submitted (with --wait/--status: every file DONE so far), 1 some files FAILED or KILLED,
+// 2 usage error or refused (bad input, not allowed), 3 ASO unreachable or the wait timed out,
+// 4 over a quota right now (try again later).
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/flags.h"
 #include "libs/client/submit_client.h"
 #include "libs/common/env_flags.h"
 #include "libs/transfer/state.h"
 
 ABSL_FLAG(std::string, ingest, "127.0.0.1:50051", "aso-ingest address (env ASO_INGEST)");
 ABSL_FLAG(std::string, task, "", "Task id the files belong to (env ASO_TASK)");
-ABSL_FLAG(std::string, user, "", "Owner of the files (env ASO_USER)");
+ABSL_FLAG(std::string, user, "",
+          "Owner of the files; default: the credential's owner (admins and services may name another) "
+          "(env ASO_USER)");
 ABSL_FLAG(std::string, job_id, "", "The grid job that produced the files (env ASO_JOB_ID)");
 ABSL_FLAG(std::string, files, "",
           "File with one transfer per line: SOURCE_URL DESTINATION_URL [adler32:XXXXXXXX] [SIZE]");
+ABSL_FLAG(std::string, json, "",
+          "File holding a SubmitTransfersRequest in JSON (task_id, files with URLs or LFNs and sites, "
+          "metadata, dataset, publish, deadline); '-' for stdin");
+ABSL_FLAG(absl::Duration, max_time_in_queue, absl::ZeroDuration(),
+          "Files of a new task not DONE within this time fail (0: no limit)");
 ABSL_FLAG(bool, wait, false, "Wait until every file of the task has finished, showing progress");
 ABSL_FLAG(bool, status, false, "Only show the task's state (no submission)");
-ABSL_FLAG(bool, kill, false, "Kill the task's live transfers (with --user; no submission)");
+ABSL_FLAG(bool, kill, false, "Kill the task's live transfers (no submission)");
+ABSL_FLAG(bool, retry, false, "Retry the task's FAILED and KILLED transfers with a fresh budget");
 ABSL_FLAG(std::string, reason, "", "With --kill: the reason recorded on the killed transfers");
+ABSL_FLAG(std::string, output, "text", "text or json (on stdout; progress goes to stderr)");
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24), "Longest wait with --wait");
-ABSL_FLAG(absl::Duration, poll, absl::Seconds(2), "Progress poll interval with --wait");
 
 namespace {
 namespace cv1 = aso::common::v1;
 namespace iv1 = aso::ingest::v1;
 
-std::string HumanBytes(int64_t b) {
+bool Json() { return absl::GetFlag(FLAGS_output) == "json"; }
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+std::string HumanBytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(b);
   int u = 0;
-  while (v >= 1024 && u < 5) v /= 1024, ++u;
-  return u == 0 ? absl::StrCat(b, " B") : absl::StrFormat("%.1f %s", v, units[u]);
+  while (b >= 1024 && u < 5) b /= 1024, ++u;
+  return u == 0 ? absl::StrFormat("%.0f B", b) : absl::StrFormat("%.1f %s", b, units[u]);
 }
 
 int64_t Files(const cv1::TaskSummary& s, cv1::TransferState state) {
@@ -55,7 +87,7 @@ int64_t Files(const cv1::TaskSummary& s, cv1::TransferState state) {
   return 0;
 }
 
-std::string ProgressLine(const cv1::TaskSummary& s) {
+std::string SummaryLine(const cv1::TaskSummary& s) {
   int64_t done_bytes = 0;
   for (const auto& c : s.states()) {
     if (c.state() == cv1::TRANSFER_STATE_DONE) done_bytes = c.bytes();
@@ -71,8 +103,8 @@ std::string ProgressLine(const cv1::TaskSummary& s) {
 
 int Usage(const std::string& why) {
   std::cerr << "aso-submit: " << why << "\n"
-            << "usage: aso-submit --task T --user U [--files LIST] [--wait] [SRC DST ...]\n"
-            << "       aso-submit --task T --status | --wait\n";
+            << "usage: aso-submit --task T [--files LIST | --json FILE | SRC DST ...] [--wait]\n"
+            << "       aso-submit --task T --status | --wait | --kill | --retry   (aso-submit --help)\n";
   return 2;
 }
 
@@ -81,75 +113,141 @@ int ExitCodeFor(const absl::Status& s) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
       return 3;
+    case absl::StatusCode::kResourceExhausted:
+      return 4;
     default:
       return 2;
   }
 }
 
-// Prints the final state (unless progress already showed it) and every failed file with its reason;
-// returns the exit code.
-int Report(aso::client::SubmitClient& client, const cv1::TaskSummary& s, bool print_summary) {
-  if (print_summary) std::cout << ProgressLine(s) << "\n";
+int Fail(const absl::Status& s) {
+  std::cerr << "aso-submit: " << absl::StatusCodeToString(s.code()) << ": " << s.message() << "\n";
+  return ExitCodeFor(s);
+}
+
+// Prints the final state and every failed file with its reason; returns the exit code.
+int Report(aso::client::SubmitClient& client, const cv1::TaskSummary& s) {
   const int64_t bad = Files(s, cv1::TRANSFER_STATE_FAILED) + Files(s, cv1::TRANSFER_STATE_KILLED);
-  if (bad == 0) return 0;
-  auto failed = client.ListTransfers(s.task_id(), {cv1::TRANSFER_STATE_FAILED, cv1::TRANSFER_STATE_KILLED});
-  if (failed.ok()) {
-    for (const auto& t : *failed) {
+  std::vector<cv1::Transfer> failed;
+  if (bad > 0) {
+    auto listed = client.ListTransfers(s.task_id(), {cv1::TRANSFER_STATE_FAILED, cv1::TRANSFER_STATE_KILLED});
+    if (listed.ok()) failed = std::move(*listed);
+  }
+  if (Json()) {
+    std::string out = absl::StrCat("{\"summary\":", ToJson(s), ",\"failed\":[");
+    for (size_t i = 0; i < failed.size(); ++i) absl::StrAppend(&out, i ? "," : "", ToJson(failed[i]));
+    std::cout << out << "]}\n";
+  } else {
+    std::cout << SummaryLine(s) << "\n";
+    for (const auto& t : failed) {
       std::cout << aso::transfer::StateName(t.state()) << " transfer " << t.id() << " " << t.source().url()
                 << " -> " << t.destination().url() << " after " << t.attempt()
                 << " attempt(s): " << aso::transfer::FailureClassName(t.failure_class()) << ": "
                 << t.failure_reason() << "\n";
     }
   }
-  return 1;
+  return bad == 0 ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::vector<std::string> args = aso::ParseFlagsWithEnv(
-      argc, argv, "aso-submit: hand files to ASO and follow them. aso-submit --help for flags.");
-  args.erase(args.begin());
-  const std::string task = absl::GetFlag(FLAGS_task);
-  if (task.empty()) return Usage("--task is required");
-  aso::client::SubmitClient client(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_ingest), grpc::InsecureChannelCredentials()));
-
-  if (absl::GetFlag(FLAGS_status)) {
-    auto s = client.Summary(task);
-    if (!s.ok()) return std::cerr << "aso-submit: " << s.status() << "\n", ExitCodeFor(s.status());
-    int rc = Report(client, *s, /*print_summary=*/true);
-    return rc == 0 && !s->finished() ? 0 : rc;
-  }
-
-  const std::string user = absl::GetFlag(FLAGS_user);
-  if (absl::GetFlag(FLAGS_kill)) {
-    if (user.empty()) return Usage("--kill needs --user");
-    auto killed = client.KillTask(task, user, absl::GetFlag(FLAGS_reason));
-    if (!killed.ok()) {
-      std::cerr << "aso-submit: " << absl::StatusCodeToString(killed.status().code()) << ": "
-                << killed.status().message() << "\n";
-      return ExitCodeFor(killed.status());
+// Follows the task with WatchTask until every file is terminal: a progress bar on a terminal, a line
+// per change of the counts otherwise.
+absl::StatusOr<cv1::TaskSummary> Follow(aso::client::SubmitClient& client, const std::string& task) {
+  auto summary = client.Summary(task);
+  if (!summary.ok()) return summary.status();
+  absl::flat_hash_map<int64_t, std::pair<cv1::TransferState, int64_t>> files;  // id -> (state, size)
+  int64_t expected = summary->total_files();
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const absl::Time start = absl::Now();
+  absl::Time last_draw;
+  std::string last_line;
+  auto draw = [&](bool force) {
+    int64_t done = 0, failed = 0, active = 0, waiting = 0;
+    double done_bytes = 0, total_bytes = 0;
+    for (const auto& [id, f] : files) {
+      total_bytes += std::max<int64_t>(f.second, 0);
+      switch (f.first) {
+        case cv1::TRANSFER_STATE_DONE:
+          ++done, done_bytes += std::max<int64_t>(f.second, 0);
+          break;
+        case cv1::TRANSFER_STATE_FAILED:
+        case cv1::TRANSFER_STATE_KILLED:
+          ++failed;
+          break;
+        case cv1::TRANSFER_STATE_ACTIVE:
+          ++active;
+          break;
+        default:
+          ++waiting;
+      }
     }
-    std::cout << "task " << task << ": " << killed->killed() << " transfer(s) killed, "
-              << killed->kill_requested() << " being cancelled in the backend\n";
-    if (!absl::GetFlag(FLAGS_wait)) return 0;
-  }
-  std::vector<iv1::FileRequest> files;
-  auto add = [&](const std::string& src, const std::string& dst) -> iv1::FileRequest& {
-    iv1::FileRequest f;
-    f.set_source_url(src);
-    f.set_destination_url(dst);
-    f.set_size_bytes(-1);
-    f.set_job_id(absl::GetFlag(FLAGS_job_id));
-    files.push_back(std::move(f));
-    return files.back();
+    const double seconds = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - start));
+    const int width = 30;
+    const int filled = expected > 0 ? static_cast<int>(width * (done + failed) / expected) : 0;
+    std::string line = absl::StrFormat("[%s%s] %d/%d done, %d failed, %d active, %d queued; %s of %s, %s/s",
+                                       std::string(filled, '#'), std::string(width - filled, '.'), done,
+                                       expected, failed, active, waiting, HumanBytes(done_bytes),
+                                       HumanBytes(total_bytes), HumanBytes(done_bytes / seconds));
+    if (tty) {
+      if (force || absl::Now() - last_draw > absl::Milliseconds(250)) std::cerr << "\r" << line << std::flush;
+    } else if (line.substr(line.find(']')) != last_line) {
+      std::cerr << line << "\n";
+    }
+    last_line = line.substr(line.find(']'));
+    last_draw = absl::Now();
   };
-  if (args.size() % 2 != 0) return Usage("positional arguments come in pairs: SOURCE DESTINATION");
+  auto finished = [&] {
+    if (static_cast<int64_t>(files.size()) < expected) return false;
+    for (const auto& [id, f] : files) {
+      if (!aso::transfer::IsTerminal(f.first)) return false;
+    }
+    return true;
+  };
+  auto watched = client.Watch(task, "", absl::GetFlag(FLAGS_timeout), [&](const iv1::TaskEvent& e) {
+    files[e.transfer().id()] = {e.transfer().state(), e.transfer().size_bytes()};
+    if (static_cast<int64_t>(files.size()) > expected) expected = static_cast<int64_t>(files.size());
+    draw(false);
+    return !finished();
+  });
+  draw(true);
+  if (tty) std::cerr << "\n";
+  if (!watched.ok()) return watched.status();
+  return client.Summary(task);
+}
+
+// Reads the positional pairs, --files and --json into one request.
+absl::StatusOr<iv1::SubmitTransfersRequest> BuildRequest(const std::vector<std::string>& args) {
+  iv1::SubmitTransfersRequest request;
+  if (const std::string json = absl::GetFlag(FLAGS_json); !json.empty()) {
+    std::stringstream text;
+    if (json == "-") {
+      text << std::cin.rdbuf();
+    } else {
+      std::ifstream in(json);
+      if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", json));
+      text << in.rdbuf();
+    }
+    auto s = google::protobuf::util::JsonStringToMessage(text.str(), &request);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(json, ": ", s.message().as_string()));
+  }
+  if (const std::string task = absl::GetFlag(FLAGS_task); !task.empty()) request.set_task_id(task);
+  if (const std::string user = absl::GetFlag(FLAGS_user); !user.empty()) request.set_user(user);
+  if (const absl::Duration d = absl::GetFlag(FLAGS_max_time_in_queue); d > absl::ZeroDuration()) {
+    request.mutable_max_time_in_queue()->set_seconds(absl::ToInt64Seconds(d));
+  }
+  auto add = [&](const std::string& src, const std::string& dst) -> iv1::FileRequest& {
+    iv1::FileRequest* f = request.add_files();
+    f->set_source_url(src);
+    f->set_destination_url(dst);
+    f->set_size_bytes(-1);
+    f->set_job_id(absl::GetFlag(FLAGS_job_id));
+    return *f;
+  };
+  if (args.size() % 2 != 0)
+    return absl::InvalidArgumentError("positional arguments come in pairs: SOURCE DESTINATION");
   for (size_t i = 0; i < args.size(); i += 2) add(args[i], args[i + 1]);
   if (const std::string list = absl::GetFlag(FLAGS_files); !list.empty()) {
     std::ifstream in(list);
-    if (!in) return Usage(absl::StrCat("cannot read ", list));
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", list));
     std::string line;
     int lineno = 0;
     while (std::getline(in, line)) {
@@ -158,7 +256,8 @@ int main(int argc, char** argv) {
       if (content.empty() || content[0] == '#') continue;
       std::vector<std::string> fields = absl::StrSplit(content, absl::ByAnyChar(" \t"), absl::SkipEmpty());
       if (fields.size() < 2 || fields.size() > 4) {
-        return Usage(absl::StrCat(list, ":", lineno, ": expected SOURCE DESTINATION [CHECKSUM] [SIZE]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(list, ":", lineno, ": expected SOURCE DESTINATION [CHECKSUM] [SIZE]"));
       }
       auto& f = add(fields[0], fields[1]);
       for (size_t k = 2; k < fields.size(); ++k) {
@@ -171,38 +270,72 @@ int main(int argc, char** argv) {
       }
     }
   }
-  const bool follow_only = files.empty() && (absl::GetFlag(FLAGS_wait) || absl::GetFlag(FLAGS_kill));
-  if (files.empty() && !follow_only) return Usage("no files given");
-  if (!follow_only && user.empty()) return Usage("--user is required");
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (absl::Status s = aso::client::DescribeLocalSource(files[i]); !s.ok()) {
-      std::cerr << "aso-submit: file " << i << ": " << s.message() << "\n";
-      return 2;
+  for (int i = 0; i < request.files_size(); ++i) {
+    if (absl::Status s = aso::client::DescribeLocalSource(*request.mutable_files(i)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("files[", i, "]: ", s.message()));
     }
   }
+  return request;
+}
 
-  if (!follow_only) {
-    auto ids = client.Submit(task, user, files);
-    if (!ids.ok()) {
-      std::cerr << "aso-submit: " << absl::StatusCodeToString(ids.status().code()) << ": "
-                << ids.status().message() << "\n";
-      return ExitCodeFor(ids.status());
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args = aso::ParseFlagsWithEnv(
+      argc, argv, "aso-submit: hand files to ASO and follow them. aso-submit --help for flags.");
+  args.erase(args.begin());
+  if (absl::GetFlag(FLAGS_output) != "text" && !Json()) return Usage("--output must be text or json");
+  auto request = BuildRequest(args);
+  if (!request.ok()) return Usage(std::string(request.status().message()));
+  const std::string task = request->task_id();
+  if (task.empty()) return Usage("--task is required");
+  const char* env_user = std::getenv("USER");
+  const std::string identity = !request->user().empty() ? request->user() : (env_user ? env_user : "");
+  auto auth = aso::auth::ClientAuthFromFlags(/*discover=*/true, identity);
+  if (!auth.ok()) return Usage(std::string(auth.status().message()));
+  aso::client::SubmitClient client(*auth, absl::GetFlag(FLAGS_ingest));
+
+  if (absl::GetFlag(FLAGS_status)) {
+    auto s = client.Summary(task);
+    if (!s.ok()) return Fail(s.status());
+    return Report(client, *s);
+  }
+  if (absl::GetFlag(FLAGS_kill)) {
+    auto killed = client.KillTask(task, request->user(), absl::GetFlag(FLAGS_reason));
+    if (!killed.ok()) return Fail(killed.status());
+    if (Json()) {
+      std::cout << ToJson(*killed) << "\n";
+    } else {
+      std::cout << "task " << task << ": " << killed->killed() << " transfer(s) killed, "
+                << killed->kill_requested() << " being cancelled in the backend\n";
     }
-    std::cout << "submitted " << ids->size() << " file(s) to task " << task << "; transfer ids "
-              << ids->front() << (ids->size() > 1 ? absl::StrCat("..", ids->back()) : "") << "\n";
     if (!absl::GetFlag(FLAGS_wait)) return 0;
+  } else if (absl::GetFlag(FLAGS_retry)) {
+    auto retried = client.RetryTask(task, request->user());
+    if (!retried.ok()) return Fail(retried.status());
+    if (Json()) {
+      std::cout << ToJson(*retried) << "\n";
+    } else {
+      std::cout << "task " << task << ": " << retried->requeued() << " transfer(s) queued again\n";
+    }
+    if (!absl::GetFlag(FLAGS_wait)) return 0;
+  } else if (request->files_size() > 0) {
+    auto ids = client.Submit(*request);
+    if (!ids.ok()) return Fail(ids.status());
+    if (Json()) {
+      std::string out = absl::StrCat("{\"task_id\":\"", task, "\",\"transfer_ids\":[");
+      for (size_t i = 0; i < ids->size(); ++i) absl::StrAppend(&out, i ? "," : "", (*ids)[i]);
+      if (!absl::GetFlag(FLAGS_wait)) std::cout << out << "]}\n";
+    } else {
+      std::cout << "submitted " << ids->size() << " file(s) to task " << task << "; transfer ids "
+                << ids->front() << (ids->size() > 1 ? absl::StrCat("..", ids->back()) : "") << "\n";
+    }
+    if (!absl::GetFlag(FLAGS_wait)) return 0;
+  } else if (!absl::GetFlag(FLAGS_wait)) {
+    return Usage("no files given");
   }
 
-  std::string last;
-  auto summary = client.WaitForTask(task, absl::GetFlag(FLAGS_poll), absl::GetFlag(FLAGS_timeout),
-                                    [&](const cv1::TaskSummary& s) {
-                                      std::string line = ProgressLine(s);
-                                      if (line != last) std::cerr << line << "\n";
-                                      last = line;
-                                    });
-  if (!summary.ok()) {
-    std::cerr << "aso-submit: " << summary.status().message() << "\n";
-    return 3;
-  }
-  return Report(client, *summary, /*print_summary=*/false);
+  auto summary = Follow(client, task);
+  if (!summary.ok()) return Fail(summary.status());
+  return Report(client, *summary);
 }

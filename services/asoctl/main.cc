@@ -9,6 +9,8 @@
 //   asoctl health [--wait DURATION]                  (all five services)
 //
 // Exit codes: 0 success, 1 the server refused or failed, 2 usage error.
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -16,12 +18,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
 #include "aso/ingest/v1/ingest.grpc.pb.h"
 #include "aso/monitoring/v1/monitoring.grpc.pb.h"
 #include "aso/scheduler/v1/scheduler.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/flags.h"
 #include "libs/common/env_flags.h"
 #include "libs/db/database.h"
 #include "libs/db/migrations.h"
@@ -39,6 +43,8 @@ ABSL_FLAG(std::vector<std::string>, prefix, {},
 ABSL_FLAG(std::string, state, "enabled", "sites set: enabled, draining or banned");
 ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 = scheduler default)");
 ABSL_FLAG(int, max_in, 0, "sites set: max active transfers into the site (0 = scheduler default)");
+ABSL_FLAG(std::string, lfn_rules, "",
+          "sites set: file of LFN rules, one per line: PROTOCOL REGEX PFN (\\1.. for groups; # comments)");
 
 namespace {
 namespace cv1 = aso::common::v1;
@@ -54,13 +60,40 @@ int Fail(const grpc::Status& s) {
   return 1;
 }
 
+// How asoctl authenticates (--tls_ca with --tls_cert/--tls_key, a proxy or a token; see libs/auth/flags.h).
+std::shared_ptr<aso::auth::ClientAuth> g_auth;
+
 template <typename Stub>
 std::unique_ptr<typename Stub::Stub> Connect(const std::string& address) {
-  return Stub::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return Stub::NewStub(g_auth->Channel(address));
 }
 
 void WithDeadline(grpc::ClientContext& ctx) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  g_auth->Apply(ctx);
+}
+
+// Reads PROTOCOL REGEX PFN lines.
+absl::StatusOr<std::vector<cv1::LfnRule>> ReadLfnRules(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::vector<cv1::LfnRule> rules;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    std::vector<std::string> fields = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (fields.empty() || fields[0][0] == '#') continue;
+    if (fields.size() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", n, ": expected PROTOCOL REGEX PFN"));
+    }
+    cv1::LfnRule rule;
+    rule.set_protocol(fields[0]);
+    rule.set_match(fields[1]);
+    rule.set_pfn(fields[2]);
+    rules.push_back(rule);
+  }
+  return rules;
 }
 
 std::string SiteStateName(cv1::SiteState s) { return absl::AsciiStrToLower(aso::transfer::SiteStateName(s)); }
@@ -118,6 +151,11 @@ int Sites(const std::vector<std::string>& args) {
     for (const auto& p : absl::GetFlag(FLAGS_prefix)) site->add_url_prefixes(p);
     site->set_max_active_outbound(absl::GetFlag(FLAGS_max_out));
     site->set_max_active_inbound(absl::GetFlag(FLAGS_max_in));
+    if (const std::string file = absl::GetFlag(FLAGS_lfn_rules); !file.empty()) {
+      auto rules = ReadLfnRules(file);
+      if (!rules.ok()) return std::cerr << "asoctl: " << rules.status().message() << "\n", 2;
+      for (const auto& r : *rules) *site->add_lfn_rules() = r;
+    }
     grpc::ClientContext ctx;
     WithDeadline(ctx);
     cv1::Site out;
@@ -247,6 +285,10 @@ int main(int argc, char** argv) {
       aso::ParseFlagsWithEnv(argc, argv, "asoctl: ASO admin CLI. asoctl --help for flags.");
   args.erase(args.begin());
   if (args.empty()) return Usage();
+  const char* user = std::getenv("USER");
+  auto auth = aso::auth::ClientAuthFromFlags(/*discover=*/true, user != nullptr ? user : "");
+  if (!auth.ok()) return std::cerr << "asoctl: " << auth.status().message() << "\n", 2;
+  g_auth = *auth;
   if (args[0] == "db" && args.size() == 2) return Db(args[1]);
   if (args[0] == "sites") return Sites(args);
   if (args[0] == "links") return Links();

@@ -34,9 +34,11 @@ absl::Status ValidateSite(const cv1::Site& site) {
   return absl::OkStatus();
 }
 
-grpc::Status BookkeepingService::ReportOutcomes(grpc::ServerContext*,
+grpc::Status BookkeepingService::ReportOutcomes(grpc::ServerContext* ctx,
                                                 const v1::ReportOutcomesRequest* request,
                                                 v1::ReportOutcomesResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "ReportOutcomes", {auth::Role::kService}); !p.ok())
+    return server::ToGrpcStatus(p.status());
   for (const auto& outcome : request->outcomes()) {
     auto applied = applier_.Apply(outcome);
     response->add_applied(applied.ok() && *applied);
@@ -50,8 +52,10 @@ grpc::Status BookkeepingService::ReportOutcomes(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status BookkeepingService::UpsertSite(grpc::ServerContext*, const v1::UpsertSiteRequest* request,
+grpc::Status BookkeepingService::UpsertSite(grpc::ServerContext* ctx, const v1::UpsertSiteRequest* request,
                                             cv1::Site* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "UpsertSite", {auth::Role::kAdmin}); !p.ok())
+    return server::ToGrpcStatus(p.status());
   if (absl::Status s = ValidateSite(request->site()); !s.ok()) return ToGrpcStatus(s);
   auto site = sites_.Upsert(request->site(), clock_.Now());
   if (!site.ok()) return ToGrpcStatus(site.status());
@@ -60,16 +64,18 @@ grpc::Status BookkeepingService::UpsertSite(grpc::ServerContext*, const v1::Upse
   return grpc::Status::OK;
 }
 
-grpc::Status BookkeepingService::GetSite(grpc::ServerContext*, const v1::GetSiteRequest* request,
+grpc::Status BookkeepingService::GetSite(grpc::ServerContext* ctx, const v1::GetSiteRequest* request,
                                          cv1::Site* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "GetSite"); !p.ok()) return server::ToGrpcStatus(p.status());
   auto site = sites_.Get(request->name());
   if (!site.ok()) return ToGrpcStatus(site.status());
   *response = std::move(*site);
   return grpc::Status::OK;
 }
 
-grpc::Status BookkeepingService::ListSites(grpc::ServerContext*, const v1::ListSitesRequest* request,
+grpc::Status BookkeepingService::ListSites(grpc::ServerContext* ctx, const v1::ListSitesRequest* request,
                                            v1::ListSitesResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "ListSites"); !p.ok()) return server::ToGrpcStatus(p.status());
   const int page_size = request->page_size() == 0 ? 100 : request->page_size();
   if (page_size < 0 || page_size > 1000) {
     return ToGrpcStatus(absl::InvalidArgumentError("page_size must be 1..1000"));

@@ -4,6 +4,7 @@
 #define ASO_SERVICES_BOOKKEEPING_BOOKKEEPING_SERVICE_H_
 
 #include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
+#include "libs/auth/authenticator.h"
 #include "libs/common/clock.h"
 #include "libs/db/site_repository.h"
 #include "services/bookkeeping/outcome_applier.h"
@@ -15,8 +16,9 @@ absl::Status ValidateSite(const aso::common::v1::Site& site);
 
 class BookkeepingService final : public aso::bookkeeping::v1::Bookkeeping::Service {
  public:
-  BookkeepingService(OutcomeApplier& applier, db::SiteRepository& sites, Clock& clock)
-      : applier_(applier), sites_(sites), clock_(clock) {}
+  BookkeepingService(OutcomeApplier& applier, db::SiteRepository& sites, Clock& clock,
+                     const auth::Authenticator& auth)
+      : applier_(applier), sites_(sites), clock_(clock), auth_(auth) {}
 
   grpc::Status ReportOutcomes(grpc::ServerContext* ctx, const v1::ReportOutcomesRequest* request,
                               v1::ReportOutcomesResponse* response) override;
@@ -31,6 +33,7 @@ class BookkeepingService final : public aso::bookkeeping::v1::Bookkeeping::Servi
   OutcomeApplier& applier_;
   db::SiteRepository& sites_;
   Clock& clock_;
+  const auth::Authenticator& auth_;
 };
 
 }  // namespace aso::bookkeeping

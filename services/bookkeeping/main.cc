@@ -31,6 +31,6 @@ int main(int argc, char** argv) {
   aso::db::PgSiteRepository sites(*rt->db);
   aso::bookkeeping::OutcomeApplier applier(outcomes, aso::bookkeeping::RetryPolicy(retry),
                                            aso::RealClock::Get(), *rt->metrics);
-  aso::bookkeeping::BookkeepingService service(applier, sites, aso::RealClock::Get());
+  aso::bookkeeping::BookkeepingService service(applier, sites, aso::RealClock::Get(), *rt->auth);
   return aso::server::ServeUntilSignal(*rt, "aso.bookkeeping.v1.Bookkeeping", {&service}, {});
 }

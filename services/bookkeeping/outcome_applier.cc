@@ -27,10 +27,15 @@ absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
       return applied;
     }
     case v1::TRANSFER_STATE_FAILED: {
+      // The retry budget counts the attempts since the last manual retry.
+      auto base = repo_.RetryBase(outcome.transfer_id());
+      if (!base.ok() && !absl::IsNotFound(base.status())) return base.status();
+      v1::FileOutcome counted = outcome;
+      counted.set_attempt(outcome.attempt() - (base.ok() ? *base : 0));
       std::optional<absl::Time> retry_at;
       {
         absl::MutexLock lock(&gen_mu_);
-        retry_at = policy_.NextAttemptAt(outcome, now, gen_);
+        retry_at = policy_.NextAttemptAt(counted, now, gen_);
       }
       auto applied = repo_.ApplyFinished(outcome, retry_at, now);
       const std::string failure_class(transfer::FailureClassName(outcome.failure_class()));

@@ -8,8 +8,10 @@
 namespace aso::fts_adapter {
 using server::ToGrpcStatus;
 
-grpc::Status AdapterService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* request,
+grpc::Status AdapterService::SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
                                        v1::SubmitJobResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "SubmitJob", {auth::Role::kService}); !p.ok())
+    return server::ToGrpcStatus(p.status());
   const v1::Job& job = request->job();
   if (job.job_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("job.job_id is required"));
   if (job.files().empty()) return ToGrpcStatus(absl::InvalidArgumentError("job.files is empty"));
@@ -35,8 +37,10 @@ grpc::Status AdapterService::SubmitJob(grpc::ServerContext*, const v1::SubmitJob
   return grpc::Status::OK;
 }
 
-grpc::Status AdapterService::GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+grpc::Status AdapterService::GetJob(grpc::ServerContext* ctx, const v1::GetJobRequest* request,
                                     v1::Job* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "GetJob", {auth::Role::kService, auth::Role::kAdmin}); !p.ok())
+    return server::ToGrpcStatus(p.status());
   auto job = jobs_.GetJob(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = std::move(*job);

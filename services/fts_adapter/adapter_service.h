@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aso/fts_adapter/v1/fts_adapter.grpc.pb.h"
+#include "libs/auth/authenticator.h"
 #include "libs/common/clock.h"
 #include "libs/db/backend_job_repository.h"
 
@@ -13,8 +14,9 @@ namespace aso::fts_adapter {
 
 class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
  public:
-  AdapterService(db::BackendJobRepository& jobs, Clock& clock, std::string backend_name)
-      : jobs_(jobs), clock_(clock), backend_name_(std::move(backend_name)) {}
+  AdapterService(db::BackendJobRepository& jobs, Clock& clock, std::string backend_name,
+                 const auth::Authenticator& auth)
+      : jobs_(jobs), clock_(clock), backend_name_(std::move(backend_name)), auth_(auth) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
@@ -24,6 +26,7 @@ class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
   db::BackendJobRepository& jobs_;
   Clock& clock_;
   std::string backend_name_;
+  const auth::Authenticator& auth_;
 };
 
 }  // namespace aso::fts_adapter

@@ -7,13 +7,17 @@ namespace {
 
 class GrpcBookkeepingStub final : public BookkeepingStub {
  public:
-  GrpcBookkeepingStub(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-      : stub_(aso::bookkeeping::v1::Bookkeeping::NewStub(std::move(channel))), deadline_(deadline) {}
+  GrpcBookkeepingStub(std::shared_ptr<auth::ClientAuth> auth, const std::string& target,
+                      absl::Duration deadline)
+      : auth_(std::move(auth)),
+        stub_(aso::bookkeeping::v1::Bookkeeping::NewStub(auth_->Channel(target))),
+        deadline_(deadline) {}
 
   absl::StatusOr<std::vector<absl::Status>> ReportOutcomes(
       const std::vector<aso::common::v1::FileOutcome>& outcomes) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+    auth_->Apply(ctx);
     aso::bookkeeping::v1::ReportOutcomesRequest request;
     for (const auto& o : outcomes) *request.add_outcomes() = o;
     aso::bookkeeping::v1::ReportOutcomesResponse response;
@@ -33,15 +37,16 @@ class GrpcBookkeepingStub final : public BookkeepingStub {
   }
 
  private:
+  std::shared_ptr<auth::ClientAuth> auth_;
   std::unique_ptr<aso::bookkeeping::v1::Bookkeeping::Stub> stub_;
   absl::Duration deadline_;
 };
 
 }  // namespace
 
-std::unique_ptr<BookkeepingStub> MakeGrpcBookkeepingStub(std::shared_ptr<grpc::Channel> channel,
-                                                         absl::Duration deadline) {
-  return std::make_unique<GrpcBookkeepingStub>(std::move(channel), deadline);
+std::unique_ptr<BookkeepingStub> MakeGrpcBookkeepingStub(std::shared_ptr<auth::ClientAuth> auth,
+                                                         const std::string& target, absl::Duration deadline) {
+  return std::make_unique<GrpcBookkeepingStub>(std::move(auth), target, deadline);
 }
 
 }  // namespace aso::fts_adapter

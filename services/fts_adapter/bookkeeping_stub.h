@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/credentials.h"
 
 namespace aso::fts_adapter {
 
@@ -21,8 +22,8 @@ class BookkeepingStub {
       const std::vector<aso::common::v1::FileOutcome>& outcomes) = 0;
 };
 
-std::unique_ptr<BookkeepingStub> MakeGrpcBookkeepingStub(std::shared_ptr<grpc::Channel> channel,
-                                                         absl::Duration deadline);
+std::unique_ptr<BookkeepingStub> MakeGrpcBookkeepingStub(std::shared_ptr<auth::ClientAuth> auth,
+                                                         const std::string& target, absl::Duration deadline);
 
 }  // namespace aso::fts_adapter
 

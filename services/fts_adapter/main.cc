@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/flags.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
@@ -41,10 +42,11 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return std::cerr << "aso-fts-adapter: " << rt.status().message() << "\n", 1;
 
   aso::db::PgBackendJobRepository jobs(*rt->db);
-  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), "gfal2");
-  auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_bookkeeping), grpc::InsecureChannelCredentials()),
-      absl::Seconds(10));
+  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), "gfal2", *rt->auth);
+  auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
+  if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
+  auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
+                                                               absl::Seconds(10));
   aso::fts_adapter::OutcomeReporter reporter(jobs, *bookkeeping);
 
   aso::backend::Gfal2Options gfal2;

@@ -11,6 +11,15 @@
 
 ABSL_FLAG(int, max_batch_files, 10000,
           "Most files one SubmitTransfers call may carry (env ASO_MAX_BATCH_FILES)");
+ABSL_FLAG(
+    double, user_files_per_second, 0,
+    "Sustained submission rate allowed per user, files/s; 0 = unlimited (env ASO_USER_FILES_PER_SECOND)");
+ABSL_FLAG(double, user_burst_files, 100000,
+          "Files a user may submit at once above that rate (env ASO_USER_BURST_FILES)");
+ABSL_FLAG(int64_t, user_max_live_files, 1000000,
+          "Transfers in progress allowed per user; 0 = unlimited (env ASO_USER_MAX_LIVE_FILES)");
+ABSL_FLAG(int, max_watch_streams, 16,
+          "Concurrent WatchTask streams; each holds a handler thread (env ASO_MAX_WATCH_STREAMS)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();
@@ -24,6 +33,12 @@ int main(int argc, char** argv) {
   aso::db::PgSiteRepository sites(*rt->db);
   aso::ingest::SubmissionLimits limits;
   limits.max_files = absl::GetFlag(FLAGS_max_batch_files);
-  aso::ingest::IngestService service(transfers, sites, aso::RealClock::Get(), limits, *rt->metrics);
+  aso::ingest::IngestLimits ingest_limits;
+  ingest_limits.user_files_per_second = absl::GetFlag(FLAGS_user_files_per_second);
+  ingest_limits.user_burst_files = absl::GetFlag(FLAGS_user_burst_files);
+  ingest_limits.user_max_live_files = absl::GetFlag(FLAGS_user_max_live_files);
+  ingest_limits.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  aso::ingest::IngestService service(transfers, sites, aso::RealClock::Get(), limits, *rt->metrics, *rt->auth,
+                                     ingest_limits);
   return aso::server::ServeUntilSignal(*rt, "aso.ingest.v1.Ingest", {&service}, {});
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/adler32.h"
+#include "libs/transfer/lfn_rules.h"
 #include "libs/transfer/url.h"
 
 namespace aso::ingest {
@@ -66,17 +67,57 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
   absl::flat_hash_map<std::string, std::pair<std::string, std::string>> by_destination;
   // idempotency key -> (source, destination): one key names one file.
   absl::flat_hash_map<std::string, std::pair<std::string, std::string>> by_key;
+  // site name -> its compiled LFN rules, built when a file first needs them.
+  absl::flat_hash_map<std::string, transfer::LfnResolver> resolvers;
   for (int i = 0; i < request.files_size(); ++i) {
     const auto& f = request.files(i);
     const std::string where = absl::StrCat("files[", i, "]");
     auto fail = [&](absl::string_view field, absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat(where, ".", field, ": ", why));
     };
-    auto src = transfer::ParseStorageUrl(f.source_url());
+    // A URL, or an LFN at a named site resolved through the site's rules.
+    auto url_of = [&](const std::string& url, const std::string& lfn, const std::string& site_name,
+                      absl::string_view end) -> absl::StatusOr<std::string> {
+      const std::string url_field = absl::StrCat(end, "_url"), lfn_field = absl::StrCat(end, "_lfn");
+      if (lfn.empty()) {
+        if (url.empty())
+          return fail(url_field, absl::StrCat("is required (or ", lfn_field, " with ", end, "_site)"));
+        return url;
+      }
+      if (!url.empty()) return fail(lfn_field, absl::StrCat("give either ", url_field, " or ", lfn_field));
+      if (site_name.empty())
+        return fail(absl::StrCat(end, "_site"), absl::StrCat("is required with ", lfn_field));
+      auto it = resolvers.find(site_name);
+      if (it == resolvers.end()) {
+        const cv1::Site* site = nullptr;
+        for (const auto& candidate : sites_) {
+          if (candidate.name() == site_name) site = &candidate;
+        }
+        if (site == nullptr)
+          return fail(absl::StrCat(end, "_site"), absl::StrCat("unknown site ", site_name));
+        auto resolver = transfer::LfnResolver::Create(site->lfn_rules());
+        if (!resolver.ok()) {
+          return fail(lfn_field, absl::StrCat("site ", site_name,
+                                              " has broken LFN rules: ", resolver.status().message()));
+        }
+        it = resolvers.emplace(site_name, std::move(*resolver)).first;
+      }
+      auto resolved = it->second.Resolve(lfn, f.protocol());
+      if (!resolved.ok()) {
+        return fail(lfn_field, absl::StrCat(lfn, " at site ", site_name, ": ", resolved.status().message()));
+      }
+      return *resolved;
+    };
+    auto source_url = url_of(f.source_url(), f.source_lfn(), f.source_site(), "source");
+    if (!source_url.ok()) return source_url.status();
+    auto destination_url =
+        url_of(f.destination_url(), f.destination_lfn(), f.destination_site(), "destination");
+    if (!destination_url.ok()) return destination_url.status();
+    auto src = transfer::ParseStorageUrl(*source_url);
     if (!src.ok()) return fail("source_url", src.status().message());
-    auto dst = transfer::ParseStorageUrl(f.destination_url());
+    auto dst = transfer::ParseStorageUrl(*destination_url);
     if (!dst.ok()) return fail("destination_url", dst.status().message());
-    if (f.source_url() == f.destination_url()) return fail("destination_url", "equals the source URL");
+    if (*source_url == *destination_url) return fail("destination_url", "equals the source URL");
 
     auto resolve = [&](const std::string& given, const std::string& url,
                        absl::string_view field) -> absl::StatusOr<const cv1::Site*> {
@@ -100,9 +141,9 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
       }
       return by_url;
     };
-    auto src_site = resolve(f.source_site(), f.source_url(), "source_site");
+    auto src_site = resolve(f.source_site(), *source_url, "source_site");
     if (!src_site.ok()) return src_site.status();
-    auto dst_site = resolve(f.destination_site(), f.destination_url(), "destination_site");
+    auto dst_site = resolve(f.destination_site(), *destination_url, "destination_site");
     if (!dst_site.ok()) return dst_site.status();
 
     if (f.size_bytes() < -1 || f.size_bytes() > kMaxFileSize) {
@@ -116,6 +157,7 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
     }
     if (f.priority() < 0 || f.priority() > 5) return fail("priority", "must be 1..5 (0 = default 3)");
     if (absl::Status s = CheckName(absl::StrCat(where, ".job_id"), f.job_id(), false); !s.ok()) return s;
+    if (absl::Status s = CheckName(absl::StrCat(where, ".dataset"), f.dataset(), false); !s.ok()) return s;
     if (f.metadata_size() > limits_.max_metadata_entries) {
       return fail("metadata", absl::StrCat("more than ", limits_.max_metadata_entries, " entries"));
     }
@@ -125,15 +167,15 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
       return fail("metadata", absl::StrCat("larger than ", limits_.max_metadata_bytes, " bytes"));
     }
     std::string key = f.idempotency_key().empty()
-                          ? DefaultIdempotencyKey(request.task_id(), f.job_id(), f.destination_url())
+                          ? DefaultIdempotencyKey(request.task_id(), f.job_id(), *destination_url)
                           : f.idempotency_key();
     if (key.size() > 1024) return fail("idempotency_key", "longer than 1024 characters");
-    auto [it, inserted] = by_destination.emplace(f.destination_url(), std::make_pair(key, f.source_url()));
-    if (!inserted && it->second != std::make_pair(key, f.source_url())) {
+    auto [it, inserted] = by_destination.emplace(*destination_url, std::make_pair(key, *source_url));
+    if (!inserted && it->second != std::make_pair(key, *source_url)) {
       return fail("destination_url", "another file of this batch has the same destination");
     }
-    auto [key_it, new_key] = by_key.emplace(key, std::make_pair(f.source_url(), f.destination_url()));
-    if (!new_key && key_it->second != std::make_pair(f.source_url(), f.destination_url())) {
+    auto [key_it, new_key] = by_key.emplace(key, std::make_pair(*source_url, *destination_url));
+    if (!new_key && key_it->second != std::make_pair(*source_url, *destination_url)) {
       return fail("idempotency_key", "another file of this batch has the same key");
     }
 
@@ -142,9 +184,13 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
     t.set_user(request.user());
     t.set_job_id(f.job_id());
     t.mutable_source()->set_site((*src_site)->name());
-    t.mutable_source()->set_url(f.source_url());
+    t.mutable_source()->set_url(*source_url);
+    t.mutable_source()->set_lfn(f.source_lfn());
     t.mutable_destination()->set_site((*dst_site)->name());
-    t.mutable_destination()->set_url(f.destination_url());
+    t.mutable_destination()->set_url(*destination_url);
+    t.mutable_destination()->set_lfn(f.destination_lfn());
+    t.set_publish(f.publish());
+    t.set_dataset(f.dataset());
     t.set_size_bytes(f.size_bytes());
     t.set_checksum(checksum);
     t.set_priority(f.priority() == 0 ? 3 : f.priority());

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
 
   aso::db::PgStatsRepository repo(*rt->db);
   aso::monitoring::FleetStats stats(repo, *rt->metrics);
-  aso::monitoring::MonitoringService service(stats);
+  aso::monitoring::MonitoringService service(stats, *rt->auth);
   aso::PeriodicLoop loop("refresh", absl::GetFlag(FLAGS_refresh_interval), [&] {
     auto n = stats.RunOnce();
     if (!n.ok()) ASO_LOG(WARNING, "refresh failed: ", n.status().message());

@@ -3,18 +3,20 @@
 #define ASO_SERVICES_MONITORING_MONITORING_SERVICE_H_
 
 #include "aso/monitoring/v1/monitoring.grpc.pb.h"
+#include "libs/auth/authenticator.h"
 #include "services/monitoring/fleet_stats.h"
 
 namespace aso::monitoring {
 
 class MonitoringService final : public aso::monitoring::v1::Monitoring::Service {
  public:
-  explicit MonitoringService(FleetStats& stats) : stats_(stats) {}
+  MonitoringService(FleetStats& stats, const auth::Authenticator& auth) : stats_(stats), auth_(auth) {}
   grpc::Status GetSiteStats(grpc::ServerContext* ctx, const v1::GetSiteStatsRequest* request,
                             v1::GetSiteStatsResponse* response) override;
 
  private:
   FleetStats& stats_;
+  const auth::Authenticator& auth_;
 };
 
 }  // namespace aso::monitoring

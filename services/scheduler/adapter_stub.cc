@@ -7,12 +7,15 @@ namespace {
 
 class GrpcAdapterStub final : public AdapterStub {
  public:
-  GrpcAdapterStub(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-      : stub_(aso::fts_adapter::v1::FtsAdapter::NewStub(std::move(channel))), deadline_(deadline) {}
+  GrpcAdapterStub(std::shared_ptr<auth::ClientAuth> auth, const std::string& target, absl::Duration deadline)
+      : auth_(std::move(auth)),
+        stub_(aso::fts_adapter::v1::FtsAdapter::NewStub(auth_->Channel(target))),
+        deadline_(deadline) {}
 
   absl::StatusOr<bool> SubmitJob(const aso::fts_adapter::v1::Job& job) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+    auth_->Apply(ctx);
     aso::fts_adapter::v1::SubmitJobRequest request;
     *request.mutable_job() = job;
     aso::fts_adapter::v1::SubmitJobResponse response;
@@ -22,15 +25,16 @@ class GrpcAdapterStub final : public AdapterStub {
   }
 
  private:
+  std::shared_ptr<auth::ClientAuth> auth_;
   std::unique_ptr<aso::fts_adapter::v1::FtsAdapter::Stub> stub_;
   absl::Duration deadline_;
 };
 
 }  // namespace
 
-std::unique_ptr<AdapterStub> MakeGrpcAdapterStub(std::shared_ptr<grpc::Channel> channel,
-                                                 absl::Duration deadline) {
-  return std::make_unique<GrpcAdapterStub>(std::move(channel), deadline);
+std::unique_ptr<AdapterStub> MakeGrpcAdapterStub(std::shared_ptr<auth::ClientAuth> auth,
+                                                 const std::string& target, absl::Duration deadline) {
+  return std::make_unique<GrpcAdapterStub>(std::move(auth), target, deadline);
 }
 
 }  // namespace aso::scheduler

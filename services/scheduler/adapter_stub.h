@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "aso/fts_adapter/v1/fts_adapter.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/credentials.h"
 
 namespace aso::scheduler {
 
@@ -20,8 +21,8 @@ class AdapterStub {
 };
 
 // Calls the real service with a deadline on every call.
-std::unique_ptr<AdapterStub> MakeGrpcAdapterStub(std::shared_ptr<grpc::Channel> channel,
-                                                 absl::Duration deadline);
+std::unique_ptr<AdapterStub> MakeGrpcAdapterStub(std::shared_ptr<auth::ClientAuth> auth,
+                                                 const std::string& target, absl::Duration deadline);
 
 }  // namespace aso::scheduler
 

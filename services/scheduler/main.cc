@@ -3,6 +3,7 @@
 
 #include "absl/flags/flag.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/flags.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/db/notification_listener.h"
@@ -37,11 +38,12 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return std::cerr << "aso-scheduler: " << rt.status().message() << "\n", 1;
 
   aso::db::PgSchedulingRepository repo(*rt->db);
-  auto adapter = aso::scheduler::MakeGrpcAdapterStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_adapter), grpc::InsecureChannelCredentials()),
-      absl::Seconds(10));
+  auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
+  if (!client_auth.ok()) return std::cerr << "aso-scheduler: " << client_auth.status().message() << "\n", 1;
+  auto adapter =
+      aso::scheduler::MakeGrpcAdapterStub(*client_auth, absl::GetFlag(FLAGS_adapter), absl::Seconds(10));
   aso::scheduler::Scheduler scheduler(repo, *adapter, aso::RealClock::Get(), sc, *rt->metrics);
-  aso::scheduler::SchedulerService service(repo, aso::RealClock::Get(), sc);
+  aso::scheduler::SchedulerService service(repo, aso::RealClock::Get(), sc, *rt->auth);
   aso::PeriodicLoop loop("schedule", absl::GetFlag(FLAGS_poll_interval), [&] {
     auto n = scheduler.RunOnce();
     if (!n.ok()) ASO_LOG(WARNING, "scheduling round failed: ", n.status().message());

@@ -74,6 +74,9 @@ bool Scheduler::Submit(const db::PendingJob& job) {
 absl::StatusOr<int> Scheduler::RunOnce() {
   int dispatched = 0;
   const absl::Time now = clock_.Now();
+  auto expired = repo_.ExpireOverdue(now, 100);
+  if (!expired.ok()) return expired.status();
+  if (*expired > 0) ASO_LOG(INFO, *expired, " queued file(s) failed: their task's deadline passed");
   auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
   if (!stale.ok()) return stale.status();
   dispatched += SubmitAll(*stale);

@@ -8,8 +8,9 @@
 
 namespace aso::scheduler {
 
-grpc::Status SchedulerService::ListLinks(grpc::ServerContext*, const v1::ListLinksRequest* request,
+grpc::Status SchedulerService::ListLinks(grpc::ServerContext* ctx, const v1::ListLinksRequest* request,
                                          v1::ListLinksResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "ListLinks"); !p.ok()) return server::ToGrpcStatus(p.status());
   const int page_size = request->page_size() == 0 ? 100 : request->page_size();
   if (page_size < 0 || page_size > 1000) {
     return server::ToGrpcStatus(absl::InvalidArgumentError("page_size must be 1..1000"));

@@ -19,6 +19,7 @@ import random
 import re
 import shutil
 import socket
+import getpass
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,16 @@ class Stack:
         self.site_a = f"root://127.0.0.1:{base + 31}//data"
         self.site_b = f"root://127.0.0.1:{base + 32}//data"
         self.local = f"file://{workdir}/sites/local-disk"
+        # aso-local serves TLS with a private CA; the local account is an admin (scripts/aso-local env).
+        self.certs = f"{workdir}/certs"
+        user = getpass.getuser()
+        self.client_env = dict(self.env, ASO_TLS_CA=f"{self.certs}/ca.pem", ASO_TLS_CERT=f"{self.certs}/{user}.pem",
+                               ASO_TLS_KEY=f"{self.certs}/{user}.key")
+        for v in ("X509_USER_PROXY", "BEARER_TOKEN", "BEARER_TOKEN_FILE"):
+            self.client_env.pop(v, None)
+        self.service_tls = ["--tls_cert", f"{self.certs}/server.pem", "--tls_key", f"{self.certs}/server.key",
+                            "--tls_ca", f"{self.certs}/ca.pem", "--gridmap", f"{self.certs}/gridmap",
+                            "--admins", user]
 
     def local_stack(self, *args, check=True):
         cmd = [f"{self.repo}/scripts/aso-local", *args, "--dir", self.dir, "--port-base", str(self.base)]
@@ -82,9 +93,16 @@ class Stack:
         assert url.startswith("file://"), url
         return url[len("file://"):]
 
-    def submit(self, *args):
+    def submit(self, *args, as_user=None):
+        """aso-submit as the local admin, or with the named test user's certificate (or "alice-proxy")."""
+        env = dict(self.client_env)
+        if as_user == "alice-proxy":
+            env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
+            env["X509_USER_PROXY"] = f"{self.certs}/alice-proxy.pem"
+        elif as_user:
+            env["ASO_TLS_CERT"], env["ASO_TLS_KEY"] = f"{self.certs}/{as_user}.pem", f"{self.certs}/{as_user}.key"
         cmd = [f"{self.build}/services/aso_submit/aso-submit", "--ingest", self.ingest, *args]
-        return subprocess.run(cmd, text=True, capture_output=True, timeout=900)
+        return subprocess.run(cmd, text=True, capture_output=True, timeout=900, env=env)
 
     def sql(self, query):
         out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "aso",
@@ -179,7 +197,7 @@ def main():
 
         results = {}
         for user in USERS:
-            r = stack.submit("--task", f"e2e-{user}", "--wait", "--poll", "1s", "--timeout", "10m")
+            r = stack.submit("--task", f"e2e-{user}", "--wait", "--timeout", "10m")
             results[user] = r
             log(f"{user}: rc={r.returncode}\n{r.stdout}")
         elapsed = time.time() - started
@@ -252,7 +270,7 @@ def main():
         r = stack.submit("--task", "e2e-kill", "--user", "alice", "--files", kill_list)
         k = stack.submit("--task", "e2e-kill", "--user", "alice", "--kill", "--reason", "wrong dataset")
         check(r.returncode == 0 and k.returncode == 0, f"kill accepted: {k.stdout.strip()} {k.stderr.strip()}")
-        w = stack.submit("--task", "e2e-kill", "--wait", "--poll", "1s", "--timeout", "5m")
+        w = stack.submit("--task", "e2e-kill", "--wait", "--timeout", "5m")
         states = stack.sql("SELECT string_agg(state || ':' || n, ',' ORDER BY state) FROM "
                            "(SELECT state, count(*) n FROM transfers WHERE task_id = 'e2e-kill' GROUP BY state) x")
         killed = int(stack.sql("SELECT count(*) FROM transfers WHERE task_id = 'e2e-kill' AND state = 'KILLED'"))
@@ -267,9 +285,30 @@ def main():
         # The admin CLI sees the catalog and the links.
         ctl = f"{stack.build}/services/asoctl/asoctl"
         sites = subprocess.run([ctl, "sites", "list", "--bookkeeping", f"127.0.0.1:{stack.base + 4}"],
-                               text=True, capture_output=True)
+                               text=True, capture_output=True, env=stack.client_env)
         check(sites.returncode == 0 and all(n in sites.stdout for n in ("site-a", "site-b", "local-disk")),
               "asoctl sites list shows the three sites")
+
+        # Who may do what, over the stack's real TLS: a grid proxy acts as its owner, another user is refused
+        # on that owner's task, a certificate from an unknown CA is not authenticated, and plaintext is
+        # refused off loopback.
+        src = f"{stack.dir}/sites/local-disk/proxy-src.txt"
+        with open(src, "w") as f:
+            f.write("from a grid proxy\n")
+        p = stack.submit("--task", "e2e-proxy", f"file://{src}", f"{stack.site_a}/store/user/alice/proxy.txt",
+                         "--wait", "--timeout", "5m", as_user="alice-proxy")
+        check(p.returncode == 0 and stack.sql("SELECT username FROM tasks WHERE task_id = 'e2e-proxy'") == "alice",
+              f"a job's grid proxy submits as its owner (rc={p.returncode} {p.stderr.strip()[-200:]})")
+        b = stack.submit("--task", "e2e-proxy", "--status", as_user="bob")
+        check(b.returncode == 2 and "PERMISSION_DENIED" in b.stderr, f"bob may not read alice's task ({b.stderr.strip()})")
+        m = stack.submit("--task", "e2e-proxy", "--status", as_user="mallory")
+        check(m.returncode == 2 and "UNAUTHENTICATED" in m.stderr,
+              f"a certificate from an unknown CA is refused ({m.stderr.strip()[-200:]})")
+        plain = subprocess.run([f"{stack.build}/services/ingest/aso-ingest", "--db", "postgresql://unused",
+                                "--insecure", "--listen", f"0.0.0.0:{stack.base + 44}"],
+                               text=True, capture_output=True, timeout=30)
+        check(plain.returncode == 2 and "loopback" in plain.stderr,
+              f"--insecure is refused off loopback (rc={plain.returncode}: {plain.stderr.strip()})")
 
         # A service refuses a database whose schema is not migrated, and says how to migrate it.
         stack.sql("CREATE DATABASE aso_unmigrated")
@@ -285,12 +324,12 @@ def main():
         extra = subprocess.Popen([f"{stack.build}/services/bookkeeping/aso-bookkeeping", "--db",
                                   f"postgresql://postgres@127.0.0.1:{stack.pg_port}/aso",
                                   "--listen", f"127.0.0.1:{stack.base + 41}",
-                                  "--metrics_listen", f"127.0.0.1:{stack.base + 43}"],
+                                  "--metrics_listen", f"127.0.0.1:{stack.base + 43}", *stack.service_tls],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         ready = False
         for _ in range(50):
             probe = subprocess.run([ctl, "sites", "list", "--bookkeeping", f"127.0.0.1:{stack.base + 41}"],
-                                   capture_output=True)
+                                   capture_output=True, env=stack.client_env)
             if probe.returncode == 0:
                 ready = True
                 break

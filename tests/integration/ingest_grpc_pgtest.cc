@@ -29,7 +29,11 @@ class IngestGrpcTest : public ::testing::Test {
       ASSERT_TRUE(sites_->Upsert(s, clock_.Now()).ok());
     }
     metrics_ = std::move(*metrics::Metrics::Start("ingest", ""));
-    service_ = std::make_unique<IngestService>(*transfers_, *sites_, clock_, SubmissionLimits{}, *metrics_);
+    auth::AuthConfig auth_config;
+    auth_config.insecure = true;
+    auth_ = std::move(*auth::Authenticator::Create(auth_config));
+    service_ =
+        std::make_unique<IngestService>(*transfers_, *sites_, clock_, SubmissionLimits{}, *metrics_, *auth_);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
@@ -39,6 +43,7 @@ class IngestGrpcTest : public ::testing::Test {
 
   grpc::Status Submit(const v1::SubmitTransfersRequest& req, v1::SubmitTransfersResponse* resp) {
     grpc::ClientContext ctx;
+    ctx.AddMetadata("x-aso-user", "alice");
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     return stub_->SubmitTransfers(&ctx, req, resp);
   }
@@ -61,6 +66,7 @@ class IngestGrpcTest : public ::testing::Test {
   std::unique_ptr<db::PgTransferRepository> transfers_;
   std::unique_ptr<db::PgSiteRepository> sites_;
   std::unique_ptr<metrics::Metrics> metrics_;
+  std::unique_ptr<auth::Authenticator> auth_;
   std::unique_ptr<IngestService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::Ingest::Stub> stub_;
@@ -91,8 +97,8 @@ TEST_F(IngestGrpcTest, BadInputIsRefusedPreciselyAndChangesNothing) {
   s = Submit(req, &resp);
   EXPECT_THAT(s.error_message(), HasSubstr("files[1].source_site: no site in the catalog serves"));
   req = Request(1);
-  req.set_user("");
-  EXPECT_EQ(Submit(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_user("bob");  // alice may not submit for bob
+  EXPECT_EQ(Submit(req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 0);
 }
 
@@ -100,6 +106,7 @@ TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {
   v1::SubmitTransfersResponse resp;
   ASSERT_TRUE(Submit(Request(2), &resp).ok());
   grpc::ClientContext c1;
+  c1.AddMetadata("x-aso-user", "alice");
   v1::GetTransferRequest get;
   get.set_id(resp.transfer_ids(0));
   cv1::Transfer t;
@@ -108,9 +115,11 @@ TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {
   EXPECT_EQ(t.state(), cv1::TRANSFER_STATE_QUEUED);
   EXPECT_THAT(t.waiting_reason(), HasSubstr("T2_SRC -> T2_DST"));
   grpc::ClientContext c2;
+  c2.AddMetadata("x-aso-user", "alice");
   get.set_id(123456);
   EXPECT_EQ(stub_->GetTransfer(&c2, get, &t).error_code(), grpc::StatusCode::NOT_FOUND);
   grpc::ClientContext c3;
+  c3.AddMetadata("x-aso-user", "alice");
   v1::GetTaskSummaryRequest sreq;
   sreq.set_task_id("260101_alice_crab_test");
   cv1::TaskSummary summary;
@@ -118,6 +127,7 @@ TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {
   EXPECT_EQ(summary.total_files(), 2);
   EXPECT_EQ(summary.total_bytes(), 2048);
   grpc::ClientContext c4;
+  c4.AddMetadata("x-aso-user", "alice");
   v1::ListTransfersRequest lreq;
   lreq.set_page_size(5000);
   v1::ListTransfersResponse lresp;
@@ -134,6 +144,7 @@ TEST_F(IngestGrpcTest, KillTransfers) {
   v1::KillTransfersResponse out;
   {
     grpc::ClientContext ctx;
+    ctx.AddMetadata("x-aso-user", "alice");
     EXPECT_EQ(stub_->KillTransfers(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
   req.set_task_id("260101_alice_crab_test");
@@ -141,6 +152,7 @@ TEST_F(IngestGrpcTest, KillTransfers) {
   req.set_reason("wrong output dataset");
   {
     grpc::ClientContext ctx;
+    ctx.AddMetadata("x-aso-user", "alice");
     ASSERT_TRUE(stub_->KillTransfers(&ctx, req, &out).ok());
   }
   EXPECT_EQ(out.killed(), 2);

@@ -152,7 +152,7 @@ TEST_F(SchedulingRepositoryTest, AcceptanceIsRecordedPerJobAndShownPerFile) {
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->transfers.size(), 2u);
   EXPECT_EQ(page->transfers[0].id(), ids[0]);
-  auto summary = transfers.Summarize("task-1");
+  auto summary = transfers.Summarize("task-1", kT0);
   ASSERT_TRUE(summary.ok());
   std::map<int, int64_t> files_by_state;
   for (const auto& sc : summary->states()) files_by_state[sc.state()] = sc.files();

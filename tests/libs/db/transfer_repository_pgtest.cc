@@ -89,14 +89,14 @@ TEST_F(TransferRepositoryTest, GetListAndSummary) {
   EXPECT_EQ(failed->transfers[0].failure_reason(), "no such file");
   EXPECT_EQ(repo_->List(filter, 10, "garbage", kT0).status().code(), absl::StatusCode::kInvalidArgument);
 
-  auto summary = repo_->Summarize("task-1");
+  auto summary = repo_->Summarize("task-1", kT0);
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->total_files(), 5);
   EXPECT_EQ(summary->total_bytes(), 5000);
   EXPECT_FALSE(summary->finished());
   ASSERT_EQ(summary->failures_size(), 1);
   EXPECT_EQ(summary->failures(0).failure_class(), v1::FAILURE_CLASS_SOURCE);
-  EXPECT_EQ(repo_->Summarize("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->Summarize("nope", kT0).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(TransferRepositoryTest, ATaskBelongsToOneUser) {

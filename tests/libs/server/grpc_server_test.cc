@@ -69,7 +69,7 @@ TEST(GrpcServerTest, HealthReflectionAndRpcMetrics) {
   auto metrics = metrics::Metrics::Start("test", "");
   ASSERT_TRUE(metrics.ok());
   aso::monitoring::v1::Monitoring::Service service;  // every method UNIMPLEMENTED
-  ServerOptions options{"aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2)};
+  ServerOptions options{"aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2), nullptr};
   auto server = GrpcServer::Start(options, {&service}, **metrics);
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel =
