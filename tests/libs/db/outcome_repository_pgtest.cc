@@ -1,5 +1,6 @@
 #include "libs/db/outcome_repository.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/libs/db/db_test_util.h"
 
@@ -112,6 +113,21 @@ TEST_F(OutcomeRepositoryTest, KilledTransferStaysKilled) {
   tdb_->Exec("UPDATE transfers SET state = 'KILLED'");
   EXPECT_FALSE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_DONE), std::nullopt, kT0));
   EXPECT_EQ(State(), "KILLED");
+}
+
+TEST_F(OutcomeRepositoryTest, NoRetryAfterTheTaskDeadline) {
+  tdb_->Exec("UPDATE tasks SET deadline = to_timestamp(1800000000 - 1)");
+  EXPECT_TRUE(*repo_->ApplyFinished(Outcome(v1::TRANSFER_STATE_FAILED), kT0 + absl::Seconds(30), kT0));
+  EXPECT_EQ(State(), "FAILED");
+  EXPECT_THAT(tdb_->QueryText("SELECT failure_reason FROM transfers"),
+              ::testing::HasSubstr("deadline has passed"));
+}
+
+TEST_F(OutcomeRepositoryTest, RetryBaseCountsFromTheLastManualRetry) {
+  EXPECT_EQ(*repo_->RetryBase(id_), 0);
+  tdb_->Exec("UPDATE transfers SET retry_base = 3");
+  EXPECT_EQ(*repo_->RetryBase(id_), 3);
+  EXPECT_EQ(repo_->RetryBase(987654).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -221,5 +221,28 @@ TEST_F(SchedulingRepositoryTest, ListLinksCountsQueuedReadyAndInFlight) {
   EXPECT_EQ((*links)[1].queued, 1);
 }
 
+TEST_F(SchedulingRepositoryTest, QueuedFilesFailOnceTheTaskDeadlinePasses) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  PgTransferRepository transfers(tdb_->db());
+  ASSERT_TRUE(transfers
+                  .InsertBatch({MakeTransfer("d1", "A", "B"), MakeTransfer("d2", "A", "B")}, kT0,
+                               TaskOptions{kT0 + absl::Minutes(10)})
+                  .ok());
+  ASSERT_TRUE(transfers.InsertBatch({MakeTransfer("n1", "A", "B", "bob", "task-bob")}, kT0).ok());
+  ASSERT_EQ(Claim("A", "B", 100, kT0), 3);  // all in flight; then one comes back to the queue
+  tdb_->Exec("UPDATE transfers SET state = 'QUEUED' WHERE idempotency_key IN ('d2', 'n1')");
+  EXPECT_EQ(*repo_->ExpireOverdue(kT0 + absl::Minutes(9), 10), 0);
+  EXPECT_EQ(*repo_->ExpireOverdue(kT0 + absl::Minutes(11), 10), 1);
+  EXPECT_EQ(
+      tdb_->QueryText("SELECT state || ' ' || failure_class FROM transfers WHERE idempotency_key = 'd2'"),
+      "FAILED MAX_TIME_IN_QUEUE");
+  EXPECT_THAT(tdb_->QueryText("SELECT failure_reason FROM transfers WHERE idempotency_key = 'd2'"),
+              ::testing::HasSubstr("passed before the file was transferred"));
+  EXPECT_EQ(tdb_->QueryText("SELECT state FROM transfers WHERE idempotency_key = 'd1'"), "SUBMITTING");
+  EXPECT_EQ(tdb_->QueryText("SELECT state FROM transfers WHERE idempotency_key = 'n1'"), "QUEUED");
+  EXPECT_EQ(*repo_->ExpireOverdue(kT0 + absl::Minutes(12), 10), 0);  // swept once
+}
+
 }  // namespace
 }  // namespace aso::db

@@ -1,5 +1,7 @@
 #include "libs/db/transfer_repository.h"
 
+#include <pqxx/pqxx>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/libs/db/db_test_util.h"
@@ -145,6 +147,65 @@ TEST_F(TransferRepositoryTest, MetadataRoundTrips) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->metadata().at("dataset"), "/Prim/alice-v1/USER");
   EXPECT_EQ(back->metadata().at("quote\"d"), "line\nbreak");
+}
+
+// A change committed while an older transaction is still open is held back until that one ends, so a
+// watcher that moved past it cannot miss the older change; each change is delivered once.
+TEST_F(TransferRepositoryTest, WatchNeverSkipsAChangeOfAnOlderOpenTransaction) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  auto ids = InsertTransfers(tdb_->db(), 2, "w");
+  auto initial = repo_->Watch("task-1", "", 100, kT0);
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  ASSERT_EQ(initial->changed.size(), 2u);
+  EXPECT_TRUE(repo_->Watch("task-1", initial->cursor, 100, kT0)->changed.empty());
+
+  pqxx::connection older_conn(tdb_->dsn());
+  pqxx::work older(older_conn);
+  older.exec(absl::StrCat("UPDATE transfers SET state = 'KILLED' WHERE id = ", ids[0]));  // open, older xid
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET state = 'FAILED' WHERE id = ", ids[1]));  // committed, newer
+  auto held = repo_->Watch("task-1", initial->cursor, 100, kT0);
+  ASSERT_TRUE(held.ok());
+  EXPECT_TRUE(held->changed.empty()) << "a newer change must wait for the older open transaction";
+  older.commit();
+  auto both = repo_->Watch("task-1", held->cursor, 100, kT0);
+  ASSERT_TRUE(both.ok());
+  ASSERT_EQ(both->changed.size(), 2u);
+  EXPECT_EQ(both->changed[0].state(), common::v1::TRANSFER_STATE_KILLED);
+  EXPECT_EQ(both->changed[1].state(), common::v1::TRANSFER_STATE_FAILED);
+  EXPECT_TRUE(repo_->Watch("task-1", both->cursor, 100, kT0)->changed.empty());
+  // Paging inside one window: the cursor of the first file resumes with the second.
+  auto page = repo_->Watch("task-1", held->cursor, 1, kT0);
+  ASSERT_EQ(page->changed.size(), 1u);
+  auto next = repo_->Watch("task-1", page->cursors[0], 1, kT0);
+  ASSERT_EQ(next->changed.size(), 1u);
+  EXPECT_EQ(next->changed[0].id(), ids[1]);
+  EXPECT_EQ(repo_->Watch("task-1", "w1:abc", 10, kT0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TransferRepositoryTest, SummaryProgressEstimateAndDeadline) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  std::vector<Transfer> batch;
+  for (int i = 0; i < 4; ++i) batch.push_back(MakeTransfer(absl::StrCat("s", i), "A", "B"));
+  ASSERT_TRUE(repo_->InsertBatch(batch, kT0, TaskOptions{kT0 + absl::Hours(2)}).ok());
+  // One file finished 5 minutes ago: 3 remain at one per 15 minutes.
+  tdb_->Exec(
+      "UPDATE transfers SET state = 'DONE', updated = to_timestamp(1800000000 - 300) WHERE idempotency_key = "
+      "'s0'");
+  auto s = repo_->Summarize("task-1", kT0);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ(s->progress(), 0.25);
+  EXPECT_EQ(s->deadline().seconds(), 1'800'000'000 + 7200);
+  EXPECT_EQ(s->estimated_completion().seconds(), 1'800'000'000 + 3 * 900);
+  // Filters by creation time.
+  TransferFilter later;
+  later.created_after = kT0 + absl::Seconds(1);
+  EXPECT_TRUE(repo_->List(later, 10, "", kT0)->transfers.empty());
+  TransferFilter window;
+  window.created_after = kT0;
+  window.created_before = kT0 + absl::Seconds(1);
+  EXPECT_EQ(repo_->List(window, 10, "", kT0)->transfers.size(), 4u);
 }
 
 }  // namespace
