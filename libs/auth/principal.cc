@@ -28,7 +28,7 @@ absl::Status RequireRole(const Principal& principal, std::initializer_list<Role>
 }
 
 bool MayActFor(const Principal& principal, absl::string_view owner) {
-  return principal.role != Role::kUser || principal.name == owner;
+  return principal.role == Role::kAdmin || principal.name == owner;
 }
 
 }  // namespace aso::auth

@@ -10,8 +10,8 @@
 
 namespace aso::auth {
 
-// user: acts on its own transfers only. admin: on everything. service: the internal RPCs (and on behalf
-// of users where an API allows it).
+// user: acts on its own transfers only. admin: on everything. service: ASO's own services, for the
+// internal RPCs only.
 enum class Role { kUser, kAdmin, kService };
 
 absl::string_view RoleName(Role role);
@@ -27,7 +27,7 @@ struct Principal {
 absl::Status RequireRole(const Principal& principal, std::initializer_list<Role> roles,
                          absl::string_view rpc);
 
-// Whether the principal may act on something owned by `owner`: its owner, an admin or a service.
+// Whether the principal may act on something owned by `owner`: its owner or an admin.
 bool MayActFor(const Principal& principal, absl::string_view owner);
 
 }  // namespace aso::auth

@@ -41,7 +41,7 @@
 ABSL_FLAG(std::string, ingest, "127.0.0.1:50051", "aso-ingest address (env ASO_INGEST)");
 ABSL_FLAG(std::string, task, "", "Task id the files belong to (env ASO_TASK)");
 ABSL_FLAG(std::string, user, "",
-          "Owner of the files; default: the credential's owner (admins and services may name another) "
+          "Owner of the files; default: the credential's owner (admins may name another) "
           "(env ASO_USER)");
 ABSL_FLAG(std::string, job_id, "", "The grid job that produced the files (env ASO_JOB_ID)");
 ABSL_FLAG(std::string, files, "",

@@ -12,6 +12,9 @@ namespace cv1 = aso::common::v1;
 using server::ToGrpcStatus;
 
 namespace {
+// The public API is for users and admins; services have their internal RPCs.
+constexpr std::initializer_list<auth::Role> kPublicRoles = {auth::Role::kUser, auth::Role::kAdmin};
+
 std::string CodeLabel(absl::StatusCode code) { return absl::StatusCodeToString(code); }
 
 absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
@@ -60,7 +63,7 @@ absl::StatusOr<db::KillSelector> IngestService::SelectionFor(
   selector.task_id = task_id;
   selector.ids.assign(ids.begin(), ids.end());
   selector.user = user;
-  if (principal.role == auth::Role::kUser) {
+  if (principal.role != auth::Role::kAdmin) {
     if (!user.empty() && user != principal.name) {
       return absl::PermissionDeniedError(absl::StrCat("user ", principal.name, " may not act for ", user));
     }
@@ -107,14 +110,14 @@ grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
             s.message());
     return ToGrpcStatus(s);
   };
-  auto principal = auth::Authorize(auth_, *ctx, "SubmitTransfers");
+  auto principal = auth::Authorize(auth_, *ctx, "SubmitTransfers", kPublicRoles);
   if (!principal.ok()) {
     denied_.Inc({"SubmitTransfers", CodeLabel(principal.status().code())});
     return refuse(principal.status());
   }
   v1::SubmitTransfersRequest owned = *request;
   if (owned.user().empty()) owned.set_user(principal->name);
-  if (owned.user() != principal->name && principal->role == auth::Role::kUser) {
+  if (owned.user() != principal->name && principal->role != auth::Role::kAdmin) {
     return refuse(absl::PermissionDeniedError(
         absl::StrCat("user ", principal->name, " may not submit for ", owned.user())));
   }
@@ -166,7 +169,7 @@ grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
 
 grpc::Status IngestService::GetTransfer(grpc::ServerContext* ctx, const v1::GetTransferRequest* request,
                                         cv1::Transfer* response) {
-  auto principal = auth::Authorize(auth_, *ctx, "GetTransfer");
+  auto principal = auth::Authorize(auth_, *ctx, "GetTransfer", kPublicRoles);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   if (request->id() <= 0) return ToGrpcStatus(absl::InvalidArgumentError("id must be positive"));
   auto t = transfers_.Get(request->id(), clock_.Now());
@@ -181,7 +184,7 @@ grpc::Status IngestService::GetTransfer(grpc::ServerContext* ctx, const v1::GetT
 
 grpc::Status IngestService::ListTransfers(grpc::ServerContext* ctx, const v1::ListTransfersRequest* request,
                                           v1::ListTransfersResponse* response) {
-  auto principal = auth::Authorize(auth_, *ctx, "ListTransfers");
+  auto principal = auth::Authorize(auth_, *ctx, "ListTransfers", kPublicRoles);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   int page_size = request->page_size() == 0 ? 100 : request->page_size();
   if (page_size < 0 || page_size > 1000) {
@@ -191,7 +194,7 @@ grpc::Status IngestService::ListTransfers(grpc::ServerContext* ctx, const v1::Li
   filter.task_id = request->task_id();
   filter.user = request->user();
   filter.site = request->site();
-  if (principal->role == auth::Role::kUser) {
+  if (principal->role != auth::Role::kAdmin) {
     if (!filter.user.empty() && filter.user != principal->name) {
       return ToGrpcStatus(absl::PermissionDeniedError(
           absl::StrCat("user ", principal->name, " may not list the transfers of ", filter.user)));
@@ -215,7 +218,7 @@ grpc::Status IngestService::ListTransfers(grpc::ServerContext* ctx, const v1::Li
 
 grpc::Status IngestService::GetTaskSummary(grpc::ServerContext* ctx, const v1::GetTaskSummaryRequest* request,
                                            cv1::TaskSummary* response) {
-  auto principal = auth::Authorize(auth_, *ctx, "GetTaskSummary");
+  auto principal = auth::Authorize(auth_, *ctx, "GetTaskSummary", kPublicRoles);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   if (request->task_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("task_id is required"));
   if (absl::Status s = CheckTaskAccess(*principal, request->task_id()); !s.ok()) return ToGrpcStatus(s);
@@ -227,7 +230,7 @@ grpc::Status IngestService::GetTaskSummary(grpc::ServerContext* ctx, const v1::G
 
 grpc::Status IngestService::KillTransfers(grpc::ServerContext* ctx, const v1::KillTransfersRequest* request,
                                           v1::KillTransfersResponse* response) {
-  auto principal = auth::Authorize(auth_, *ctx, "KillTransfers");
+  auto principal = auth::Authorize(auth_, *ctx, "KillTransfers", kPublicRoles);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   if (request->reason().size() > 1024) {
     return ToGrpcStatus(absl::InvalidArgumentError("reason is longer than 1024 characters"));
@@ -246,7 +249,7 @@ grpc::Status IngestService::KillTransfers(grpc::ServerContext* ctx, const v1::Ki
 
 grpc::Status IngestService::RetryTransfers(grpc::ServerContext* ctx, const v1::RetryTransfersRequest* request,
                                            v1::RetryTransfersResponse* response) {
-  auto principal = auth::Authorize(auth_, *ctx, "RetryTransfers");
+  auto principal = auth::Authorize(auth_, *ctx, "RetryTransfers", kPublicRoles);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   auto selector = SelectionFor(*principal, request->task_id(), request->ids(), request->user());
   if (!selector.ok()) return ToGrpcStatus(selector.status());
@@ -261,7 +264,7 @@ grpc::Status IngestService::RetryTransfers(grpc::ServerContext* ctx, const v1::R
 
 grpc::Status IngestService::WatchTask(grpc::ServerContext* ctx, const v1::WatchTaskRequest* request,
                                       grpc::ServerWriter<v1::TaskEvent>* writer) {
-  auto principal = auth::Authorize(auth_, *ctx, "WatchTask");
+  auto principal = auth::Authorize(auth_, *ctx, "WatchTask", kPublicRoles);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
   if (request->task_id().empty()) return ToGrpcStatus(absl::InvalidArgumentError("task_id is required"));
   if (absl::Status s = CheckTaskAccess(*principal, request->task_id()); !s.ok()) return ToGrpcStatus(s);

@@ -303,9 +303,15 @@ TEST_F(IngestAuthTest, AuthorizationMatrix) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_THAT(s.error_message(), HasSubstr("signature"));
   }
-  // The owner, an admin and a service may (a service acts on behalf of users); bob with a token too.
-  for (const std::string& who :
-       {std::string("bob"), Token("bob"), std::string("admin"), std::string("aso-service")}) {
+  // ASO's own services have the internal RPCs only.
+  for (const auto& [rpc, name] : rpcs) {
+    const std::string before = Fingerprint();
+    grpc::Status s = call_on_bob("aso-service", rpc, false);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << "aso-service " << name;
+    EXPECT_EQ(Fingerprint(), before);
+  }
+  // The owner and an admin may; bob with a token too.
+  for (const std::string& who : {std::string("bob"), Token("bob"), std::string("admin")}) {
     for (const auto& [rpc, name] : rpcs) {
       for (bool by_id : {false, true}) {
         if (by_id && rpc != kKill && rpc != kRetry) continue;
