@@ -99,6 +99,12 @@ class Stack:
         if as_user == "alice-proxy":
             env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
             env["X509_USER_PROXY"] = f"{self.certs}/alice-proxy.pem"
+        elif as_user and as_user.startswith("token:"):  # token:USER[:TTL]
+            _, user, *ttl = as_user.split(":")
+            env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
+            env["BEARER_TOKEN"] = subprocess.run(
+                [f"{self.repo}/scripts/dev-token", "--dir", self.certs, "--ttl", ttl[0] if ttl else "600", user],
+                check=True, text=True, capture_output=True).stdout.strip()
         elif as_user:
             env["ASO_TLS_CERT"], env["ASO_TLS_KEY"] = f"{self.certs}/{as_user}.pem", f"{self.certs}/{as_user}.key"
         cmd = [f"{self.build}/services/aso_submit/aso-submit", "--ingest", self.ingest, *args]
@@ -299,6 +305,12 @@ def main():
                          "--wait", "--timeout", "5m", as_user="alice-proxy")
         check(p.returncode == 0 and stack.sql("SELECT username FROM tasks WHERE task_id = 'e2e-proxy'") == "alice",
               f"a job's grid proxy submits as its owner (rc={p.returncode} {p.stderr.strip()[-200:]})")
+        t = stack.submit("--task", "e2e-proxy", "--status", "--output", "json", as_user="token:alice")
+        check(t.returncode == 0 and '"user":"alice"' in t.stdout,
+              f"a bearer token authenticates its subject ({t.stderr.strip()[-200:]})")
+        x = stack.submit("--task", "e2e-proxy", "--status", as_user="token:alice:-120")
+        check(x.returncode == 2 and "UNAUTHENTICATED" in x.stderr and "expired" in x.stderr,
+              f"an expired token is refused ({x.stderr.strip()[-200:]})")
         b = stack.submit("--task", "e2e-proxy", "--status", as_user="bob")
         check(b.returncode == 2 and "PERMISSION_DENIED" in b.stderr, f"bob may not read alice's task ({b.stderr.strip()})")
         m = stack.submit("--task", "e2e-proxy", "--status", as_user="mallory")
