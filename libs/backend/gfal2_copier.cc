@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gfal_api.h>
+#include <stdlib.h>
 
 #include <vector>
 
@@ -201,6 +202,9 @@ class Gfal2Copier final : public Copier {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& options) {
+  // Before gfal2 loads its XRootD plugin, which reads XrdCl's settings from the environment once.
+  setenv("XRD_REQUESTTIMEOUT", absl::StrCat(absl::ToInt64Seconds(options.xrootd_request_timeout)).c_str(),
+         /*overwrite=*/0);
   GError* err = nullptr;
   gfal2_context_t ctx = gfal2_context_new(&err);
   if (ctx == nullptr) {

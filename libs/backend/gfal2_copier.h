@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/backend/copier.h"
 
 namespace aso::backend {
@@ -13,6 +14,10 @@ namespace aso::backend {
 struct Gfal2Options {
   // Extra gfal2 configuration, each "GROUP:KEY=VALUE" (e.g. "XROOTD PLUGIN:NORMALIZE_PATH=true").
   std::vector<std::string> settings;
+  // Longest wait for one XRootD request (XrdCl's XRD_REQUESTTIMEOUT, unless set in the environment). XrdCl
+  // waits 30 minutes by default; a storage that never answers one request (seen with checksum queries)
+  // would hold a copy worker that long.
+  absl::Duration xrootd_request_timeout = absl::Minutes(2);
 };
 
 // Creates a gfal2 context with `options`. INVALID_ARGUMENT for a malformed setting, INTERNAL if gfal2
