@@ -6,14 +6,25 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace aso {
 
-std::vector<std::string> ParseFlagsWithEnv(int argc, char** argv, const std::string& usage) {
+std::vector<std::string> ParseFlagsWithEnv(int argc, char** argv, const std::string& usage,
+                                           const std::vector<std::string>& help_paths) {
   absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig help;
+  help.contains_help_flags = [help_paths](absl::string_view path) {
+    for (const auto& p : help_paths) {
+      if (absl::StrContains(path, p)) return true;
+    }
+    return false;
+  };
+  help.contains_helpshort_flags = help.contains_help_flags;
+  absl::SetFlagsUsageConfig(help);
   // Environment first, so that the command line parsed afterwards overrides it.
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     if (!absl::StrContains(flag->Filename(), "/services/") &&

@@ -10,7 +10,11 @@ namespace aso {
 
 // Parses argv with absl flags, first applying ASO_* environment variables to flags not given on the
 // command line. Returns the positional arguments (argv[0] first). Exits with a message on a bad flag.
-std::vector<std::string> ParseFlagsWithEnv(int argc, char** argv, const std::string& usage);
+// --help lists the flags defined in source files whose path contains one of `help_paths` (default: all
+// of ASO's own flags).
+std::vector<std::string> ParseFlagsWithEnv(int argc, char** argv, const std::string& usage,
+                                           const std::vector<std::string>& help_paths = {"/services/",
+                                                                                         "/libs/"});
 
 }  // namespace aso
 

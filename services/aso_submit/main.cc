@@ -282,7 +282,8 @@ absl::StatusOr<iv1::SubmitTransfersRequest> BuildRequest(const std::vector<std::
 
 int main(int argc, char** argv) {
   std::vector<std::string> args = aso::ParseFlagsWithEnv(
-      argc, argv, "aso-submit: hand files to ASO and follow them. aso-submit --help for flags.");
+      argc, argv, "aso-submit: hand files to ASO and follow them. aso-submit --help for flags.",
+      {"/services/aso_submit/", "/libs/auth/client_flags"});
   args.erase(args.begin());
   if (absl::GetFlag(FLAGS_output) != "text" && !Json()) return Usage("--output must be text or json");
   auto request = BuildRequest(args);

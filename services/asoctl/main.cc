@@ -282,7 +282,8 @@ int Health() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args =
-      aso::ParseFlagsWithEnv(argc, argv, "asoctl: ASO admin CLI. asoctl --help for flags.");
+      aso::ParseFlagsWithEnv(argc, argv, "asoctl: ASO admin CLI. asoctl --help for flags.",
+                             {"/services/asoctl/", "/libs/auth/client_flags"});
   args.erase(args.begin());
   if (args.empty()) return Usage();
   const char* user = std::getenv("USER");
