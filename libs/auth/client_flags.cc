@@ -1,6 +1,3 @@
-#include <fstream>
-#include <iterator>
-
 #include "absl/flags/flag.h"
 #include "libs/auth/flags.h"
 
@@ -30,13 +27,8 @@ ClientAuthConfig ClientAuthConfigFromFlags(bool discover, const std::string& def
   c.cert_file = absl::GetFlag(FLAGS_tls_cert);
   c.key_file = absl::GetFlag(FLAGS_tls_key);
   c.proxy_file = absl::GetFlag(FLAGS_proxy);
-  if (const std::string token_file = absl::GetFlag(FLAGS_token_file); !token_file.empty()) {
-    // Read here so a missing file is named at start-up.
-    std::ifstream in(token_file);
-    std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    c.token = token.empty() ? std::string("<unreadable token file>") : token;
-  }
-  if (discover && c.token.empty() && c.proxy_file.empty() && c.cert_file.empty()) {
+  c.token_file = absl::GetFlag(FLAGS_token_file);
+  if (discover && c.token_file.empty() && c.proxy_file.empty() && c.cert_file.empty()) {
     if (auto token = DiscoverBearerToken()) {
       c.token = *token;
     } else if (auto proxy = DiscoverProxyFile()) {

@@ -1,5 +1,6 @@
 #include "libs/auth/credentials.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -55,7 +56,9 @@ bool IsLoopbackAddress(const std::string& listen) {
   absl::string_view host = listen;
   if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) host = host.substr(0, colon);
   host = absl::StripPrefix(absl::StripSuffix(host, "]"), "[");
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};
+  return inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const ServerTlsConfig& config,
@@ -96,10 +99,18 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
 absl::StatusOr<std::shared_ptr<ClientAuth>> ClientAuth::Create(const ClientAuthConfig& config) {
   auto auth = std::make_shared<ClientAuth>();
   if (config.insecure) {
+    // Development mode: the identity is the x-aso-user header; a token found lying around is not sent.
     auth->credentials_ = grpc::InsecureChannelCredentials();
     auth->identity_ = config.identity;
-    if (!config.token.empty()) auth->authorization_ = absl::StrCat("Bearer ", config.token);
     return auth;
+  }
+  std::string token = config.token;
+  if (token.empty() && !config.token_file.empty()) {
+    auto text = ReadFile(config.token_file, "token file");
+    if (!text.ok()) return text.status();
+    token = std::string(absl::StripAsciiWhitespace(*text));
+    if (token.empty())
+      return absl::InvalidArgumentError(absl::StrCat("token file ", config.token_file, " is empty"));
   }
   grpc::SslCredentialsOptions options;
   if (!config.ca_file.empty()) {
@@ -107,8 +118,8 @@ absl::StatusOr<std::shared_ptr<ClientAuth>> ClientAuth::Create(const ClientAuthC
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
   }
-  if (!config.token.empty()) {
-    auth->authorization_ = absl::StrCat("Bearer ", absl::StripAsciiWhitespace(config.token));
+  if (!token.empty()) {
+    auth->authorization_ = absl::StrCat("Bearer ", absl::StripAsciiWhitespace(token));
   } else if (!config.proxy_file.empty()) {
     auto pem = ReadFile(config.proxy_file, "proxy file");
     if (!pem.ok()) return pem.status();

@@ -36,6 +36,7 @@ struct ClientAuthConfig {
   std::string key_file;    // ... and its key
   std::string proxy_file;  // or a grid proxy: certificate, key and chain in one PEM file
   std::string token;       // or a bearer token
+  std::string token_file;  // or the file holding one (read by Create: NOT_FOUND naming it if unreadable)
 };
 
 // What a client attaches to its channel and calls. Thread-safe.

@@ -538,6 +538,18 @@ absl::StatusOr<WatchPage> PgTransferRepository::Watch(const std::string& task_id
   return page;
 }
 
+absl::StatusOr<int64_t> PgTransferRepository::CountStored(const std::vector<std::string>& keys) {
+  int64_t n = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    n = txn.exec_params1("SELECT count(*) FROM transfers WHERE idempotency_key = ANY($1::text[])",
+                         TextArray(keys))[0]
+            .as<int64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
 absl::StatusOr<std::optional<int64_t>> PgTransferRepository::FirstNotOwned(const std::vector<int64_t>& ids,
                                                                            const std::string& user) {
   std::optional<int64_t> out;

@@ -99,6 +99,8 @@ class TransferRepository {
                                                                const std::string& user) = 0;
   // A user's non-terminal transfers, counted up to `limit`.
   virtual absl::StatusOr<int64_t> CountLive(const std::string& user, int64_t limit) = 0;
+  // How many of these idempotency keys are stored already (repeats of earlier submissions).
+  virtual absl::StatusOr<int64_t> CountStored(const std::vector<std::string>& keys) = 0;
   // The files of the task changed by transactions committed after `cursor` (empty: every file), as far
   // as no older transaction can still commit, at most `limit` of them: a later call with the page's
   // cursor, or with the cursor of any file in it, neither misses nor repeats a change. Changes to a file
@@ -121,6 +123,7 @@ class PgTransferRepository final : public TransferRepository {
   absl::StatusOr<RetryResult> Retry(const KillSelector& selector, absl::Time now) override;
   absl::StatusOr<std::string> TaskOwner(const std::string& task_id) override;
   absl::StatusOr<int64_t> CountLive(const std::string& user, int64_t limit) override;
+  absl::StatusOr<int64_t> CountStored(const std::vector<std::string>& keys) override;
   absl::StatusOr<std::optional<int64_t>> FirstNotOwned(const std::vector<int64_t>& ids,
                                                        const std::string& user) override;
   absl::StatusOr<WatchPage> Watch(const std::string& task_id, const std::string& cursor, int limit,

@@ -14,6 +14,8 @@ ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (env ASO_LISTE
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics listen address host:port (env ASO_METRICS_LISTEN)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env ASO_LOG_LEVEL)");
+ABSL_FLAG(int, grpc_threads, 64,
+          "gRPC handler threads; a WatchTask stream holds one for its lifetime (env ASO_GRPC_THREADS)");
 
 namespace aso::server {
 
@@ -27,6 +29,9 @@ absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
   c.listen = absl::GetFlag(FLAGS_listen);
   c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   c.log_level = absl::GetFlag(FLAGS_log_level);
+  c.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
+  if (c.grpc_threads < 4 || c.grpc_threads > 4096)
+    return absl::InvalidArgumentError("--grpc_threads must be 4..4096");
   if (c.listen.empty()) c.listen = default_listen;
   if (c.metrics_listen.empty()) c.metrics_listen = default_metrics_listen;
   if (c.db.empty()) return absl::InvalidArgumentError("--db (or $ASO_DB) is required");
@@ -66,6 +71,7 @@ int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_na
   ServerOptions options;
   options.service_name = grpc_service_name;
   options.listen = runtime.config.listen;
+  options.max_threads = runtime.config.grpc_threads;
   auto credentials = auth::MakeServerCredentials(runtime.config.tls, options.listen);
   if (!credentials.ok()) {
     ASO_LOG(ERROR, credentials.status().message());

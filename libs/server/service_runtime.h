@@ -25,6 +25,7 @@ struct CommonConfig {
   std::string listen;          // gRPC address
   std::string metrics_listen;  // Prometheus endpoint address
   std::string log_level;
+  int grpc_threads = 64;      // handler threads
   auth::ServerTlsConfig tls;  // --tls_cert, --tls_key, --tls_ca, --insecure, ...
   auth::AuthConfig auth;      // who may call (see libs/auth/flags.h)
 };

@@ -14,9 +14,10 @@
 // /tmp/x509up_u<uid>, --tls_cert/--tls_key; --tls_ca for the service's CA. --insecure for a development
 // stack on loopback (the user is then --user, else $USER).
 //
-// Exit codes: 0 submitted (with --wait/--status: every file DONE so far), 1 some files FAILED or KILLED,
-// 2 usage error or refused (bad input, not allowed), 3 ASO unreachable or the wait timed out,
-// 4 over a quota right now (try again later).
+// Exit codes: 0 submitted (with --wait/--status: every file DONE), 1 some files FAILED or KILLED,
+// 2 usage error or refused (bad input, not allowed), 3 ASO unreachable, a transient server error or the
+// wait timed out (try again), 4 over a quota right now (try again later), 5 (--status) files still
+// in progress, none failed so far.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -112,6 +113,9 @@ int ExitCodeFor(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
       return 3;
     case absl::StatusCode::kResourceExhausted:
       return 4;
@@ -146,7 +150,8 @@ int Report(aso::client::SubmitClient& client, const cv1::TaskSummary& s) {
                 << t.failure_reason() << "\n";
     }
   }
-  return bad == 0 ? 0 : 1;
+  if (bad > 0) return 1;
+  return s.finished() ? 0 : 5;
 }
 
 // Follows the task with WatchTask until every file is terminal: a progress bar on a terminal, a line
@@ -210,6 +215,17 @@ absl::StatusOr<cv1::TaskSummary> Follow(aso::client::SubmitClient& client, const
   });
   draw(true);
   if (tty) std::cerr << "\n";
+  if (absl::IsResourceExhausted(watched.status())) {
+    // The server streams no more tasks right now: follow the task by polling its summary instead.
+    std::cerr << "aso-submit: " << watched.status().message() << "; polling instead\n";
+    std::string last;
+    return client.WaitForTask(task, absl::Seconds(5), absl::GetFlag(FLAGS_timeout),
+                              [&](const cv1::TaskSummary& s) {
+                                std::string line = SummaryLine(s);
+                                if (line != last) std::cerr << line << "\n";
+                                last = line;
+                              });
+  }
   if (!watched.ok()) return watched.status();
   return client.Summary(task);
 }
@@ -282,7 +298,11 @@ absl::StatusOr<iv1::SubmitTransfersRequest> BuildRequest(const std::vector<std::
 
 int main(int argc, char** argv) {
   std::vector<std::string> args = aso::ParseFlagsWithEnv(
-      argc, argv, "aso-submit: hand files to ASO and follow them. aso-submit --help for flags.",
+      argc, argv,
+      "aso-submit: hand files to ASO and follow them. aso-submit --help for flags.\n"
+      "Exit codes: 0 submitted (with --wait/--status: every file DONE), 1 some FAILED or KILLED, 2 usage\n"
+      "error or refused, 3 unreachable/transient error/timeout (try again), 4 over a quota (try later),\n"
+      "5 (--status) still in progress.",
       {"/services/aso_submit/", "/libs/auth/client_flags"});
   args.erase(args.begin());
   if (absl::GetFlag(FLAGS_output) != "text" && !Json()) return Usage("--output must be text or json");

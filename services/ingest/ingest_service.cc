@@ -145,17 +145,35 @@ grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
   SubmissionValidator validator(std::move(*sites), limits_);
   auto batch = validator.Validate(owned);
   if (!batch.ok()) return refuse(batch.status());
+  // Quotas count new files only: a job retrying a call whose reply it lost must get its ids back.
+  int64_t new_files = static_cast<int64_t>(batch->size());
+  bool counted = false;
+  auto count_new = [&]() -> absl::Status {
+    if (counted) return absl::OkStatus();
+    std::vector<std::string> keys;
+    for (const auto& t : *batch) keys.push_back(t.idempotency_key());
+    auto stored = transfers_.CountStored(keys);
+    if (!stored.ok()) return stored.status();
+    new_files -= *stored;
+    counted = true;
+    return absl::OkStatus();
+  };
   if (ingest_limits_.user_max_live_files > 0) {
     auto live = transfers_.CountLive(owned.user(), ingest_limits_.user_max_live_files);
     if (!live.ok()) return refuse(live.status());
-    if (*live + static_cast<int64_t>(batch->size()) > ingest_limits_.user_max_live_files) {
+    if (*live + new_files > ingest_limits_.user_max_live_files) {
+      if (absl::Status s = count_new(); !s.ok()) return refuse(s);
+    }
+    if (*live + new_files > ingest_limits_.user_max_live_files) {
       return refuse(absl::ResourceExhaustedError(
           absl::StrCat("user ", owned.user(), " has ", *live, " transfers in progress; the quota is ",
-                       ingest_limits_.user_max_live_files, ", so ", batch->size(), " more do not fit")));
+                       ingest_limits_.user_max_live_files, ", so ", new_files, " more do not fit")));
     }
   }
-  if (absl::Status s = TakeRate(owned.user(), static_cast<int>(batch->size()), now); !s.ok())
-    return refuse(s);
+  if (ingest_limits_.user_files_per_second > 0) {
+    if (absl::Status s = count_new(); !s.ok()) return refuse(s);
+    if (absl::Status s = TakeRate(owned.user(), static_cast<int>(new_files), now); !s.ok()) return refuse(s);
+  }
   auto result = transfers_.InsertBatch(*batch, now, options);
   if (!result.ok()) return refuse(result.status());
   for (int64_t id : result->ids) response->add_transfer_ids(id);

@@ -38,6 +38,11 @@ int main(int argc, char** argv) {
   ingest_limits.user_burst_files = absl::GetFlag(FLAGS_user_burst_files);
   ingest_limits.user_max_live_files = absl::GetFlag(FLAGS_user_max_live_files);
   ingest_limits.max_watch_streams = absl::GetFlag(FLAGS_max_watch_streams);
+  // Watch streams each hold a handler thread: keep at least half of them for the other calls.
+  if (ingest_limits.max_watch_streams > config->grpc_threads / 2) {
+    std::cerr << "aso-ingest: --max_watch_streams must be at most half of --grpc_threads\n";
+    return 2;
+  }
   aso::ingest::IngestService service(transfers, sites, aso::RealClock::Get(), limits, *rt->metrics, *rt->auth,
                                      ingest_limits);
   return aso::server::ServeUntilSignal(*rt, "aso.ingest.v1.Ingest", {&service}, {});

@@ -151,6 +151,7 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
     }
     std::string checksum;
     if (!f.checksum().empty()) {
+      if (f.checksum().size() != 16) return fail("checksum", "must be adler32: and 8 hex digits");
       auto value = ParseAdler32Checksum(f.checksum());
       if (!value.ok()) return fail("checksum", value.status().message());
       checksum = absl::StrCat("adler32:", FormatAdler32(*value));
@@ -171,9 +172,7 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
                           : f.idempotency_key();
     if (key.size() > 1024) return fail("idempotency_key", "longer than 1024 characters");
     auto [it, inserted] = by_destination.emplace(*destination_url, std::make_pair(key, *source_url));
-    if (!inserted && it->second != std::make_pair(key, *source_url)) {
-      return fail("destination_url", "another file of this batch has the same destination");
-    }
+    if (!inserted) return fail("destination_url", "another file of this batch has the same destination");
     auto [key_it, new_key] = by_key.emplace(key, std::make_pair(*source_url, *destination_url));
     if (!new_key && key_it->second != std::make_pair(*source_url, *destination_url)) {
       return fail("idempotency_key", "another file of this batch has the same key");

@@ -367,6 +367,10 @@ TEST_F(IngestAuthTest, BadInputTable) {
          for (int i = 0; i < 9; ++i) *r.add_files() = r.files(0);
        },
        grpc::StatusCode::INVALID_ARGUMENT, "exceeds the limit of 10"},
+      {"exact repeat in one batch", [](auto& r) { *r.mutable_files(1) = r.files(0); },
+       grpc::StatusCode::INVALID_ARGUMENT, "files[1].destination_url: another file of this batch"},
+      {"short checksum", [](auto& r) { r.mutable_files(0)->set_checksum("adler32:1a2b3c4"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "files[0].checksum: must be adler32: and 8 hex digits"},
       {"duplicate destination",
        [](auto& r) { r.mutable_files(1)->set_destination_url(r.files(0).destination_url()); },
        grpc::StatusCode::INVALID_ARGUMENT, "files[1].destination_url: another file of this batch"},
@@ -421,6 +425,12 @@ TEST_F(IngestAuthTest, BacklogAndRateQuotas) {
   EXPECT_THAT(s.error_message(), HasSubstr("has 40 transfers in progress; the quota is 40"));
   EXPECT_EQ(Fingerprint(), before);
   EXPECT_TRUE(Submit("bob", Request("task-q-bob", "", 1)).ok());  // per user
+  // A job repeating a call whose reply it lost gets its ids back even at the quota.
+  const std::string before_repeat = Fingerprint();
+  v1::SubmitTransfersResponse again;
+  ASSERT_TRUE(Submit("alice", Request("task-q", "", 10, "b3"), &again).ok());
+  EXPECT_EQ(again.created(), 0);
+  EXPECT_EQ(Fingerprint(), before_repeat);
   // Finished transfers no longer count.
   tdb_->Exec("UPDATE transfers SET state = 'DONE' WHERE username = 'alice'");
   EXPECT_TRUE(Submit("alice", Request("task-q", "", 1, "after")).ok());

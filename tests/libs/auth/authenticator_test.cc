@@ -162,6 +162,8 @@ TEST(CredentialsTest, InsecureModeOnlyOnLoopback) {
   EXPECT_TRUE(IsLoopbackAddress("localhost:1"));
   EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:50051"));
   EXPECT_FALSE(IsLoopbackAddress("10.0.0.1:50051"));
+  EXPECT_FALSE(IsLoopbackAddress("127.example.org:50051"));
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.2:50051"));
   ServerTlsConfig c;
   c.insecure = true;
   EXPECT_TRUE(MakeServerCredentials(c, "127.0.0.1:0").ok());
@@ -170,6 +172,14 @@ TEST(CredentialsTest, InsecureModeOnlyOnLoopback) {
   EXPECT_THAT(refused.status().message(), HasSubstr("loopback"));
   ServerTlsConfig no_files;
   EXPECT_EQ(MakeServerCredentials(no_files, "0.0.0.0:1").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CredentialsTest, UnreadableTokenFileIsNamed) {
+  ClientAuthConfig c;
+  c.token_file = "/nonexistent/aso-token";
+  auto auth = ClientAuth::Create(c);
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(auth.status().message(), HasSubstr("/nonexistent/aso-token"));
 }
 
 TEST(GridmapTest, ParsesAndNamesBadLines) {

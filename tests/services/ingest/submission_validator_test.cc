@@ -58,10 +58,12 @@ TEST_F(SubmissionValidatorTest, ResolvesSitesByLongestPrefixAndDefaultsTheKey) {
 }
 
 TEST_F(SubmissionValidatorTest, NormalizesChecksums) {
-  AddFile("root://a.example//store/temp/x", "davs://b.example:443/store/x")->set_checksum("ADLER32:1F");
+  AddFile("root://a.example//store/temp/x", "davs://b.example:443/store/x")->set_checksum("ADLER32:0000001F");
   auto out = validator_.Validate(request_);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ((*out)[0].checksum(), "adler32:0000001f");
+  request_.mutable_files(0)->set_checksum("adler32:1f");  // exactly 8 hex digits are required
+  EXPECT_THAT(Refusal().message(), HasSubstr("files[0].checksum"));
 }
 
 TEST_F(SubmissionValidatorTest, RefusalsNameFieldAndIndex) {
