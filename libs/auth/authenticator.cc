@@ -16,23 +16,17 @@
 #include "absl/strings/strip.h"
 #include "grpc/grpc_security_constants.h"
 #include "libs/auth/credentials.h"
+#include "libs/auth/internal/openssl_ptr.h"
 
 namespace aso::auth {
 namespace {
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  return ReadCredentialFile(path, what);
-}
+using internal::BioPtr;
+using internal::X509Ptr;
 
 std::vector<X509Ptr> ParsePemCertificates(const std::string& pem) {
   std::vector<X509Ptr> out;
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                BIO_free);
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(cert);
   ERR_clear_error();  // the end of the input reads as an error
   return out;
@@ -99,7 +93,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthC
   a->admins_.insert(config.admins.begin(), config.admins.end());
   a->services_.insert(config.services.begin(), config.services.end());
   if (!config.ca_file.empty()) {
-    auto pem = ReadFile(config.ca_file, "CA file");
+    auto pem = ReadCredentialFile(config.ca_file, "CA file");
     if (!pem.ok()) return pem.status();
     auto cas = ParsePemCertificates(*pem);
     if (cas.empty())
@@ -109,7 +103,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(const AuthC
     for (auto& ca : cas) X509_STORE_add_cert(a->trust_->store, ca.get());
   }
   if (!config.gridmap_file.empty()) {
-    auto text = ReadFile(config.gridmap_file, "gridmap file");
+    auto text = ReadCredentialFile(config.gridmap_file, "gridmap file");
     if (!text.ok()) return text.status();
     auto map = ParseGridmap(*text);
     if (!map.ok()) return map.status();

@@ -17,10 +17,6 @@
 namespace aso::auth {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
-  return ReadCredentialFile(path, what);
-}
-
 // Splits a PEM bundle into its private key and its certificates (in order).
 void SplitPem(const std::string& pem, std::string& key, std::string& certs) {
   size_t pos = 0;
@@ -75,14 +71,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
   if (config.cert_file.empty() || config.key_file.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key are required (or --insecure on loopback)");
   }
-  auto cert = ReadFile(config.cert_file, "certificate file");
+  auto cert = ReadCredentialFile(config.cert_file, "certificate file");
   if (!cert.ok()) return cert.status();
-  auto key = ReadFile(config.key_file, "key file");
+  auto key = ReadCredentialFile(config.key_file, "key file");
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions options;
   options.pem_key_cert_pairs.push_back({*key, *cert});
   if (!config.ca_file.empty()) {
-    auto ca = ReadFile(config.ca_file, "CA file");
+    auto ca = ReadCredentialFile(config.ca_file, "CA file");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     // gRPC asks for the certificate; the Authenticator verifies the chain on each call, because grid
@@ -106,7 +102,7 @@ absl::StatusOr<std::shared_ptr<ClientAuth>> ClientAuth::Create(const ClientAuthC
   }
   std::string token = config.token;
   if (token.empty() && !config.token_file.empty()) {
-    auto text = ReadFile(config.token_file, "token file");
+    auto text = ReadCredentialFile(config.token_file, "token file");
     if (!text.ok()) return text.status();
     token = std::string(absl::StripAsciiWhitespace(*text));
     if (token.empty())
@@ -114,14 +110,14 @@ absl::StatusOr<std::shared_ptr<ClientAuth>> ClientAuth::Create(const ClientAuthC
   }
   grpc::SslCredentialsOptions options;
   if (!config.ca_file.empty()) {
-    auto ca = ReadFile(config.ca_file, "CA file");
+    auto ca = ReadCredentialFile(config.ca_file, "CA file");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
   }
   if (!token.empty()) {
     auth->authorization_ = absl::StrCat("Bearer ", absl::StripAsciiWhitespace(token));
   } else if (!config.proxy_file.empty()) {
-    auto pem = ReadFile(config.proxy_file, "proxy file");
+    auto pem = ReadCredentialFile(config.proxy_file, "proxy file");
     if (!pem.ok()) return pem.status();
     SplitPem(*pem, options.pem_private_key, options.pem_cert_chain);
     if (options.pem_private_key.empty() || options.pem_cert_chain.empty()) {
@@ -129,9 +125,9 @@ absl::StatusOr<std::shared_ptr<ClientAuth>> ClientAuth::Create(const ClientAuthC
           absl::StrCat("proxy file ", config.proxy_file, " must hold a certificate and its private key"));
     }
   } else if (!config.cert_file.empty()) {
-    auto cert = ReadFile(config.cert_file, "certificate file");
+    auto cert = ReadCredentialFile(config.cert_file, "certificate file");
     if (!cert.ok()) return cert.status();
-    auto key = ReadFile(config.key_file.empty() ? config.cert_file : config.key_file, "key file");
+    auto key = ReadCredentialFile(config.key_file.empty() ? config.cert_file : config.key_file, "key file");
     if (!key.ok()) return key.status();
     std::string unused;
     SplitPem(*cert, unused, options.pem_cert_chain);
@@ -161,7 +157,7 @@ std::optional<std::string> DiscoverBearerToken() {
   }
   files.push_back(absl::StrCat("/tmp/", name));
   for (const auto& f : files) {
-    auto text = ReadFile(f, "token file");
+    auto text = ReadCredentialFile(f, "token file");
     if (text.ok() && !trimmed(*text).empty()) return trimmed(*text);
   }
   return std::nullopt;

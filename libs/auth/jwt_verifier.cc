@@ -22,37 +22,24 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "libs/auth/internal/openssl_ptr.h"
 #include "libs/common/status_macros.h"
 
 namespace aso::auth {
 namespace {
 
+using ::aso::auth::internal::BignumPtr;
+using ::aso::auth::internal::BioPtr;
+using ::aso::auth::internal::EcdsaSigPtr;
+using ::aso::auth::internal::MdCtxPtr;
+using ::aso::auth::internal::PkeyPtr;
+
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* p) const { BIO_free(p); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
-};
-struct EcdsaSigDeleter {
-  void operator()(ECDSA_SIG* p) const { ECDSA_SIG_free(p); }
-};
-struct BignumDeleter {
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
 struct FileCloser {
   void operator()(FILE* p) const { std::fclose(p); }
 };
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter>;
-using BignumPtr = std::unique_ptr<BIGNUM, BignumDeleter>;
 
 enum class KeyType { kRsa, kEcP256 };
 
