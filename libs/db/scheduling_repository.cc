@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 
@@ -48,16 +49,57 @@ constexpr char kSitesAndLoad[] = R"sql(
     (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = $2 LIMIT dst.lim) inbound)
   FROM src, dst)sql";
 
+// Fair share (migration 0005): the users with ready work on the link, found by a loose scan of the queue
+// index (cost grows with the link's users, not its files), with their stride pass and weight.
+constexpr char kLinkUsers[] = R"sql(
+  WITH RECURSIVE u(username) AS (
+    (SELECT username FROM transfer_queue WHERE source_site = $1 AND destination_site = $2
+     ORDER BY username LIMIT 1)
+    UNION ALL
+    SELECT (SELECT q.username FROM transfer_queue q
+            WHERE q.source_site = $1 AND q.destination_site = $2 AND q.username > u.username
+            ORDER BY q.username LIMIT 1)
+    FROM u WHERE u.username IS NOT NULL)
+  SELECT u.username, s.pass, COALESCE(w.weight, 1)
+  FROM u
+  -- One index probe per user for a ready file (a plain EXISTS may be planned as a scan of the queue).
+  CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
+                      WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
+                        AND r.not_before <= to_timestamp($3)
+                      ORDER BY r.priority DESC, r.transfer_id
+                      LIMIT 1) ready
+  LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
+  LEFT JOIN user_shares w ON w.username = u.username
+  WHERE u.username IS NOT NULL
+  ORDER BY u.username)sql";
+
+// The link's virtual time: the smallest pass among its users with work after the last claim. A user
+// coming (back) with work starts there, so an idle spell earns no burst.
+constexpr char kLinkVirtualTime[] = R"sql(
+  SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')sql";
+
+// Up to k ready files of each user, best priority first, skipping rows another claimer holds and the
+// ones this claim took already.
+// (The transfer row is read by a lateral primary-key probe, kept from being flattened into a join by its
+// LIMIT: with per-user limits the planner cannot size the claim and would hash-join the whole table.)
 constexpr char kSelectQueued[] = R"sql(
   SELECT t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
          t.checksum
-  FROM (SELECT transfer_id FROM transfer_queue
-        WHERE source_site = $1 AND destination_site = $2 AND not_before <= to_timestamp($3)
-        ORDER BY priority DESC, transfer_id
-        LIMIT $4
-        FOR UPDATE SKIP LOCKED) q
-  JOIN transfers t ON t.id = q.transfer_id
+  FROM unnest($4::text[], $5::int[]) AS a(username, k)
+  CROSS JOIN LATERAL (
+    SELECT transfer_id FROM transfer_queue
+    WHERE source_site = $1 AND destination_site = $2 AND username = a.username
+      AND not_before <= to_timestamp($3) AND transfer_id <> ALL($6::bigint[])
+    ORDER BY priority DESC, transfer_id
+    LIMIT a.k
+    FOR UPDATE SKIP LOCKED) q
+  CROSS JOIN LATERAL (SELECT * FROM transfers WHERE id = q.transfer_id LIMIT 1) t
   ORDER BY t.priority DESC, t.id)sql";
+
+constexpr char kSavePasses[] = R"sql(
+  INSERT INTO link_shares (source_site, destination_site, username, pass)
+  SELECT $1, $2, u, p FROM unnest($3::text[], $4::float8[]) AS a(u, p)
+  ON CONFLICT (source_site, destination_site, username) DO UPDATE SET pass = EXCLUDED.pass)sql";
 
 // QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
 // submissions row per job. Returns the number of files moved.
@@ -157,6 +199,100 @@ ClaimedFile FileFromRow(const pqxx::row& r) {
   return f;
 }
 
+struct Share {
+  std::string user;
+  double pass = 0;
+  double weight = 1;
+  int wanted = 0;  // slots given in this round
+  int got = 0;     // files claimed in all rounds
+  bool exhausted = false;
+};
+
+std::string FloatArray(const std::vector<double>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i)
+    absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
+  return out + "}";
+}
+
+// Picks up to `free` ready files of the link, sharing the slots between its users by stride scheduling:
+// each slot goes to the user with work whose pass (files given / weight) is smallest. A user with fewer
+// ready files than its slots leaves them to the others in a second round. Saves the passes.
+absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
+                          const std::string& destination_site, absl::Time now, int64_t free,
+                          std::vector<ClaimedFile>& files) {
+  std::vector<Share> shares;
+  auto vt_row = txn.exec_params(kLinkVirtualTime, source_site, destination_site);
+  const double virtual_time = vt_row.empty() ? 0 : vt_row[0][0].as<double>();
+  for (const auto& r : txn.exec_params(kLinkUsers, source_site, destination_site, EpochSeconds(now))) {
+    Share s;
+    s.user = r[0].as<std::string>();
+    s.pass = std::max(r[1].is_null() ? virtual_time : r[1].as<double>(), virtual_time);
+    s.weight = r[2].as<double>();
+    shares.push_back(std::move(s));
+  }
+  if (shares.empty()) return absl::OkStatus();
+  std::vector<int64_t> taken;
+  int64_t left = free;
+  for (int round = 0; round < 2 && left > 0; ++round) {
+    std::vector<std::string> users;
+    std::vector<int64_t> wanted;
+    for (auto& s : shares) s.wanted = 0;
+    for (int64_t slot = 0; slot < left; ++slot) {
+      Share* best = nullptr;
+      for (auto& s : shares) {
+        if (s.exhausted) continue;
+        if (best == nullptr || s.pass + 1 / s.weight < best->pass + 1 / best->weight) best = &s;
+      }
+      if (best == nullptr) break;
+      best->pass += 1 / best->weight;
+      ++best->wanted;
+    }
+    for (const auto& s : shares) {
+      if (s.wanted > 0) {
+        users.push_back(s.user);
+        wanted.push_back(s.wanted);
+      }
+    }
+    if (users.empty()) break;
+    absl::flat_hash_map<std::string, int> got;
+    for (const auto& r : txn.exec_params(kSelectQueued, source_site, destination_site, EpochSeconds(now),
+                                         TextArray(users), IntArray(wanted), IntArray(taken))) {
+      files.push_back(FileFromRow(r));
+      taken.push_back(files.back().transfer_id);
+      ++got[files.back().user];
+    }
+    for (auto& s : shares) {
+      if (s.wanted == 0) continue;
+      const int g = got[s.user];
+      s.got += g;
+      left -= g;
+      if (g < s.wanted) {
+        // Fewer ready files than slots: give back the slots it did not use.
+        s.pass -= (s.wanted - g) / s.weight;
+        s.exhausted = true;
+      }
+    }
+  }
+  std::vector<std::string> users;
+  std::vector<double> passes;
+  double new_virtual_time = -1;
+  for (const auto& s : shares) {
+    if (s.got > 0) {
+      users.push_back(s.user);
+      passes.push_back(s.pass);
+    }
+    if (!s.exhausted && (new_virtual_time < 0 || s.pass < new_virtual_time)) new_virtual_time = s.pass;
+  }
+  if (new_virtual_time >= 0) {
+    users.push_back("");
+    passes.push_back(new_virtual_time);
+  }
+  if (!users.empty())
+    txn.exec_params(kSavePasses, source_site, destination_site, TextArray(users), FloatArray(passes));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Time now) {
@@ -190,10 +326,8 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
          r[3].as<int64_t>() - r[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
     if (free <= 0) return absl::OkStatus();
     std::vector<ClaimedFile> files;
-    for (const auto& r :
-         txn.exec_params(kSelectQueued, source_site, destination_site, EpochSeconds(now), free)) {
-      files.push_back(FileFromRow(r));
-    }
+    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, files); !s.ok())
+      return s;
     if (files.empty()) return absl::OkStatus();
     absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
     for (const auto& f : files) by_id[f.transfer_id] = &f;
