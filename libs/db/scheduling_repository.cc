@@ -60,7 +60,8 @@ constexpr char kLinkUsers[] = R"sql(
             WHERE q.source_site = $1 AND q.destination_site = $2 AND q.username > u.username
             ORDER BY q.username LIMIT 1)
     FROM u WHERE u.username IS NOT NULL)
-  SELECT u.username, s.pass, COALESCE(w.weight, 1)
+  SELECT u.username, s.pass, COALESCE(w.weight, 1),
+         (SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')
   FROM u
   -- One index probe per user for a ready file (a plain EXISTS may be planned as a scan of the queue).
   CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
@@ -73,38 +74,38 @@ constexpr char kLinkUsers[] = R"sql(
   WHERE u.username IS NOT NULL
   ORDER BY u.username)sql";
 
-// The link's virtual time: the smallest pass among its users with work after the last claim. A user
-// coming (back) with work starts there, so an idle spell earns no burst.
-constexpr char kLinkVirtualTime[] = R"sql(
-  SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')sql";
+// The link's virtual time (the row of user '' in link_shares) is the smallest pass among its users with
+// work after the last claim. A user coming (back) with work starts there, so an idle spell earns no burst.
 
 // Up to k ready files of each user, best priority first, skipping rows another claimer holds and the
 // ones this claim took already.
-// (The transfer row is read by a lateral primary-key probe, kept from being flattened into a join by its
-// LIMIT: with per-user limits the planner cannot size the claim and would hash-join the whole table.)
+// (The transfer rows are read by one primary-key lookup of the array of claimed ids: with per-user limits
+// the planner cannot size the claim and would otherwise hash-join the whole table.)
 constexpr char kSelectQueued[] = R"sql(
+  WITH q AS MATERIALIZED (
+    SELECT q.transfer_id
+    FROM unnest($4::text[], $5::int[]) AS a(username, k)
+    CROSS JOIN LATERAL (
+      SELECT transfer_id FROM transfer_queue
+      WHERE source_site = $1 AND destination_site = $2 AND username = a.username
+        AND not_before <= to_timestamp($3) AND transfer_id <> ALL($6::bigint[])
+      ORDER BY priority DESC, transfer_id
+      LIMIT a.k
+      FOR UPDATE SKIP LOCKED) q)
   SELECT t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
          t.checksum
-  FROM unnest($4::text[], $5::int[]) AS a(username, k)
-  CROSS JOIN LATERAL (
-    SELECT transfer_id FROM transfer_queue
-    WHERE source_site = $1 AND destination_site = $2 AND username = a.username
-      AND not_before <= to_timestamp($3) AND transfer_id <> ALL($6::bigint[])
-    ORDER BY priority DESC, transfer_id
-    LIMIT a.k
-    FOR UPDATE SKIP LOCKED) q
-  CROSS JOIN LATERAL (SELECT * FROM transfers WHERE id = q.transfer_id LIMIT 1) t
+  FROM transfers t
+  WHERE t.id = ANY(ARRAY(SELECT transfer_id FROM q))
   ORDER BY t.priority DESC, t.id)sql";
 
-constexpr char kSavePasses[] = R"sql(
-  INSERT INTO link_shares (source_site, destination_site, username, pass)
-  SELECT $1, $2, u, p FROM unnest($3::text[], $4::float8[]) AS a(u, p)
-  ON CONFLICT (source_site, destination_site, username) DO UPDATE SET pass = EXCLUDED.pass)sql";
-
 // QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
-// submissions row per job. Returns the number of files moved.
+// submissions row per job, and the users' new passes on the link. Returns the number of files moved.
 constexpr char kClaim[] = R"sql(
-  WITH planned AS (
+  WITH passes AS (
+    INSERT INTO link_shares (source_site, destination_site, username, pass)
+    SELECT $4, $5, u, p FROM unnest($6::text[], $7::float8[]) AS a(u, p)
+    ON CONFLICT (source_site, destination_site, username) DO UPDATE SET pass = EXCLUDED.pass),
+  planned AS (
     DELETE FROM transfer_queue q USING unnest($1::bigint[], $2::text[]) AS p(id, job_id)
     WHERE q.transfer_id = p.id
     RETURNING q.transfer_id, p.job_id),
@@ -217,14 +218,19 @@ std::string FloatArray(const std::vector<double>& values) {
 
 // Picks up to `free` ready files of the link, sharing the slots between its users by stride scheduling:
 // each slot goes to the user with work whose pass (files given / weight) is smallest. A user with fewer
-// ready files than its slots leaves them to the others in a second round. Saves the passes.
+// ready files than its slots leaves them to the others in a second round. Returns the new passes, which
+// the claim statement stores.
+struct Passes {
+  std::vector<std::string> users;
+  std::vector<double> passes;
+};
+
 absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
                           const std::string& destination_site, absl::Time now, int64_t free,
-                          std::vector<ClaimedFile>& files) {
+                          std::vector<ClaimedFile>& files, Passes& out_passes) {
   std::vector<Share> shares;
-  auto vt_row = txn.exec_params(kLinkVirtualTime, source_site, destination_site);
-  const double virtual_time = vt_row.empty() ? 0 : vt_row[0][0].as<double>();
   for (const auto& r : txn.exec_params(kLinkUsers, source_site, destination_site, EpochSeconds(now))) {
+    const double virtual_time = r[3].is_null() ? 0 : r[3].as<double>();
     Share s;
     s.user = r[0].as<std::string>();
     s.pass = std::max(r[1].is_null() ? virtual_time : r[1].as<double>(), virtual_time);
@@ -288,8 +294,7 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
     users.push_back("");
     passes.push_back(new_virtual_time);
   }
-  if (!users.empty())
-    txn.exec_params(kSavePasses, source_site, destination_site, TextArray(users), FloatArray(passes));
+  out_passes = Passes{std::move(users), std::move(passes)};
   return absl::OkStatus();
 }
 
@@ -326,8 +331,11 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
          r[3].as<int64_t>() - r[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
     if (free <= 0) return absl::OkStatus();
     std::vector<ClaimedFile> files;
-    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, files); !s.ok())
+    Passes passes;
+    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, files, passes);
+        !s.ok()) {
       return s;
+    }
     if (files.empty()) return absl::OkStatus();
     absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
     for (const auto& f : files) by_id[f.transfer_id] = &f;
@@ -343,7 +351,8 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
       jobs.push_back(std::move(job));
     }
     if (ids.empty()) return absl::OkStatus();
-    auto moved = txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now));
+    auto moved = txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now), source_site,
+                                  destination_site, TextArray(passes.users), FloatArray(passes.passes));
     if (moved[0].as<size_t>() != ids.size()) {
       return absl::AbortedError("claimed transfers changed state during the claim");
     }
