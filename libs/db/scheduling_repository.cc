@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 
@@ -48,21 +49,63 @@ constexpr char kSitesAndLoad[] = R"sql(
     (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = $2 LIMIT dst.lim) inbound)
   FROM src, dst)sql";
 
+// Fair share (migration 0005): the users with ready work on the link, found by a loose scan of the queue
+// index (cost grows with the link's users, not its files), with their stride pass and weight.
+constexpr char kLinkUsers[] = R"sql(
+  WITH RECURSIVE u(username) AS (
+    (SELECT username FROM transfer_queue WHERE source_site = $1 AND destination_site = $2
+     ORDER BY username LIMIT 1)
+    UNION ALL
+    SELECT (SELECT q.username FROM transfer_queue q
+            WHERE q.source_site = $1 AND q.destination_site = $2 AND q.username > u.username
+            ORDER BY q.username LIMIT 1)
+    FROM u WHERE u.username IS NOT NULL)
+  SELECT u.username, s.pass, COALESCE(w.weight, 1),
+         (SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')
+  FROM u
+  -- One index probe per user for a ready file (a plain EXISTS may be planned as a scan of the queue).
+  CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
+                      WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
+                        AND r.not_before <= to_timestamp($3)
+                      ORDER BY r.priority DESC, r.transfer_id
+                      LIMIT 1) ready
+  LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
+  LEFT JOIN user_shares w ON w.username = u.username
+  WHERE u.username IS NOT NULL
+  ORDER BY u.username)sql";
+
+// The link's virtual time (the row of user '' in link_shares) is the smallest pass among its users with
+// work after the last claim. A user coming (back) with work starts there, so an idle spell earns no burst.
+
+// Up to k ready files of each user, best priority first, skipping rows another claimer holds and the
+// ones this claim took already.
+// (The transfer rows are read by one primary-key lookup of the array of claimed ids: with per-user limits
+// the planner cannot size the claim and would otherwise hash-join the whole table.)
 constexpr char kSelectQueued[] = R"sql(
+  WITH q AS MATERIALIZED (
+    SELECT q.transfer_id
+    FROM unnest($4::text[], $5::int[]) AS a(username, k)
+    CROSS JOIN LATERAL (
+      SELECT transfer_id FROM transfer_queue
+      WHERE source_site = $1 AND destination_site = $2 AND username = a.username
+        AND not_before <= to_timestamp($3) AND transfer_id <> ALL($6::bigint[])
+      ORDER BY priority DESC, transfer_id
+      LIMIT a.k
+      FOR UPDATE SKIP LOCKED) q)
   SELECT t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
          t.checksum
-  FROM (SELECT transfer_id FROM transfer_queue
-        WHERE source_site = $1 AND destination_site = $2 AND not_before <= to_timestamp($3)
-        ORDER BY priority DESC, transfer_id
-        LIMIT $4
-        FOR UPDATE SKIP LOCKED) q
-  JOIN transfers t ON t.id = q.transfer_id
+  FROM transfers t
+  WHERE t.id = ANY(ARRAY(SELECT transfer_id FROM q))
   ORDER BY t.priority DESC, t.id)sql";
 
 // QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
-// submissions row per job. Returns the number of files moved.
+// submissions row per job, and the users' new passes on the link. Returns the number of files moved.
 constexpr char kClaim[] = R"sql(
-  WITH planned AS (
+  WITH passes AS (
+    INSERT INTO link_shares (source_site, destination_site, username, pass)
+    SELECT $4, $5, u, p FROM unnest($6::text[], $7::float8[]) AS a(u, p)
+    ON CONFLICT (source_site, destination_site, username) DO UPDATE SET pass = EXCLUDED.pass),
+  planned AS (
     DELETE FROM transfer_queue q USING unnest($1::bigint[], $2::text[]) AS p(id, job_id)
     WHERE q.transfer_id = p.id
     RETURNING q.transfer_id, p.job_id),
@@ -157,6 +200,104 @@ ClaimedFile FileFromRow(const pqxx::row& r) {
   return f;
 }
 
+struct Share {
+  std::string user;
+  double pass = 0;
+  double weight = 1;
+  int wanted = 0;  // slots given in this round
+  int got = 0;     // files claimed in all rounds
+  bool exhausted = false;
+};
+
+std::string FloatArray(const std::vector<double>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i)
+    absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
+  return out + "}";
+}
+
+// Picks up to `free` ready files of the link, sharing the slots between its users by stride scheduling:
+// each slot goes to the user with work whose pass (files given / weight) is smallest. A user with fewer
+// ready files than its slots leaves them to the others in a second round. Returns the new passes, which
+// the claim statement stores.
+struct Passes {
+  std::vector<std::string> users;
+  std::vector<double> passes;
+};
+
+absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
+                          const std::string& destination_site, absl::Time now, int64_t free,
+                          std::vector<ClaimedFile>& files, Passes& out_passes) {
+  std::vector<Share> shares;
+  for (const auto& r : txn.exec_params(kLinkUsers, source_site, destination_site, EpochSeconds(now))) {
+    const double virtual_time = r[3].is_null() ? 0 : r[3].as<double>();
+    Share s;
+    s.user = r[0].as<std::string>();
+    s.pass = std::max(r[1].is_null() ? virtual_time : r[1].as<double>(), virtual_time);
+    s.weight = r[2].as<double>();
+    shares.push_back(std::move(s));
+  }
+  if (shares.empty()) return absl::OkStatus();
+  std::vector<int64_t> taken;
+  int64_t left = free;
+  for (int round = 0; round < 2 && left > 0; ++round) {
+    std::vector<std::string> users;
+    std::vector<int64_t> wanted;
+    for (auto& s : shares) s.wanted = 0;
+    for (int64_t slot = 0; slot < left; ++slot) {
+      Share* best = nullptr;
+      for (auto& s : shares) {
+        if (s.exhausted) continue;
+        if (best == nullptr || s.pass + 1 / s.weight < best->pass + 1 / best->weight) best = &s;
+      }
+      if (best == nullptr) break;
+      best->pass += 1 / best->weight;
+      ++best->wanted;
+    }
+    for (const auto& s : shares) {
+      if (s.wanted > 0) {
+        users.push_back(s.user);
+        wanted.push_back(s.wanted);
+      }
+    }
+    if (users.empty()) break;
+    absl::flat_hash_map<std::string, int> got;
+    for (const auto& r : txn.exec_params(kSelectQueued, source_site, destination_site, EpochSeconds(now),
+                                         TextArray(users), IntArray(wanted), IntArray(taken))) {
+      files.push_back(FileFromRow(r));
+      taken.push_back(files.back().transfer_id);
+      ++got[files.back().user];
+    }
+    for (auto& s : shares) {
+      if (s.wanted == 0) continue;
+      const int g = got[s.user];
+      s.got += g;
+      left -= g;
+      if (g < s.wanted) {
+        // Fewer ready files than slots: give back the slots it did not use.
+        s.pass -= (s.wanted - g) / s.weight;
+        s.exhausted = true;
+      }
+    }
+  }
+  std::vector<std::string> users;
+  std::vector<double> passes;
+  double new_virtual_time = -1;
+  for (const auto& s : shares) {
+    if (s.got > 0) {
+      users.push_back(s.user);
+      passes.push_back(s.pass);
+    }
+    if (!s.exhausted && (new_virtual_time < 0 || s.pass < new_virtual_time)) new_virtual_time = s.pass;
+  }
+  if (new_virtual_time >= 0) {
+    users.push_back("");
+    passes.push_back(new_virtual_time);
+  }
+  out_passes = Passes{std::move(users), std::move(passes)};
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Time now) {
@@ -190,9 +331,10 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
          r[3].as<int64_t>() - r[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
     if (free <= 0) return absl::OkStatus();
     std::vector<ClaimedFile> files;
-    for (const auto& r :
-         txn.exec_params(kSelectQueued, source_site, destination_site, EpochSeconds(now), free)) {
-      files.push_back(FileFromRow(r));
+    Passes passes;
+    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, files, passes);
+        !s.ok()) {
+      return s;
     }
     if (files.empty()) return absl::OkStatus();
     absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
@@ -209,7 +351,8 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
       jobs.push_back(std::move(job));
     }
     if (ids.empty()) return absl::OkStatus();
-    auto moved = txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now));
+    auto moved = txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now), source_site,
+                                  destination_site, TextArray(passes.users), FloatArray(passes.passes));
     if (moved[0].as<size_t>() != ids.size()) {
       return absl::AbortedError("claimed transfers changed state during the claim");
     }

@@ -53,10 +53,16 @@ class QueryPlansTest : public ::testing::Test {
 testing::TestDatabase* QueryPlansTest::tdb_ = nullptr;
 
 TEST_F(QueryPlansTest, ClaimReadsTheLinksQueueIndex) {
+  // A user's share of the link's queue, best priority first.
   EXPECT_THAT(
       Plan("SELECT transfer_id FROM transfer_queue WHERE source_site = 'S1' AND destination_site = 'S2' "
-           "AND not_before <= now() ORDER BY priority DESC, transfer_id LIMIT 1000 FOR UPDATE SKIP LOCKED"),
-      HasSubstr("transfer_queue_by_link"));
+           "AND username = 'user7' AND not_before <= now() ORDER BY priority DESC, transfer_id LIMIT 100 "
+           "FOR UPDATE SKIP LOCKED"),
+      HasSubstr("transfer_queue_by_link_user"));
+  // The next user with work on the link (the loose scan behind fair share).
+  EXPECT_THAT(Plan("SELECT username FROM transfer_queue WHERE source_site = 'S1' AND destination_site = 'S2' "
+                   "AND username > 'user1' ORDER BY username LIMIT 1"),
+              HasSubstr("transfer_queue_by_link_user"));
 }
 
 TEST_F(QueryPlansTest, ThrottleCountsUseTheLiveIndexes) {

@@ -244,5 +244,88 @@ TEST_F(SchedulingRepositoryTest, QueuedFilesFailOnceTheTaskDeadlinePasses) {
   EXPECT_EQ(*repo_->ExpireOverdue(kT0 + absl::Minutes(12), 10), 0);  // swept once
 }
 
+// Queues `n` files of `user` on link A -> B straight in SQL (the trigger fills the claim tables).
+void QueueFiles(testing::TestDatabase& tdb, const std::string& user, int n, int priority) {
+  tdb.Exec(absl::StrCat("INSERT INTO tasks (task_id, username, created, updated) VALUES ('task-", user,
+                        "', '", user, "', now(), now()) ON CONFLICT DO NOTHING"));
+  tdb.Exec(absl::StrCat(
+      "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, destination_site, "
+      "destination_url, priority, not_before, created, updated) SELECT '",
+      user, "-' || g, 'task-", user, "', '", user, "', 'A', 'root://A.example//src/", user,
+      "/' || g, 'B', 'root://B.example//dst/", user, "/' || g, ", priority,
+      ", to_timestamp(0), now(), now() FROM generate_series(1, ", n, ") g"));
+}
+
+// Claims up to `free` files on A -> B and counts them per user; then they all finish.
+std::map<std::string, int> ClaimRound(PgSchedulingRepository& repo, testing::TestDatabase& tdb, int free) {
+  std::map<std::string, int> per_user;
+  auto jobs = repo.ClaimForLink("A", "B", ClaimLimits{free, 1'000'000, free}, kT0, OneJob);
+  EXPECT_TRUE(jobs.ok()) << jobs.status();
+  if (jobs.ok()) {
+    for (const auto& j : *jobs) {
+      for (const auto& f : j.files) ++per_user[f.user];
+    }
+  }
+  tdb.Exec("UPDATE transfers SET state = 'DONE' WHERE state = 'SUBMITTING'");
+  return per_user;
+}
+
+double JainIndex(const std::vector<double>& x) {
+  double sum = 0, squares = 0;
+  for (double v : x) sum += v, squares += v * v;
+  return sum * sum / (x.size() * squares);
+}
+
+// Three users with 10, 1,000 and 100,000 queued files on one saturated link get equal dispatch rates while
+// all have work, whatever their priorities: the big user's priority-5 files do not starve the small
+// user's priority-1 files.
+TEST_F(SchedulingRepositoryTest, FairShareOnASaturatedLink) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  QueueFiles(*tdb_, "small", 10, 1);
+  QueueFiles(*tdb_, "medium", 1000, 3);
+  QueueFiles(*tdb_, "large", 100000, 5);
+  tdb_->Exec("ANALYZE transfer_queue");
+  std::map<std::string, int> total;
+  int rounds = 0;
+  while (total["small"] < 10) {
+    ASSERT_LT(++rounds, 100) << "the small user is starved";
+    for (const auto& [user, n] : ClaimRound(*repo_, *tdb_, 3)) total[user] += n;
+  }
+  EXPECT_EQ(rounds, 10);
+  const double jain = JainIndex({double(total["small"]), double(total["medium"]), double(total["large"])});
+  EXPECT_GE(jain, 0.99) << total["small"] << "/" << total["medium"] << "/" << total["large"];
+  // Once the small user is done, the two others share the link.
+  auto next = ClaimRound(*repo_, *tdb_, 4);
+  EXPECT_EQ(next["medium"], 2);
+  EXPECT_EQ(next["large"], 2);
+}
+
+// Inside a user's share the best priority goes first; weights scale shares; a user arriving late (or
+// coming back) starts at the link's current virtual time instead of taking every slot to catch up.
+TEST_F(SchedulingRepositoryTest, PrioritiesWeightsAndLateArrivals) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  QueueFiles(*tdb_, "alice", 20, 1);
+  tdb_->Exec("UPDATE transfers SET priority = 5 WHERE idempotency_key = 'alice-17'");
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{1, 100, 1}, kT0, OneJob);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ(tdb_->QueryText(absl::StrCat("SELECT idempotency_key FROM transfers WHERE id = ",
+                                         (*jobs)[0].files[0].transfer_id)),
+            "alice-17");
+  tdb_->Exec("UPDATE transfers SET state = 'DONE' WHERE state = 'SUBMITTING'");
+  for (int i = 0; i < 3; ++i) ClaimRound(*repo_, *tdb_, 3);  // alice alone: 9 more files
+  QueueFiles(*tdb_, "bob", 20, 3);
+  auto shared = ClaimRound(*repo_, *tdb_, 4);
+  EXPECT_EQ(shared["alice"], 2);
+  EXPECT_EQ(shared["bob"], 2);
+  // bob's weight 3: three slots of four.
+  tdb_->Exec("INSERT INTO user_shares (username, weight, updated) VALUES ('bob', 3, now())");
+  auto weighted = ClaimRound(*repo_, *tdb_, 4);
+  EXPECT_EQ(weighted["bob"], 3);
+  EXPECT_EQ(weighted["alice"], 1);
+}
+
 }  // namespace
 }  // namespace aso::db
