@@ -71,7 +71,7 @@ double ClaimCycle(TestDatabase& tdb, int limit) {
     const absl::Time start = absl::Now();
     auto jobs = repo.ClaimForLink(
         "T2_SRC", "T2_DST",
-        aso::db::ClaimLimits{1'000'000'000, 1'000'000'000, std::min(1000, limit - claimed)}, kNow,
+        aso::db::ClaimLimits{1'000'000'000, 1'000'000'000, std::min(1000, limit - claimed), "", 0}, kNow,
         [](const std::vector<aso::db::ClaimedFile>& f) {
           return aso::scheduler::PlanJobs(f, aso::scheduler::JobLimits{100, int64_t{1} << 50});
         });

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "libs/db/internal/transaction.h"
@@ -11,78 +12,98 @@
 namespace aso::db {
 namespace {
 
-// Queued and in-flight files per link, from the narrow claim tables (see migration 0003).
+// Queued and in-flight files per link, from the narrow claim tables (see migration 0003), with the states
+// of both sites and the link's own settings and adaptive limit (table links).
 constexpr char kListLinks[] = R"sql(
   WITH q AS (SELECT source_site, destination_site,
                     count(*) FILTER (WHERE not_before <= to_timestamp($1)) AS ready, count(*) AS queued
              FROM transfer_queue GROUP BY source_site, destination_site),
        l AS (SELECT source_site, destination_site, count(*) AS active
              FROM transfer_live GROUP BY source_site, destination_site)
-  SELECT source_site, destination_site,
-         CASE WHEN ss.state = 'ENABLED' AND ds.state = 'ENABLED' THEN COALESCE(q.ready, 0) ELSE 0 END,
-         COALESCE(q.queued, 0), COALESCE(l.active, 0)
+  SELECT source_site, destination_site, COALESCE(q.ready, 0), COALESCE(q.queued, 0), COALESCE(l.active, 0),
+         ss.state, ds.state, COALESCE(k.state, 'ENABLED'), COALESCE(k.max_active, 0),
+         COALESCE(k.optimized_active, 0), COALESCE(k.success_rate, -1), COALESCE(k.throughput, -1),
+         COALESCE(k.optimizer_reason, ''), COALESCE(k.waiting_reason, '')
   FROM q FULL JOIN l USING (source_site, destination_site)
+  FULL JOIN links k USING (source_site, destination_site)
   JOIN sites ss ON ss.name = source_site
   JOIN sites ds ON ds.name = destination_site
   ORDER BY source_site, destination_site)sql";
 
-// Throttle locks: outbound of the source site and inbound of the destination site, taken in key order
-// so two claimers of overlapping links cannot deadlock. Held until the transaction ends. The claim
-// transaction maintains transfer_queue and transfer_live itself (aso.claim, see migration 0003).
+// Throttle locks: outbound of the source site, inbound of the destination site and, when $3 is not
+// empty, the backend's; taken in key order so two claimers cannot deadlock. Held until the transaction
+// ends. The claim transaction maintains transfer_queue and transfer_live itself (aso.claim, migration 0003).
 constexpr char kLockSites[] = R"sql(
   SELECT set_config('aso.claim', 'on', true), pg_advisory_xact_lock(k) FROM (
-    SELECT DISTINCT unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2)]) AS k
-    ORDER BY k) AS keys)sql";
+    SELECT DISTINCT k FROM unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2),
+                                        CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
+    WHERE k IS NOT NULL ORDER BY k) AS keys)sql";
 
-// The states and limits of both sites, and the files in flight on the link and out of/into the sites,
-// each counted only up to its limit: the cost of a claim stays bounded by the limits, not by how much is
-// in flight. $3 is the link's limit, $4 the limit of a site without its own.
+// The states and limits of both sites, the files in flight on the link, out of/into the sites and
+// through the backend, each counted only up to its limit (the cost of a claim stays bounded by the
+// limits, not by how much is in flight), and the link's users with ready files: found by a loose scan
+// of the queue index (cost grows with the link's users, not its files), each with its stride pass, its
+// weight, and the link's virtual time (the pass of user ''). $3 is the link's limit, $4 the limit of a
+// site without its own, $5 the backend's (0: none).
 constexpr char kSitesAndLoad[] = R"sql(
-  WITH src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim
-               FROM sites WHERE name = $1),
-       dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim
-               FROM sites WHERE name = $2)
-  SELECT src.state, dst.state, src.lim, dst.lim,
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 AND destination_site = $2
-       LIMIT $3) link),
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 LIMIT src.lim) outbound),
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = $2 LIMIT dst.lim) inbound)
-  FROM src, dst)sql";
-
-// Fair share (migration 0005): the users with ready work on the link, found by a loose scan of the queue
-// index (cost grows with the link's users, not its files), with their stride pass and weight.
-constexpr char kLinkUsers[] = R"sql(
-  WITH RECURSIVE u(username) AS (
+  WITH RECURSIVE
+  src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim
+          FROM sites WHERE name = $1),
+  dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim
+          FROM sites WHERE name = $2),
+  u(username) AS (
     (SELECT username FROM transfer_queue WHERE source_site = $1 AND destination_site = $2
      ORDER BY username LIMIT 1)
     UNION ALL
     SELECT (SELECT q.username FROM transfer_queue q
             WHERE q.source_site = $1 AND q.destination_site = $2 AND q.username > u.username
             ORDER BY q.username LIMIT 1)
-    FROM u WHERE u.username IS NOT NULL)
-  SELECT u.username, s.pass, COALESCE(w.weight, 1),
-         (SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')
-  FROM u
-  -- One index probe per user for a ready file (a plain EXISTS may be planned as a scan of the queue).
-  CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
-                      WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
-                        AND r.not_before <= to_timestamp($3)
-                      ORDER BY r.priority DESC, r.transfer_id
-                      LIMIT 1) ready
-  LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
-  LEFT JOIN user_shares w ON w.username = u.username
-  WHERE u.username IS NOT NULL
-  ORDER BY u.username)sql";
+    FROM u WHERE u.username IS NOT NULL),
+  ready AS (
+    SELECT u.username, s.pass, COALESCE(w.weight, 1) AS weight
+    FROM u
+    -- One index probe per user for a ready file (a plain EXISTS may be planned as a scan of the queue).
+    CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
+                        WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
+                          AND r.not_before <= to_timestamp($6)
+                        ORDER BY r.priority DESC, r.transfer_id
+                        LIMIT 1) probe
+    LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
+    LEFT JOIN user_shares w ON w.username = u.username
+    WHERE u.username IS NOT NULL)
+  SELECT src.state, dst.state, src.lim, dst.lim,
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 AND destination_site = $2
+       LIMIT $3) link),
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 LIMIT src.lim) outbound),
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = $2 LIMIT dst.lim) inbound),
+    (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) backend),
+    (SELECT array_agg(username ORDER BY username) FROM ready),
+    (SELECT array_agg(COALESCE(pass, -1)::text ORDER BY username) FROM ready),
+    (SELECT array_agg(weight::text ORDER BY username) FROM ready),
+    (SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')
+  FROM src, dst)sql";
 
-// The link's virtual time (the row of user '' in link_shares) is the smallest pass among its users with
-// work after the last claim. A user coming (back) with work starts there, so an idle spell earns no burst.
+constexpr char kFileColumns[] =
+    "t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes, "
+    "t.checksum, t.priority, extract(epoch FROM t.updated)";
+
+// The ready files of the link's only user with ready files, best priority first.
+constexpr char kSelectOneUser[] = R"sql(
+  FROM (SELECT transfer_id FROM transfer_queue
+        WHERE source_site = $1 AND destination_site = $2 AND username = $3 AND not_before <= to_timestamp($4)
+        ORDER BY priority DESC, transfer_id
+        LIMIT $5
+        FOR UPDATE SKIP LOCKED) q
+  JOIN transfers t ON t.id = q.transfer_id
+  ORDER BY t.priority DESC, t.id)sql";
 
 // Up to k ready files of each user, best priority first, skipping rows another claimer holds and the
-// ones this claim took already.
-// (The transfer rows are read by one primary-key lookup of the array of claimed ids: with per-user limits
-// the planner cannot size the claim and would otherwise hash-join the whole table.)
-constexpr char kSelectQueued[] = R"sql(
-  WITH q AS MATERIALIZED (
+// ones this claim took already. (The transfer rows are read by one primary-key lookup of the array of
+// claimed ids: with per-user limits the planner cannot size the claim and would otherwise hash-join the
+// whole table.)
+constexpr char kSelectPerUser[] = R"sql(
+  FROM transfers t
+  WHERE t.id = ANY(ARRAY(
     SELECT q.transfer_id
     FROM unnest($4::text[], $5::int[]) AS a(username, k)
     CROSS JOIN LATERAL (
@@ -91,11 +112,7 @@ constexpr char kSelectQueued[] = R"sql(
         AND not_before <= to_timestamp($3) AND transfer_id <> ALL($6::bigint[])
       ORDER BY priority DESC, transfer_id
       LIMIT a.k
-      FOR UPDATE SKIP LOCKED) q)
-  SELECT t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
-         t.checksum
-  FROM transfers t
-  WHERE t.id = ANY(ARRAY(SELECT transfer_id FROM q))
+      FOR UPDATE SKIP LOCKED) q))
   ORDER BY t.priority DESC, t.id)sql";
 
 // QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
@@ -122,7 +139,6 @@ constexpr char kClaim[] = R"sql(
     SELECT backend_job_id, min(source_site), min(destination_site), array_agg(id ORDER BY id), to_timestamp($3)
     FROM moved GROUP BY backend_job_id RETURNING 1)
   SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM jobs))sql";
-
 // The backend accepted these jobs: recorded once per job. Returns the files of the jobs confirmed now.
 // The record may be committed without waiting for the disk: should a crash lose it, the jobs are sent
 // again under the same ids after the resubmission delay and the adapter answers that it has them.
@@ -178,7 +194,7 @@ constexpr char kTakeJob[] = R"sql(
     WHERE job_id = $1 AND accepted_at IS NULL AND claimed_at < to_timestamp($2)
     RETURNING transfer_ids)
   SELECT t.id, t.attempt, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes,
-         t.checksum, t.source_site, t.destination_site
+         t.checksum, t.priority, extract(epoch FROM t.updated), t.source_site, t.destination_site
   FROM job LEFT JOIN transfers t
     ON t.id = ANY(job.transfer_ids) AND t.backend_job_id = $1 AND t.state = 'SUBMITTING'
   ORDER BY t.id)sql";
@@ -186,6 +202,84 @@ constexpr char kTakeJob[] = R"sql(
 // A stale job none of whose files still waits for the backend (all killed or finished meanwhile).
 constexpr char kDropEmptyJob[] = R"sql(
   DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL)sql";
+
+// The backend was not reached with the job: its files go back to the queue with their priority and
+// not_before (their place), the spent attempt number is not counted against the retry budget.
+constexpr char kReleaseJob[] = R"sql(
+  WITH job AS (
+    DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL RETURNING transfer_ids)
+  UPDATE transfers
+  SET state = CASE WHEN kill_requested THEN 'KILLED' ELSE 'QUEUED' END,
+      failure_class = CASE WHEN kill_requested THEN 'CANCELED' ELSE failure_class END,
+      backend_job_id = CASE WHEN kill_requested THEN backend_job_id END,
+      claimed_at = NULL, retry_base = retry_base + 1, updated = to_timestamp($2)
+  FROM job
+  WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
+    AND transfers.state = 'SUBMITTING')sql";
+
+// Link health for the optimizer. A missing source, a cancel or a passed deadline says nothing about it.
+constexpr char kReadOutcomes[] = R"sql(
+  SELECT source_site, destination_site,
+         count(*) FILTER (WHERE result = 'DONE'),
+         count(*) FILTER (WHERE result = 'FAILED'
+                            AND failure_class NOT IN ('SOURCE', 'CANCELED', 'MAX_TIME_IN_QUEUE')),
+         COALESCE(sum(bytes) FILTER (WHERE result = 'DONE'), 0)::bigint,
+         max(id)
+  FROM attempts WHERE id > $1
+  GROUP BY source_site, destination_site)sql";
+
+constexpr char kStoreDecisions[] = R"sql(
+  INSERT INTO links (source_site, destination_site, optimized_active, success_rate, throughput,
+                     optimizer_reason, optimized_at, updated)
+  SELECT s, d, a, NULLIF(r, -1), NULLIF(t, -1), why, to_timestamp($7), to_timestamp($7)
+  FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::float8[], $6::text[])
+       AS x(s, d, a, r, t, why)
+  WHERE EXISTS (SELECT 1 FROM sites WHERE name = s) AND EXISTS (SELECT 1 FROM sites WHERE name = d)
+  ON CONFLICT (source_site, destination_site) DO UPDATE
+  SET optimized_active = EXCLUDED.optimized_active, success_rate = EXCLUDED.success_rate,
+      throughput = EXCLUDED.throughput, optimizer_reason = EXCLUDED.optimizer_reason,
+      optimized_at = EXCLUDED.optimized_at)sql";
+
+constexpr char kSetLink[] = R"sql(
+  INSERT INTO links (source_site, destination_site, state, max_active, updated)
+  VALUES ($1, $2, COALESCE($3, 'ENABLED'), COALESCE($4, 0), to_timestamp($5))
+  ON CONFLICT (source_site, destination_site) DO UPDATE
+  SET state = COALESCE($3, links.state), max_active = COALESCE($4, links.max_active),
+      -- A new ceiling restarts the optimizer from the middle of the range.
+      optimized_active = CASE WHEN $4 IS NULL THEN links.optimized_active ELSE 0 END,
+      updated = to_timestamp($5))sql";
+
+constexpr char kSetLinkWaiting[] = R"sql(
+  INSERT INTO links (source_site, destination_site, waiting_reason, updated)
+  SELECT s, d, why, now() FROM unnest($1::text[], $2::text[], $3::text[]) AS x(s, d, why)
+  WHERE EXISTS (SELECT 1 FROM sites WHERE name = s) AND EXISTS (SELECT 1 FROM sites WHERE name = d)
+  ON CONFLICT (source_site, destination_site) DO UPDATE SET waiting_reason = EXCLUDED.waiting_reason)sql";
+
+constexpr char kQueueStatsByLink[] = R"sql(
+  WITH q AS (SELECT source_site || ' -> ' || destination_site AS key,
+                    count(*) AS queued, count(*) FILTER (WHERE not_before <= to_timestamp($1)) AS ready
+             FROM transfer_queue GROUP BY 1),
+       l AS (SELECT source_site || ' -> ' || destination_site AS key, count(*) AS active
+             FROM transfer_live GROUP BY 1)
+  SELECT key, COALESCE(queued, 0), COALESCE(ready, 0), COALESCE(active, 0)
+  FROM q FULL JOIN l USING (key) ORDER BY 2 DESC, 4 DESC, 1 LIMIT $2)sql";
+constexpr char kQueueStatsBySite[] = R"sql(
+  WITH q AS (SELECT %1$s AS key,
+                    count(*) AS queued, count(*) FILTER (WHERE not_before <= to_timestamp($1)) AS ready
+             FROM transfer_queue GROUP BY 1),
+       l AS (SELECT %1$s AS key, count(*) AS active FROM transfer_live GROUP BY 1)
+  SELECT key, COALESCE(queued, 0), COALESCE(ready, 0), COALESCE(active, 0)
+  FROM q FULL JOIN l USING (key) ORDER BY 2 DESC, 4 DESC, 1 LIMIT $2)sql";
+// transfer_live has no user: the in-flight files are counted from transfers (index transfers_live_by_user
+// covers the non-terminal ones).
+constexpr char kQueueStatsByUser[] = R"sql(
+  WITH q AS (SELECT username AS key,
+                    count(*) AS queued, count(*) FILTER (WHERE not_before <= to_timestamp($1)) AS ready
+             FROM transfer_queue GROUP BY 1),
+       l AS (SELECT username AS key, count(*) AS active FROM transfers
+             WHERE live AND state <> 'QUEUED' GROUP BY 1)
+  SELECT key, COALESCE(queued, 0), COALESCE(ready, 0), COALESCE(active, 0)
+  FROM q FULL JOIN l USING (key) ORDER BY 2 DESC, 4 DESC, 1 LIMIT $2)sql";
 
 ClaimedFile FileFromRow(const pqxx::row& r) {
   ClaimedFile f;
@@ -197,9 +291,12 @@ ClaimedFile FileFromRow(const pqxx::row& r) {
   f.destination_url = r[5].as<std::string>();
   f.size_bytes = r[6].as<int64_t>();
   f.checksum = r[7].as<std::string>();
+  f.priority = r[8].as<int32_t>();
+  f.queued_since = FromEpochSeconds(r[9].as<double>());
   return f;
 }
 
+// One user with ready files on the link, as the claim shares its slots.
 struct Share {
   std::string user;
   double pass = 0;
@@ -211,33 +308,40 @@ struct Share {
 
 std::string FloatArray(const std::vector<double>& values) {
   std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i)
+  for (size_t i = 0; i < values.size(); ++i) {
     absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
+  }
   return out + "}";
 }
 
-// Picks up to `free` ready files of the link, sharing the slots between its users by stride scheduling:
-// each slot goes to the user with work whose pass (files given / weight) is smallest. A user with fewer
-// ready files than its slots leaves them to the others in a second round. Returns the new passes, which
-// the claim statement stores.
+double ParseDouble(const std::string& s) {
+  double v = 0;
+  return absl::SimpleAtod(s, &v) ? v : 0;
+}
+
+// The users' new passes on the link (user '' is the link's virtual time), stored by the claim statement.
 struct Passes {
   std::vector<std::string> users;
   std::vector<double> passes;
 };
 
+// Picks up to `free` ready files of the link. With one user there is nothing to share: its best files,
+// and no pass changes (passes only matter relative to each other, and the link's virtual time is where a
+// newcomer starts). With several, stride scheduling: each slot goes to the user whose pass + 1/weight is
+// smallest; a user with fewer ready files than its slots leaves them to the others in a second round.
 absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
                           const std::string& destination_site, absl::Time now, int64_t free,
-                          std::vector<ClaimedFile>& files, Passes& out_passes) {
-  std::vector<Share> shares;
-  for (const auto& r : txn.exec_params(kLinkUsers, source_site, destination_site, EpochSeconds(now))) {
-    const double virtual_time = r[3].is_null() ? 0 : r[3].as<double>();
-    Share s;
-    s.user = r[0].as<std::string>();
-    s.pass = std::max(r[1].is_null() ? virtual_time : r[1].as<double>(), virtual_time);
-    s.weight = r[2].as<double>();
-    shares.push_back(std::move(s));
+                          std::vector<Share>& shares, double virtual_time, std::vector<ClaimedFile>& files,
+                          Passes& out_passes) {
+  if (shares.size() == 1) {
+    for (const auto& r : txn.exec_params(absl::StrCat("SELECT ", kFileColumns, kSelectOneUser), source_site,
+                                         destination_site, shares[0].user, EpochSeconds(now), free)) {
+      files.push_back(FileFromRow(r));
+    }
+    return absl::OkStatus();
   }
-  if (shares.empty()) return absl::OkStatus();
+  for (auto& s : shares) s.pass = std::max(s.pass < 0 ? virtual_time : s.pass, virtual_time);
+  const std::string select = absl::StrCat("SELECT ", kFileColumns, kSelectPerUser);
   std::vector<int64_t> taken;
   int64_t left = free;
   for (int round = 0; round < 2 && left > 0; ++round) {
@@ -262,7 +366,7 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
     }
     if (users.empty()) break;
     absl::flat_hash_map<std::string, int> got;
-    for (const auto& r : txn.exec_params(kSelectQueued, source_site, destination_site, EpochSeconds(now),
+    for (const auto& r : txn.exec_params(select, source_site, destination_site, EpochSeconds(now),
                                          TextArray(users), IntArray(wanted), IntArray(taken))) {
       files.push_back(FileFromRow(r));
       taken.push_back(files.back().transfer_id);
@@ -280,21 +384,22 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
       }
     }
   }
-  std::vector<std::string> users;
-  std::vector<double> passes;
+  // The per-user select returns files in priority order across users; keep that order.
+  std::stable_sort(files.begin(), files.end(), [](const ClaimedFile& a, const ClaimedFile& b) {
+    return a.priority != b.priority ? a.priority > b.priority : a.transfer_id < b.transfer_id;
+  });
   double new_virtual_time = -1;
   for (const auto& s : shares) {
     if (s.got > 0) {
-      users.push_back(s.user);
-      passes.push_back(s.pass);
+      out_passes.users.push_back(s.user);
+      out_passes.passes.push_back(s.pass);
     }
     if (!s.exhausted && (new_virtual_time < 0 || s.pass < new_virtual_time)) new_virtual_time = s.pass;
   }
   if (new_virtual_time >= 0) {
-    users.push_back("");
-    passes.push_back(new_virtual_time);
+    out_passes.users.push_back("");
+    out_passes.passes.push_back(new_virtual_time);
   }
-  out_passes = Passes{std::move(users), std::move(passes)};
   return absl::OkStatus();
 }
 
@@ -305,8 +410,22 @@ absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Ti
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
     for (const auto& r : txn.exec_params(kListLinks, EpochSeconds(now))) {
-      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(), r[3].as<int64_t>(),
-                     r[4].as<int64_t>()});
+      LinkLoad l;
+      l.source_site = r[0].as<std::string>();
+      l.destination_site = r[1].as<std::string>();
+      l.queued_ready = r[2].as<int64_t>();
+      l.queued = r[3].as<int64_t>();
+      l.active = r[4].as<int64_t>();
+      l.source_state = r[5].as<std::string>();
+      l.destination_state = r[6].as<std::string>();
+      l.paused = r[7].as<std::string>() == "PAUSED";
+      l.max_active = r[8].as<int>();
+      l.optimized_active = r[9].as<int>();
+      l.success_rate = r[10].as<double>();
+      l.throughput = r[11].as<double>();
+      l.optimizer_reason = r[12].as<std::string>();
+      l.waiting_reason = r[13].as<std::string>();
+      out.push_back(std::move(l));
     }
     return absl::OkStatus();
   });
@@ -316,26 +435,68 @@ absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Ti
 
 absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
     const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
-    absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) {
+    absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
+    std::string* waiting) {
   std::vector<PendingJob> jobs;
+  std::string why;
+  const std::string backend = limits.backend_max_active > 0 ? limits.backend : "";
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     jobs.clear();
-    txn.exec_params(kLockSites, source_site, destination_site);
-    auto load = txn.exec_params(kSitesAndLoad, source_site, destination_site,
-                                static_cast<int64_t>(limits.link_max_active), limits.default_site_max_active);
+    txn.exec_params(kLockSites, source_site, destination_site, backend);
+    auto load =
+        txn.exec_params(kSitesAndLoad, source_site, destination_site,
+                        static_cast<int64_t>(limits.link_max_active), limits.default_site_max_active,
+                        static_cast<int64_t>(std::max(limits.backend_max_active, 0)), EpochSeconds(now));
     if (load.empty()) return absl::OkStatus();  // a site was deleted meanwhile
     const auto& r = load[0];
     if (r[0].as<std::string>() != "ENABLED" || r[1].as<std::string>() != "ENABLED") return absl::OkStatus();
-    const int64_t free = std::min<int64_t>(
-        {limits.link_max_active - r[4].as<int64_t>(), r[2].as<int64_t>() - r[5].as<int64_t>(),
-         r[3].as<int64_t>() - r[6].as<int64_t>(), static_cast<int64_t>(limits.max_files)});
-    if (free <= 0) return absl::OkStatus();
+    // The binding limit, in words, should it stop the claim before the ready files run out.
+    int64_t free = limits.max_files;
+    why.clear();
+    auto bound = [&](int64_t room, std::string reason) {
+      if (room < free) {
+        free = room;
+        why = std::move(reason);
+      }
+    };
+    const int64_t link_active = r[4].as<int64_t>(), out_active = r[5].as<int64_t>();
+    const int64_t in_active = r[6].as<int64_t>(), backend_active = r[7].as<int64_t>();
+    bound(limits.link_max_active - link_active,
+          absl::StrCat("link ", source_site, " -> ", destination_site, " is full: ", link_active, " of ",
+                       limits.link_max_active, " transfers active"));
+    bound(r[2].as<int64_t>() - out_active,
+          absl::StrCat("source site ", source_site, " is sending its maximum: ", out_active, " of ",
+                       r[2].as<int64_t>(), " transfers"));
+    bound(r[3].as<int64_t>() - in_active,
+          absl::StrCat("destination site ", destination_site, " is receiving its maximum: ", in_active,
+                       " of ", r[3].as<int64_t>(), " transfers"));
+    if (limits.backend_max_active > 0) {
+      bound(limits.backend_max_active - backend_active,
+            absl::StrCat("transfer backend ", limits.backend, " is full: ", backend_active, " of ",
+                         limits.backend_max_active, " transfers"));
+    }
+    if (r[8].is_null()) why.clear();  // nothing ready
+    if (free <= 0 || r[8].is_null()) return absl::OkStatus();
+    std::vector<Share> shares;
+    const std::vector<std::string> users = ParseTextArray(r[8].as<std::string>());
+    const std::vector<std::string> passes = ParseTextArray(r[9].as<std::string>());
+    const std::vector<std::string> weights = ParseTextArray(r[10].as<std::string>());
+    for (size_t i = 0; i < users.size() && i < passes.size() && i < weights.size(); ++i) {
+      shares.push_back(Share{users[i], ParseDouble(passes[i]), ParseDouble(weights[i])});
+    }
+    if (shares.empty()) return absl::OkStatus();
+    if (!why.empty() && shares.size() > 1) {
+      absl::StrAppend(&why, ", shared fairly between ", shares.size(), " users with files ready on it");
+    }
+    const double virtual_time = r[11].is_null() ? 0 : r[11].as<double>();
     std::vector<ClaimedFile> files;
-    Passes passes;
-    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, files, passes);
+    Passes new_passes;
+    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, shares, virtual_time,
+                                      files, new_passes);
         !s.ok()) {
       return s;
     }
+    if (static_cast<int64_t>(files.size()) < free) why.clear();  // the ready files ran out first
     if (files.empty()) return absl::OkStatus();
     absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
     for (const auto& f : files) by_id[f.transfer_id] = &f;
@@ -351,14 +512,16 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
       jobs.push_back(std::move(job));
     }
     if (ids.empty()) return absl::OkStatus();
-    auto moved = txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now), source_site,
-                                  destination_site, TextArray(passes.users), FloatArray(passes.passes));
+    auto moved =
+        txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now), source_site,
+                         destination_site, TextArray(new_passes.users), FloatArray(new_passes.passes));
     if (moved[0].as<size_t>() != ids.size()) {
       return absl::AbortedError("claimed transfers changed state during the claim");
     }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  if (waiting != nullptr) *waiting = std::move(why);
   return jobs;
 }
 
@@ -423,8 +586,8 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePending
       for (const auto& r : rows) {
         if (r[0].is_null()) continue;
         job.files.push_back(FileFromRow(r));
-        job.source_site = r[8].as<std::string>();
-        job.destination_site = r[9].as<std::string>();
+        job.source_site = r[10].as<std::string>();
+        job.destination_site = r[11].as<std::string>();
       }
       if (!rows.empty() && job.files.empty()) txn.exec_params(kDropEmptyJob, id);
       return absl::OkStatus();
@@ -433,6 +596,187 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePending
     if (!job.files.empty()) jobs.push_back(std::move(job));
   }
   return jobs;
+}
+
+absl::StatusOr<int> PgSchedulingRepository::ReleaseJob(const std::string& job_id, absl::Time now) {
+  int changed = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed = static_cast<int>(txn.exec_params(kReleaseJob, job_id, EpochSeconds(now)).affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return changed;
+}
+
+absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
+    int64_t& after_id, absl::Time now,
+    const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&)>& decide) {
+  bool locked = false;
+  int64_t last = after_id;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    last = after_id;
+    locked = txn.exec1("SELECT pg_try_advisory_xact_lock(hashtext('aso-link-optimizer'))")[0].as<bool>();
+    if (!locked) return absl::OkStatus();
+    if (after_id < 0) {  // the first step: windows start now, not at the beginning of history
+      last = txn.exec1("SELECT COALESCE(max(id), 0) FROM attempts")[0].as<int64_t>();
+      return absl::OkStatus();
+    }
+    std::vector<LinkOutcomes> outcomes;
+    for (const auto& r : txn.exec_params(kReadOutcomes, after_id)) {
+      outcomes.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(),
+                          r[3].as<int64_t>(), r[4].as<int64_t>()});
+      last = std::max(last, r[5].as<int64_t>());
+    }
+    const std::vector<LinkDecision> decisions = decide(outcomes);
+    if (decisions.empty()) return absl::OkStatus();
+    std::vector<std::string> src, dst, why;
+    std::vector<int64_t> active;
+    std::vector<double> rate, throughput;
+    for (const auto& d : decisions) {
+      src.push_back(d.source_site);
+      dst.push_back(d.destination_site);
+      active.push_back(d.optimized_active);
+      rate.push_back(d.success_rate);
+      throughput.push_back(d.throughput);
+      why.push_back(d.reason);
+    }
+    txn.exec_params0(kStoreDecisions, TextArray(src), TextArray(dst), IntArray(active), FloatArray(rate),
+                     FloatArray(throughput), TextArray(why), EpochSeconds(now));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (locked) after_id = last;
+  return locked;
+}
+
+absl::Status PgSchedulingRepository::SetLink(const std::string& source_site,
+                                             const std::string& destination_site,
+                                             std::optional<int> max_active, std::optional<bool> paused,
+                                             absl::Time now) {
+  if (max_active && *max_active < 0) return absl::InvalidArgumentError("max_active must be >= 0");
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    for (const std::string& site : {source_site, destination_site}) {
+      if (txn.exec_params("SELECT 1 FROM sites WHERE name = $1", site).empty()) {
+        return absl::NotFoundError(absl::StrCat("unknown site: ", site));
+      }
+    }
+    std::optional<std::string> state;
+    if (paused) state = *paused ? "PAUSED" : "ENABLED";
+    txn.exec_params0(kSetLink, source_site, destination_site, state, max_active, EpochSeconds(now));
+    return absl::OkStatus();
+  });
+  return s;
+}
+
+absl::Status PgSchedulingRepository::SetSiteState(const std::string& site, const std::string& state,
+                                                  absl::Time now) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params("UPDATE sites SET state = $2, updated = to_timestamp($3) WHERE name = $1", site,
+                             state, EpochSeconds(now));
+    if (r.affected_rows() == 0) return absl::NotFoundError(absl::StrCat("unknown site: ", site));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgSchedulingRepository::SetUserWeight(const std::string& user, double weight, absl::Time now) {
+  if (!(weight > 0) || weight > 1e6) return absl::InvalidArgumentError("weight must be in (0, 1e6]");
+  return Transact(db_, [&](pqxx::work& txn) {
+    txn.exec_params0(
+        "INSERT INTO user_shares (username, weight, updated) VALUES ($1, $2, to_timestamp($3)) "
+        "ON CONFLICT (username) DO UPDATE SET weight = EXCLUDED.weight, updated = EXCLUDED.updated",
+        user, weight, EpochSeconds(now));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<BackendState> PgSchedulingRepository::GetBackend(const std::string& name) {
+  BackendState b;
+  b.name = name;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params(
+        "SELECT max_active, available, last_error, extract(epoch FROM unavailable_since) FROM backends "
+        "WHERE name = $1",
+        name);
+    b.active = txn.exec1("SELECT count(*) FROM transfer_live")[0].as<int64_t>();
+    if (r.empty()) return absl::OkStatus();
+    b.max_active = r[0][0].as<int>();
+    b.available = r[0][1].as<bool>();
+    b.last_error = r[0][2].as<std::string>();
+    if (!r[0][3].is_null()) b.unavailable_since = FromEpochSeconds(r[0][3].as<double>());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return b;
+}
+
+absl::Status PgSchedulingRepository::SetBackendLimit(const std::string& name, int max_active,
+                                                     absl::Time now) {
+  if (max_active < 0) return absl::InvalidArgumentError("max_active must be >= 0");
+  return Transact(db_, [&](pqxx::work& txn) {
+    txn.exec_params0(
+        "INSERT INTO backends (name, max_active, updated) VALUES ($1, $2, to_timestamp($3)) "
+        "ON CONFLICT (name) DO UPDATE SET max_active = EXCLUDED.max_active, updated = EXCLUDED.updated",
+        name, max_active, EpochSeconds(now));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgSchedulingRepository::SetBackendAvailable(const std::string& name, bool available,
+                                                         const std::string& error, absl::Time now) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    txn.exec_params0(
+        "INSERT INTO backends (name, available, last_error, unavailable_since, updated) "
+        "VALUES ($1, $2, $3, CASE WHEN $2 THEN NULL ELSE to_timestamp($4) END, to_timestamp($4)) "
+        "ON CONFLICT (name) DO UPDATE SET available = EXCLUDED.available, last_error = EXCLUDED.last_error, "
+        "unavailable_since = CASE WHEN EXCLUDED.available THEN NULL "
+        "                         ELSE COALESCE(backends.unavailable_since, EXCLUDED.unavailable_since) END, "
+        "updated = EXCLUDED.updated",
+        name, available, error, EpochSeconds(now));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgSchedulingRepository::SetLinkWaiting(
+    const std::vector<std::pair<std::string, std::string>>& links, const std::vector<std::string>& reasons) {
+  if (links.empty()) return absl::OkStatus();
+  std::vector<std::string> src, dst;
+  for (const auto& [s, d] : links) {
+    src.push_back(s);
+    dst.push_back(d);
+  }
+  return Transact(db_, [&](pqxx::work& txn) {
+    txn.exec_params0(kSetLinkWaiting, TextArray(src), TextArray(dst), TextArray(reasons));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<QueueGroup>> PgSchedulingRepository::QueueStats(QueueGrouping by, absl::Time now,
+                                                                           int limit) {
+  std::string sql;
+  switch (by) {
+    case QueueGrouping::kLink:
+      sql = kQueueStatsByLink;
+      break;
+    case QueueGrouping::kSourceSite:
+      sql = absl::StrFormat(kQueueStatsBySite, "source_site");
+      break;
+    case QueueGrouping::kDestinationSite:
+      sql = absl::StrFormat(kQueueStatsBySite, "destination_site");
+      break;
+    case QueueGrouping::kUser:
+      sql = kQueueStatsByUser;
+      break;
+  }
+  std::vector<QueueGroup> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    for (const auto& r : txn.exec_params(sql, EpochSeconds(now), limit)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<int64_t>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace aso::db

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,13 +15,61 @@
 
 namespace aso::db {
 
+// A link with work or with settings of its own (table links), its load and its throttle state.
 struct LinkLoad {
   std::string source_site;
   std::string destination_site;
-  int64_t queued_ready = 0;  // QUEUED with not_before <= now, both sites enabled
-  int64_t queued = 0;        // all QUEUED
-  int64_t active = 0;        // SUBMITTING + SUBMITTED + ACTIVE
+  int64_t queued_ready = 0;                   // QUEUED with not_before <= now
+  int64_t queued = 0;                         // all QUEUED
+  int64_t active = 0;                         // SUBMITTING + SUBMITTED + ACTIVE
+  std::string source_state = "ENABLED";       // of the source site: ENABLED, DRAINING or BANNED
+  std::string destination_state = "ENABLED";  // of the destination site
+  bool paused = false;                        // by an admin
+  int max_active = 0;                         // the link's own ceiling; 0 = the scheduler's default
+  int optimized_active = 0;                   // the adaptive limit in force; 0 = not decided yet
+  double success_rate = -1;                   // of the optimizer's last window; -1 = none yet
+  double throughput = -1;                     // bytes/s of the optimizer's last window; -1 = none yet
+  std::string optimizer_reason;
+  std::string waiting_reason;  // why its ready files wait, as the scheduler last saw it
 };
+
+// What finished on one link: attempts recorded after a given attempt id.
+struct LinkOutcomes {
+  std::string source_site;
+  std::string destination_site;
+  int64_t done = 0;
+  int64_t failed = 0;  // failures that say something about the link (not a missing source, not a cancel)
+  int64_t bytes = 0;   // of the successful copies
+};
+
+// A new adaptive limit for a link, with the window figures that led to it.
+struct LinkDecision {
+  std::string source_site;
+  std::string destination_site;
+  int optimized_active = 0;
+  double success_rate = -1;
+  double throughput = -1;
+  std::string reason;
+};
+
+// A transfer backend (FTS server) as the scheduler sees it.
+struct BackendState {
+  std::string name;
+  int max_active = 0;  // 0 = the scheduler's default
+  bool available = true;
+  std::string last_error;
+  absl::Time unavailable_since = absl::InfinitePast();
+  int64_t active = 0;  // files in flight (all links)
+};
+
+// Queued and in-flight files of one group (a link "SRC -> DST", a site or a user).
+struct QueueGroup {
+  std::string key;
+  int64_t queued = 0;
+  int64_t ready = 0;  // not held back by a retry cool-off
+  int64_t active = 0;
+};
+enum class QueueGrouping { kLink, kSourceSite, kDestinationSite, kUser };
 
 // A transfer as claimed for one attempt.
 struct ClaimedFile {
@@ -32,6 +81,8 @@ struct ClaimedFile {
   std::string destination_url;
   int64_t size_bytes = 0;
   std::string checksum;
+  int32_t priority = 3;
+  absl::Time queued_since;  // when it was (re-)queued
 };
 
 // Files to send to the backend as one bulk job.
@@ -44,6 +95,10 @@ struct ClaimLimits {
   int link_max_active = 0;          // for this link
   int default_site_max_active = 0;  // for a site whose own limit is 0
   int max_files = 0;                // claimed in one call at most
+  // In flight through the backend, all links together; 0 = unlimited. Checked under a lock of its own
+  // (the name), so replicas claiming for different links wait on each other only when it is set.
+  std::string backend;
+  int backend_max_active = 0;
 };
 
 // A job whose files are SUBMITTING: claimed, not yet confirmed by the backend.
@@ -58,16 +113,23 @@ class SchedulingRepository {
  public:
   virtual ~SchedulingRepository() = default;
 
-  // Links that have queued or active transfers.
+  // Links that have queued or active transfers or settings of their own.
   virtual absl::StatusOr<std::vector<LinkLoad>> ListLinks(absl::Time now) = 0;
 
-  // In one transaction, holding the throttle locks of both sites: claims up to the free capacity of the
-  // link and of both sites' outbound/inbound limits (QUEUED, not_before <= now, best priority first),
-  // lets `plan` group them into jobs, and marks every planned file SUBMITTING with its job id and the
-  // next attempt number. Files `plan` leaves out stay QUEUED. Returns the planned jobs.
+  // In one transaction, holding the throttle locks of both sites (and of the backend if it is limited):
+  // claims up to the free capacity of the link, of both sites' outbound/inbound limits and of the
+  // backend, among QUEUED files with not_before <= now. The slots are shared between the link's users by
+  // stride scheduling (weights in user_shares, passes in link_shares): each goes to the user with ready
+  // files whose pass is smallest, so every user with work gets the same weighted rate whatever the size
+  // of its backlog; a user's own files go best priority first. Nothing is claimed when a site is not
+  // ENABLED. `plan` groups the files into jobs; every planned file becomes SUBMITTING with its job id and
+  // the next attempt number, files `plan` leaves out stay QUEUED. Returns the planned jobs. When a limit
+  // stopped the claim before the link's ready files ran out, `waiting` (if given) receives it in words
+  // ("link A -> B is full: 100 of 100 active", ...); else it is cleared.
   virtual absl::StatusOr<std::vector<PendingJob>> ClaimForLink(
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
-      absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) = 0;
+      absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
+      std::string* waiting = nullptr) = 0;
 
   // SUBMITTING -> SUBMITTED for the files of the jobs, in one transaction: the acceptance is recorded once
   // per job (table submissions), not per file. Returns how many files the jobs confirmed now hold.
@@ -82,10 +144,45 @@ class SchedulingRepository {
   virtual absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
                                              absl::Time now) = 0;
 
+  // The backend could not be reached with the job: its files go back to QUEUED (KILLED if a kill
+  // waits) without losing their place, and the job is dropped. The attempt number stays spent, so a late
+  // report of the job is ignored, and is not counted against the retry budget. Returns how many changed.
+  virtual absl::StatusOr<int> ReleaseJob(const std::string& job_id, absl::Time now) = 0;
+
   // Jobs whose files have been SUBMITTING since before `claimed_before` (the scheduler or the adapter
   // died mid-hand-over); their claim time is renewed to `now` so one replica takes each.
   virtual absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before,
                                                                        absl::Time now, int limit) = 0;
+
+  // One step of the link optimizer, by one replica at a time: if no other replica is in one, reads per
+  // link the attempts recorded with an id above `after_id` (advanced to the highest read; a negative one
+  // only starts the cursor at the newest attempt, without deciding), lets `decide`
+  // turn them into new adaptive limits and stores these (table links), all in one transaction. Returns
+  // false when another replica holds the step.
+  virtual absl::StatusOr<bool> OptimizeLinks(
+      int64_t& after_id, absl::Time now,
+      const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&)>& decide) = 0;
+
+  // Admin: a link's ceiling (nullopt keeps it) and pause state (nullopt keeps it). NOT_FOUND for an
+  // unknown site.
+  virtual absl::Status SetLink(const std::string& source_site, const std::string& destination_site,
+                               std::optional<int> max_active, std::optional<bool> paused, absl::Time now) = 0;
+  // Admin: a site's state (ENABLED, DRAINING, BANNED). NOT_FOUND for an unknown site.
+  virtual absl::Status SetSiteState(const std::string& site, const std::string& state, absl::Time now) = 0;
+  // Admin: a user's weight in the fair share of every link (default 1).
+  virtual absl::Status SetUserWeight(const std::string& user, double weight, absl::Time now) = 0;
+  // The backend's row; a default one (available, no limit of its own) when it has none yet.
+  virtual absl::StatusOr<BackendState> GetBackend(const std::string& name) = 0;
+  // Admin: the backend's limit.
+  virtual absl::Status SetBackendLimit(const std::string& name, int max_active, absl::Time now) = 0;
+  // Stores why the ready files of links wait (empty: they do not), shown as their waiting reason.
+  virtual absl::Status SetLinkWaiting(const std::vector<std::pair<std::string, std::string>>& links,
+                                      const std::vector<std::string>& reasons) = 0;
+  // Records whether the scheduler reaches the backend (the error when it does not).
+  virtual absl::Status SetBackendAvailable(const std::string& name, bool available, const std::string& error,
+                                           absl::Time now) = 0;
+  // Queued and in-flight files grouped by link, site or user, largest queue first.
+  virtual absl::StatusOr<std::vector<QueueGroup>> QueueStats(QueueGrouping by, absl::Time now, int limit) = 0;
 };
 
 class PgSchedulingRepository final : public SchedulingRepository {
@@ -94,14 +191,29 @@ class PgSchedulingRepository final : public SchedulingRepository {
   absl::StatusOr<std::vector<LinkLoad>> ListLinks(absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> ClaimForLink(
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
-      absl::Time now,
-      const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan) override;
+      absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
+      std::string* waiting = nullptr) override;
   absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) override;
   absl::StatusOr<int> ExpireOverdue(absl::Time now, int max_tasks) override;
   absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
                                      absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,
                                                                int limit) override;
+  absl::StatusOr<int> ReleaseJob(const std::string& job_id, absl::Time now) override;
+  absl::StatusOr<bool> OptimizeLinks(
+      int64_t& after_id, absl::Time now,
+      const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&)>& decide) override;
+  absl::Status SetLink(const std::string& source_site, const std::string& destination_site,
+                       std::optional<int> max_active, std::optional<bool> paused, absl::Time now) override;
+  absl::Status SetSiteState(const std::string& site, const std::string& state, absl::Time now) override;
+  absl::Status SetUserWeight(const std::string& user, double weight, absl::Time now) override;
+  absl::StatusOr<BackendState> GetBackend(const std::string& name) override;
+  absl::Status SetBackendLimit(const std::string& name, int max_active, absl::Time now) override;
+  absl::Status SetBackendAvailable(const std::string& name, bool available, const std::string& error,
+                                   absl::Time now) override;
+  absl::Status SetLinkWaiting(const std::vector<std::pair<std::string, std::string>>& links,
+                              const std::vector<std::string>& reasons) override;
+  absl::StatusOr<std::vector<QueueGroup>> QueueStats(QueueGrouping by, absl::Time now, int limit) override;
 
  private:
   Database& db_;

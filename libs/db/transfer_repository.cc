@@ -59,10 +59,18 @@ constexpr char kTransferColumns[] = R"sql(
          t.failure_class, t.failure_reason, extract(epoch from t.created)::float8,
          extract(epoch from t.updated)::float8, t.metadata::text, t.idempotency_key,
          ss.state, ds.state, extract(epoch from COALESCE(s.claimed_at, t.claimed_at, t.created))::float8,
-         t.kill_requested, t.source_lfn, t.destination_lfn, t.publish, t.dataset)sql";
+         t.kill_requested, t.source_lfn, t.destination_lfn, t.publish, t.dataset,
+         COALESCE(k.state, 'ENABLED'), COALESCE(k.waiting_reason, ''),
+         (SELECT 'transfer backend ' || name || ' unreachable since '
+                 || to_char(unavailable_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': ' || last_error
+          FROM backends WHERE NOT available ORDER BY name LIMIT 1))sql";
+// The link's row (pause, the scheduler's waiting reason) and an unreachable backend are read for the
+// waiting reason of queued files only.
 constexpr char kTransferFrom[] = R"sql(
   FROM transfers t JOIN sites ss ON ss.name = t.source_site JOIN sites ds ON ds.name = t.destination_site
   LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
+  LEFT JOIN links k ON t.state = 'QUEUED' AND k.source_site = t.source_site
+                   AND k.destination_site = t.destination_site
 )sql";
 const std::string kSelectTransfer = absl::StrCat("SELECT ", kTransferColumns, kTransferFrom);
 
@@ -149,9 +157,17 @@ constexpr char kRequestKill[] = R"sql(
   WHERE state IN ('SUBMITTING', 'ACTIVE') AND NOT kill_requested AND )sql";
 
 // Why a non-terminal transfer is not moving, in words a user can act on.
+// What the scheduler says about a queued file's link: paused, the limit holding its ready files, an
+// unreachable backend.
+struct LinkWait {
+  bool paused = false;
+  std::string limit;    // links.waiting_reason
+  std::string backend;  // empty when every backend is reachable
+};
+
 std::string WaitingReason(const Transfer& t, const std::string& source_site_state,
                           const std::string& destination_site_state, double claimed_at, bool kill_requested,
-                          absl::Time now) {
+                          const LinkWait& link, absl::Time now) {
   if (transfer::IsTerminal(t.state())) return "";
   if (kill_requested) return "kill requested; waiting for the transfer backend to cancel the copy";
   if (source_site_state == "BANNED") return absl::StrCat("source site ", t.source().site(), " is banned");
@@ -166,10 +182,20 @@ std::string WaitingReason(const Transfer& t, const std::string& source_site_stat
                             absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", not_before, absl::UTCTimeZone()),
                             " after: ", t.failure_reason());
       }
-      if (source_site_state == "DRAINING" || destination_site_state == "DRAINING") {
-        return "a site of this link is draining";
+      if (source_site_state == "DRAINING") {
+        return absl::StrCat("source site ", t.source().site(), " is draining: no new transfers out of it");
       }
-      return absl::StrCat("waiting for a transfer slot on link ", t.source().site(), " -> ",
+      if (destination_site_state == "DRAINING") {
+        return absl::StrCat("destination site ", t.destination().site(),
+                            " is draining: no new transfers into it");
+      }
+      if (link.paused) {
+        return absl::StrCat("link ", t.source().site(), " -> ", t.destination().site(),
+                            " is paused by an administrator");
+      }
+      if (!link.backend.empty()) return link.backend;
+      if (!link.limit.empty()) return link.limit;
+      return absl::StrCat("waiting for the scheduler's next round on link ", t.source().site(), " -> ",
                           t.destination().site());
     }
     case v1::TRANSFER_STATE_SUBMITTING:
@@ -212,8 +238,10 @@ Transfer TransferFromRow(const pqxx::row& r, absl::Time now) {
   t.mutable_destination()->set_lfn(r[26].as<std::string>());
   t.set_publish(r[27].as<bool>());
   t.set_dataset(r[28].as<std::string>());
+  const LinkWait link{r[29].as<std::string>() == "PAUSED", r[30].as<std::string>(),
+                      r[31].is_null() ? "" : r[31].as<std::string>()};
   t.set_waiting_reason(WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(),
-                                     r[24].as<bool>(), now));
+                                     r[24].as<bool>(), link, now));
   return t;
 }
 

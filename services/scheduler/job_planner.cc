@@ -1,5 +1,6 @@
 #include "services/scheduler/job_planner.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -23,7 +24,8 @@ std::string JobIdFor(const std::vector<const db::ClaimedFile*>& files) {
   return absl::StrFormat("aso-%d-%d-%016x", files.front()->transfer_id, files.front()->attempt, h);
 }
 
-std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, const JobLimits& limits) {
+std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, const JobLimits& limits,
+                                  absl::Time now, bool may_linger) {
   // Keep users in the order their first file was claimed, files in claim order.
   std::vector<std::string> users;
   std::map<std::string, std::vector<const db::ClaimedFile*>> by_user;
@@ -36,8 +38,14 @@ std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, con
   for (const auto& user : users) {
     std::vector<const db::ClaimedFile*> current;
     int64_t bytes = 0;
-    auto flush = [&] {
+    auto flush = [&](bool last) {
       if (current.empty()) return;
+      if (last && may_linger && limits.linger > absl::ZeroDuration() &&
+          static_cast<int>(current.size()) < limits.max_files) {
+        absl::Time oldest = absl::InfiniteFuture();
+        for (const auto* f : current) oldest = std::min(oldest, f->queued_since);
+        if (now - oldest < limits.linger) return;  // may still fill up: stays QUEUED
+      }
       db::JobPlan plan;
       plan.job_id = JobIdFor(current);
       for (const auto* f : current) plan.transfer_ids.push_back(f->transfer_id);
@@ -49,12 +57,12 @@ std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, con
       int64_t size = f->size_bytes > 0 ? f->size_bytes : 0;
       if (!current.empty() &&
           (static_cast<int>(current.size()) >= limits.max_files || bytes + size > limits.max_bytes)) {
-        flush();
+        flush(false);
       }
       current.push_back(f);
       bytes += size;
     }
-    flush();
+    flush(true);
   }
   return plans;
 }

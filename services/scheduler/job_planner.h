@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "absl/time/time.h"
+
 #include "aso/fts_adapter/v1/fts_adapter.pb.h"
 #include "libs/db/scheduling_repository.h"
 
@@ -14,10 +16,17 @@ namespace aso::scheduler {
 struct JobLimits {
   int max_files = 100;
   int64_t max_bytes = int64_t{50} << 30;  // 50 GiB
+  // How long a user's last, partly filled job may be held back to fill up (when the caller allows it).
+  absl::Duration linger = absl::Seconds(1);
 };
 
 // Files of one link, in claim order (priority first). A file larger than max_bytes gets a job of its own.
-std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, const JobLimits& limits);
+// With `may_linger` (the scheduler allows it while the link has files in flight, as Nagle's algorithm
+// does: an idle link sends at once), each user's last job, if it has fewer than max_files files all
+// queued for less than `linger` before `now`, is left out so that its files stay QUEUED and join a fuller
+// job in a later round.
+std::vector<db::JobPlan> PlanJobs(const std::vector<db::ClaimedFile>& files, const JobLimits& limits,
+                                  absl::Time now = absl::InfinitePast(), bool may_linger = false);
 
 // "aso-<first transfer id>-<its attempt>-<hash of all (transfer, attempt)>": a transfer is in exactly one
 // job per attempt, so the id names the job; the hash catches a different grouping under the same head.

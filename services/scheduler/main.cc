@@ -1,4 +1,5 @@
 // aso-scheduler: decides what moves next and hands bulk jobs to aso-fts-adapter.
+#include <algorithm>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -20,6 +21,19 @@ ABSL_FLAG(int, site_max_active, 200,
 ABSL_FLAG(int, job_max_files, 100, "Files per bulk job (env ASO_JOB_MAX_FILES)");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1),
           "Pause between idle rounds (env ASO_POLL_INTERVAL)");
+ABSL_FLAG(absl::Duration, job_linger, absl::Seconds(1),
+          "How long a partly filled job may wait for more files while its link is busy (env ASO_JOB_LINGER)");
+ABSL_FLAG(bool, optimize_links, true,
+          "Adapt each link's concurrency to its success rate and throughput (env ASO_OPTIMIZE_LINKS)");
+ABSL_FLAG(int, link_min_active, 2, "Lowest adaptive limit of a link (env ASO_LINK_MIN_ACTIVE)");
+ABSL_FLAG(absl::Duration, optimizer_interval, absl::Seconds(5),
+          "How often the link optimizer decides (env ASO_OPTIMIZER_INTERVAL)");
+ABSL_FLAG(std::string, backend, "fts", "Name of the transfer backend behind the adapter (env ASO_BACKEND)");
+ABSL_FLAG(int, backend_max_active, 0,
+          "Files in flight through the backend at most, unless set with asoctl; 0 = unlimited "
+          "(env ASO_BACKEND_MAX_ACTIVE)");
+ABSL_FLAG(absl::Duration, max_backoff, absl::Seconds(30),
+          "Longest pause after a failed round or an unreachable adapter (env ASO_MAX_BACKOFF)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();
@@ -30,8 +44,23 @@ int main(int argc, char** argv) {
   sc.link_max_active = absl::GetFlag(FLAGS_link_max_active);
   sc.default_site_max_active = absl::GetFlag(FLAGS_site_max_active);
   sc.job_limits.max_files = absl::GetFlag(FLAGS_job_max_files);
-  if (sc.link_max_active < 1 || sc.default_site_max_active < 1 || sc.job_limits.max_files < 1) {
-    std::cerr << "--link_max_active, --site_max_active and --job_max_files must be positive\n";
+  sc.job_limits.linger = absl::GetFlag(FLAGS_job_linger);
+  sc.optimize = absl::GetFlag(FLAGS_optimize_links);
+  sc.optimizer.min_active = absl::GetFlag(FLAGS_link_min_active);
+  sc.optimizer_interval = absl::GetFlag(FLAGS_optimizer_interval);
+  sc.backend = absl::GetFlag(FLAGS_backend);
+  sc.backend_max_active = absl::GetFlag(FLAGS_backend_max_active);
+  sc.max_backoff = std::max(absl::GetFlag(FLAGS_max_backoff), sc.min_backoff);
+  if (sc.link_max_active < 1 || sc.default_site_max_active < 1 || sc.job_limits.max_files < 1 ||
+      sc.optimizer.min_active < 1) {
+    std::cerr
+        << "--link_max_active, --site_max_active, --job_max_files and --link_min_active must be positive\n";
+    return 2;
+  }
+  if (sc.backend_max_active < 0 || sc.backend.empty() || sc.optimizer_interval <= absl::ZeroDuration() ||
+      sc.job_limits.linger < absl::ZeroDuration()) {
+    std::cerr << "--backend must be set, --backend_max_active >= 0, --optimizer_interval > 0, "
+                 "--job_linger >= 0\n";
     return 2;
   }
   auto rt = aso::server::StartRuntime(*config, "scheduler");

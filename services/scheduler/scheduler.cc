@@ -1,5 +1,7 @@
 #include "services/scheduler/scheduler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
 
@@ -10,6 +12,10 @@ namespace {
 bool IsPermanentRefusal(const absl::Status& s) {
   return absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) || absl::IsPermissionDenied(s) ||
          absl::IsUnimplemented(s);
+}
+
+std::string LinkKey(const std::string& source, const std::string& destination) {
+  return absl::StrCat(source, "\n", destination);
 }
 
 }  // namespace
@@ -24,28 +30,80 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
                                            "Files handed to the fts-adapter, by link.",
                                            {"source_site", "destination_site"})),
       submit_errors_(metrics.AddCounter("aso_scheduler_submit_errors_total",
-                                        "Jobs the fts-adapter did not accept, by status code.", {"code"})) {}
+                                        "Jobs the fts-adapter did not accept, by status code.", {"code"})),
+      link_limit_(metrics.AddGauge("aso_scheduler_link_limit",
+                                   "Active transfers a link may have now (its adaptive concurrency).",
+                                   {"source_site", "destination_site"})),
+      backend_available_(metrics.AddGauge("aso_scheduler_backend_available",
+                                          "1 when the scheduler reaches the transfer backend, else 0.",
+                                          {"backend"})) {
+  backend_available_.Set({config_.backend}, 1);
+}
 
-int Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs) {
+int Scheduler::LinkCeiling(const db::LinkLoad& link) const {
+  return link.max_active > 0 ? link.max_active : config_.link_max_active;
+}
+
+int Scheduler::LinkLimit(const db::LinkLoad& link) const {
+  const int ceiling = LinkCeiling(link);
+  return config_.optimize ? EffectiveLimit(link, ceiling, config_.optimizer) : ceiling;
+}
+
+void Scheduler::BackOff(absl::Time now) {
+  backoff_ = std::clamp(backoff_ * 2, config_.min_backoff, config_.max_backoff);
+  backoff_until_ = now + backoff_;
+}
+
+void Scheduler::BackendReachable(bool reachable, const std::string& error, absl::Time now) {
+  if (reachable == backend_reachable_) return;
+  backend_reachable_ = reachable;
+  backend_available_.Set({config_.backend}, reachable ? 1 : 0);
+  if (reachable) {
+    ASO_LOG(INFO, "transfer backend ", config_.backend, " reachable again");
+  } else {
+    ASO_LOG(WARNING, "transfer backend ", config_.backend, " unreachable: ", error);
+  }
+  // Shown as the waiting reason of queued files; a failure to record it is retried at the next change.
+  if (auto s = repo_.SetBackendAvailable(config_.backend, reachable, error, now); !s.ok()) {
+    backend_reachable_ = !reachable;
+  }
+}
+
+absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs) {
   std::vector<std::string> accepted;
   int files = 0;
+  absl::Status unreachable;
   for (const auto& job : jobs) {
-    if (Submit(job)) {
+    if (!unreachable.ok()) {
+      // The adapter is down: the jobs not sent yet go back to the queue.
+      auto released = repo_.ReleaseJob(job.job_id, clock_.Now());
+      if (!released.ok())
+        ASO_LOG(WARNING, "job=", job.job_id, " not released: ", released.status().message());
+      continue;
+    }
+    auto taken = Submit(job);
+    if (!taken.ok()) {
+      unreachable = taken.status();
+      continue;
+    }
+    if (*taken) {
       accepted.push_back(job.job_id);
       files += static_cast<int>(job.files.size());
     }
   }
-  if (accepted.empty()) return 0;
-  // One transaction for every accepted job of the round. Should it fail, the files stay SUBMITTING and
-  // are re-sent later under the same job ids, which the adapter recognises.
-  auto marked = repo_.MarkSubmitted(accepted, clock_.Now());
-  if (!marked.ok()) {
-    ASO_LOG(WARNING, accepted.size(), " accepted job(s) not marked SUBMITTED: ", marked.status().message());
+  if (!accepted.empty()) {
+    // One transaction for every accepted job of the round. Should it fail, the files stay SUBMITTING and
+    // are re-sent later under the same job ids, which the adapter recognises.
+    auto marked = repo_.MarkSubmitted(accepted, clock_.Now());
+    if (!marked.ok()) {
+      ASO_LOG(WARNING, accepted.size(), " accepted job(s) not marked SUBMITTED: ", marked.status().message());
+    }
   }
+  if (!unreachable.ok()) return unreachable;
   return files;
 }
 
-bool Scheduler::Submit(const db::PendingJob& job) {
+absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job) {
   const aso::fts_adapter::v1::Job msg = JobMessage(job);
   auto known = adapter_.SubmitJob(msg);
   if (!known.ok()) {
@@ -59,45 +117,157 @@ bool Scheduler::Submit(const db::PendingJob& job) {
               failed.ok() ? *failed : 0, " file(s) FAILED");
       return false;
     }
+    if (absl::IsUnavailable(known.status())) {
+      // Not reached: the files go back to the queue at once instead of waiting for a re-send. Should the
+      // adapter have stored the job after all, its report names an attempt that is over and is ignored.
+      auto released = repo_.ReleaseJob(job.job_id, clock_.Now());
+      ASO_LOG(WARNING, "job=", job.job_id, " not delivered (", known.status().message(), "); ",
+              released.ok() ? *released : 0, " file(s) back in the queue");
+      return absl::UnavailableError(std::string(known.status().message()));
+    }
     // The adapter may or may not have stored it: the files stay SUBMITTING and the same job id is
     // re-sent after resubmit_after.
     ASO_LOG(WARNING, "job=", job.job_id, " not confirmed by the adapter (", known.status().message(),
             "); will re-send");
     return false;
   }
+  BackendReachable(true, "", clock_.Now());
   files_dispatched_.Inc({job.source_site, job.destination_site}, static_cast<double>(job.files.size()));
   ASO_LOG(INFO, "submitted job=", job.job_id, " link=", job.source_site, "->", job.destination_site,
           " user=", msg.user(), " files=", job.files.size(), *known ? " (re-sent)" : "");
   return true;
 }
 
+absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>& links) {
+  if (!config_.optimize || now - last_optimized_ < config_.optimizer_interval) return absl::OkStatus();
+  const absl::Duration window =
+      last_optimized_ == absl::InfinitePast() ? config_.optimizer_interval : now - last_optimized_;
+  absl::flat_hash_map<std::string, const db::LinkLoad*> by_key;
+  for (const auto& l : links) by_key[LinkKey(l.source_site, l.destination_site)] = &l;
+  auto stepped = repo_.OptimizeLinks(outcomes_seen_, now, [&](const std::vector<db::LinkOutcomes>& outcomes) {
+    std::vector<db::LinkDecision> decisions;
+    absl::flat_hash_map<std::string, const db::LinkOutcomes*> finished;
+    for (const auto& o : outcomes) finished[LinkKey(o.source_site, o.destination_site)] = &o;
+    for (const auto& [key, link] : by_key) {
+      auto it = finished.find(key);
+      if (it == finished.end()) {
+        // Nothing finished: the limit holds; recorded once so the API shows where the link starts.
+        if (link->optimized_active == 0 && (link->queued > 0 || link->active > 0)) {
+          decisions.push_back({link->source_site, link->destination_site, LinkLimit(*link), -1, -1,
+                               "starting in the middle of the range"});
+        }
+        continue;
+      }
+      db::LinkDecision d = Decide(*link, LinkCeiling(*link), *it->second, window, config_.optimizer);
+      if (d.optimized_active != link->optimized_active) {
+        ASO_LOG(INFO, "link ", link->source_site, "->", link->destination_site, " limit ", LinkLimit(*link),
+                " -> ", d.optimized_active, " (", d.reason, ")");
+      }
+      decisions.push_back(std::move(d));
+    }
+    return decisions;
+  });
+  if (!stepped.ok()) return stepped.status();
+  last_optimized_ = now;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> Scheduler::RunOnce() {
-  int dispatched = 0;
   const absl::Time now = clock_.Now();
+  if (now < backoff_until_) return 0;
+  auto n = Round(now);
+  if (n.ok()) {
+    backoff_ = absl::ZeroDuration();
+    return n;
+  }
+  if (absl::IsUnavailable(n.status()) && n.status().message().rfind("adapter:", 0) == 0) {
+    BackendReachable(false, std::string(n.status().message()), now);
+  }
+  BackOff(now);
+  return n.status();
+}
+
+absl::StatusOr<int> Scheduler::Round(absl::Time now) {
+  int dispatched = 0;
   auto expired = repo_.ExpireOverdue(now, 100);
   if (!expired.ok()) return expired.status();
   if (*expired > 0) ASO_LOG(INFO, *expired, " queued file(s) failed: their task's deadline passed");
+  auto adapter_down = [](const absl::Status& s) {
+    return absl::UnavailableError(absl::StrCat("adapter: ", s.message()));
+  };
   auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
   if (!stale.ok()) return stale.status();
-  dispatched += SubmitAll(*stale);
+  auto resent = SubmitAll(*stale);
+  if (!resent.ok()) return adapter_down(resent.status());
+  dispatched += *resent;
 
   auto links = repo_.ListLinks(now);
   if (!links.ok()) return links.status();
+  if (auto s = Optimize(now, *links); !s.ok()) {
+    ASO_LOG(WARNING, "link optimizer step failed: ", s.message());
+  } else if (config_.optimize && last_optimized_ == now) {
+    links = repo_.ListLinks(now);  // with the new limits
+    if (!links.ok()) return links.status();
+  }
+  auto backend = repo_.GetBackend(config_.backend);
+  if (!backend.ok()) return backend.status();
+  const int backend_limit = backend->max_active > 0 ? backend->max_active : config_.backend_max_active;
+
+  std::vector<std::pair<std::string, std::string>> waiting_links;
+  std::vector<std::string> waiting_reasons;
+  auto note_waiting = [&](const db::LinkLoad& link, std::string reason) {
+    std::string& last = link_waiting_[LinkKey(link.source_site, link.destination_site)];
+    if (last == reason) return;
+    last = reason;
+    waiting_links.emplace_back(link.source_site, link.destination_site);
+    waiting_reasons.push_back(std::move(reason));
+  };
   for (const auto& link : *links) {
-    if (link.queued_ready == 0 || link.active >= config_.link_max_active) continue;
+    const int limit = LinkLimit(link);
+    link_limit_.Set({link.source_site, link.destination_site}, limit);
+    if (link.queued_ready == 0 || link.source_state != "ENABLED" || link.destination_state != "ENABLED") {
+      note_waiting(link, "");  // nothing ready, or the site's state says why
+      continue;
+    }
+    if (link.paused) {
+      note_waiting(link, absl::StrCat("link ", link.source_site, " -> ", link.destination_site,
+                                      " is paused by an administrator"));
+      continue;
+    }
+    if (link.active >= limit) {
+      note_waiting(link, absl::StrCat("link ", link.source_site, " -> ", link.destination_site,
+                                      " is full: ", link.active, " of ", limit, " transfers active"));
+      continue;
+    }
     db::ClaimLimits limits;
-    limits.link_max_active = config_.link_max_active;
+    limits.link_max_active = limit;
     limits.default_site_max_active = config_.default_site_max_active;
     limits.max_files = config_.max_claim_per_link;
+    limits.backend = config_.backend;
+    limits.backend_max_active = backend_limit;
+    const bool may_linger = link.active > 0;
+    std::string waiting;
     auto jobs = repo_.ClaimForLink(
         link.source_site, link.destination_site, limits, now,
-        [this](const std::vector<db::ClaimedFile>& files) { return PlanJobs(files, config_.job_limits); });
+        [&](const std::vector<db::ClaimedFile>& files) {
+          return PlanJobs(files, config_.job_limits, now, may_linger);
+        },
+        &waiting);
     if (!jobs.ok()) {
       ASO_LOG(WARNING, "claim on link ", link.source_site, "->", link.destination_site,
               " failed: ", jobs.status().message());
+      if (absl::IsUnavailable(jobs.status())) return jobs.status();
       continue;
     }
-    dispatched += SubmitAll(*jobs);
+    note_waiting(link, std::move(waiting));
+    auto sent = SubmitAll(*jobs);
+    if (!sent.ok()) return adapter_down(sent.status());
+    dispatched += *sent;
+  }
+  if (auto s = repo_.SetLinkWaiting(waiting_links, waiting_reasons); !s.ok()) {
+    for (const auto& [src, dst] : waiting_links)
+      link_waiting_.erase(LinkKey(src, dst));  // written next round
+    ASO_LOG(WARNING, "waiting reasons not stored: ", s.message());
   }
   return dispatched;
 }

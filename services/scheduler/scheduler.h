@@ -1,25 +1,39 @@
-// The scheduling loop: each RunOnce() re-sends jobs stuck in hand-over, then, link by link, claims what
-// the throttles allow, groups it into jobs and hands them to the fts-adapter. Thread-compatible: one
-// Scheduler per process; several processes share the work through the database.
+// The scheduling loop: each RunOnce() re-sends jobs stuck in hand-over, lets the link optimizer adapt
+// the links' limits, then, link by link, claims what the throttles allow (fair share between users is
+// done by the claim), groups it into jobs and hands them to the fts-adapter. When the adapter cannot be
+// reached or the database fails, it backs off. Thread-compatible: one Scheduler per process; several
+// processes share the work through the database.
 #ifndef ASO_SERVICES_SCHEDULER_SCHEDULER_H_
 #define ASO_SERVICES_SCHEDULER_SCHEDULER_H_
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "libs/common/clock.h"
 #include "libs/db/scheduling_repository.h"
 #include "libs/metrics/metrics.h"
 #include "services/scheduler/adapter_stub.h"
 #include "services/scheduler/job_planner.h"
+#include "services/scheduler/link_optimizer.h"
 
 namespace aso::scheduler {
 
 struct SchedulerConfig {
-  int link_max_active = 100;          // active transfers per link
+  int link_max_active = 100;          // a link's ceiling unless it has its own (asoctl links set)
   int default_site_max_active = 200;  // per site and direction, unless the site sets its own
   int max_claim_per_link = 500;       // files claimed per link per round
   JobLimits job_limits;
   // A job still SUBMITTING this long after its claim is re-sent (same id: the adapter de-duplicates).
   absl::Duration resubmit_after = absl::Seconds(30);
+  // The transfer backend behind the adapter, and its limit unless set with asoctl (0 = unlimited).
+  std::string backend = "fts";
+  int backend_max_active = 0;
+  // Adaptive link concurrency: how often it decides, and how.
+  bool optimize = true;
+  absl::Duration optimizer_interval = absl::Seconds(5);
+  OptimizerConfig optimizer;
+  // Pause after a failed round (database) or an unreachable adapter, doubling up to the maximum.
+  absl::Duration min_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(30);
 };
 
 class Scheduler {
@@ -27,23 +41,45 @@ class Scheduler {
   Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock& clock, SchedulerConfig config,
             metrics::Metrics& metrics);
 
-  // One scheduling round. Returns the number of files handed to the adapter.
+  // One scheduling round. Returns the number of files handed to the adapter. During a back-off it does
+  // nothing and returns 0.
   absl::StatusOr<int> RunOnce();
 
+  // The limit a link runs with now: its adaptive value within [min_active, ceiling].
+  int LinkLimit(const db::LinkLoad& link) const;
+  int LinkCeiling(const db::LinkLoad& link) const;
+
   const SchedulerConfig& config() const { return config_; }
+  absl::Time backoff_until() const { return backoff_until_; }
 
  private:
-  // Sends one job. Returns whether the adapter took it.
-  bool Submit(const db::PendingJob& job);
-  // Sends the jobs and marks the files of those taken SUBMITTED. Returns the number of files taken.
-  int SubmitAll(const std::vector<db::PendingJob>& jobs);
+  absl::StatusOr<int> Round(absl::Time now);
+  // One optimizer step, if it is due and no other replica is taking it.
+  absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links);
+  // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or
+  // failed for good, UNAVAILABLE when the adapter could not be reached (the job was released).
+  absl::StatusOr<bool> Submit(const db::PendingJob& job);
+  // Sends the jobs and marks the files of those taken SUBMITTED. Returns the number of files taken;
+  // stops at an unreachable adapter, releasing the jobs not sent.
+  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs);
+  void BackOff(absl::Time now);
+  void BackendReachable(bool reachable, const std::string& error, absl::Time now);
 
   db::SchedulingRepository& repo_;
   AdapterStub& adapter_;
   Clock& clock_;
   SchedulerConfig config_;
+  absl::Time backoff_until_ = absl::InfinitePast();
+  absl::Duration backoff_ = absl::ZeroDuration();
+  bool backend_reachable_ = true;
+  int64_t outcomes_seen_ = -1;  // attempt id the optimizer has read up to; -1 = not started
+  absl::Time last_optimized_ = absl::InfinitePast();
+  // The waiting reason last stored per link ("source\ndestination"), so only changes are written.
+  absl::flat_hash_map<std::string, std::string> link_waiting_;
   metrics::CounterVec files_dispatched_;
   metrics::CounterVec submit_errors_;
+  metrics::GaugeVec link_limit_;
+  metrics::GaugeVec backend_available_;
 };
 
 }  // namespace aso::scheduler

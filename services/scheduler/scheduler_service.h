@@ -1,4 +1,5 @@
-// The gRPC adapter of aso-scheduler: shows links with their load and limits. Thread-safe.
+// The gRPC adapter of aso-scheduler: links with their load and limits, and the admin controls (limits,
+// pause, site states, user shares, backend) with queue statistics. Thread-safe.
 #ifndef ASO_SERVICES_SCHEDULER_SCHEDULER_SERVICE_H_
 #define ASO_SERVICES_SCHEDULER_SCHEDULER_SERVICE_H_
 
@@ -18,8 +19,23 @@ class SchedulerService final : public aso::scheduler::v1::Scheduler::Service {
 
   grpc::Status ListLinks(grpc::ServerContext* ctx, const v1::ListLinksRequest* request,
                          v1::ListLinksResponse* response) override;
+  grpc::Status SetLink(grpc::ServerContext* ctx, const v1::SetLinkRequest* request,
+                       v1::Link* response) override;
+  grpc::Status SetSiteState(grpc::ServerContext* ctx, const v1::SetSiteStateRequest* request,
+                            v1::SetSiteStateResponse* response) override;
+  grpc::Status SetUserShare(grpc::ServerContext* ctx, const v1::SetUserShareRequest* request,
+                            v1::SetUserShareResponse* response) override;
+  grpc::Status GetBackend(grpc::ServerContext* ctx, const v1::GetBackendRequest* request,
+                          v1::Backend* response) override;
+  grpc::Status SetBackend(grpc::ServerContext* ctx, const v1::SetBackendRequest* request,
+                          v1::Backend* response) override;
+  grpc::Status GetQueueStats(grpc::ServerContext* ctx, const v1::GetQueueStatsRequest* request,
+                             v1::GetQueueStatsResponse* response) override;
 
  private:
+  void FillLink(const db::LinkLoad& l, v1::Link* out) const;
+  absl::Status FillBackend(v1::Backend* out);
+
   db::SchedulingRepository& repo_;
   Clock& clock_;
   SchedulerConfig config_;

@@ -107,7 +107,7 @@ TEST_F(CopyPipelineTest, CopiesVerifiesAndReportsEveryOutcome) {
   db::PgSchedulingRepository scheduling(tdb_->db());
   db::PgBackendJobRepository jobs(tdb_->db());
   auto pending = scheduling.ClaimForLink(
-      "LOCAL_src", "LOCAL_dst", db::ClaimLimits{10, 10, 10}, absl::Now(),
+      "LOCAL_src", "LOCAL_dst", db::ClaimLimits{10, 10, 10, "", 0}, absl::Now(),
       [](const std::vector<db::ClaimedFile>& f) { return scheduler::PlanJobs(f, scheduler::JobLimits{}); });
   ASSERT_TRUE(pending.ok()) << pending.status();
   ASSERT_EQ(pending->size(), 1u);

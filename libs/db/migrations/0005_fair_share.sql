@@ -1,4 +1,4 @@
--- ASO schema version 5: fair share between users on each link.
+-- ASO schema version 5: the scheduler's fair share between users, adaptive link concurrency and backends.
 --
 -- The queue knows each file's user, and every (link, user) has a stride-scheduling "pass": the files a
 -- user was given on the link divided by the user's weight. A claim gives the link's free slots one by one
@@ -54,3 +54,26 @@ BEGIN
     WHERE n.state IN ('SUBMITTING', 'ACTIVE') AND o.state NOT IN ('SUBMITTING', 'ACTIVE');
   RETURN NULL;
 END $$;
+
+-- The adaptive concurrency of each link (see services/scheduler/link_optimizer.h): the limit the
+-- scheduler currently applies, within [the scheduler's minimum, max_active or its default]; 0 until the
+-- optimizer first decides. Written by one scheduler replica at a time, read by all.
+ALTER TABLE links
+  ADD COLUMN optimized_active  integer NOT NULL DEFAULT 0 CHECK (optimized_active >= 0),
+  ADD COLUMN success_rate      double precision,
+  ADD COLUMN throughput        double precision,  -- bytes/s of the last optimizer window
+  ADD COLUMN optimizer_reason  text NOT NULL DEFAULT '',
+  ADD COLUMN optimized_at      timestamptz,
+  -- Why the link's ready files wait, when a limit holds them (written by the scheduler on change).
+  ADD COLUMN waiting_reason    text NOT NULL DEFAULT '';
+
+-- The transfer backends (FTS servers) the scheduler hands jobs to: a limit on the files they hold at
+-- once, and whether the scheduler can currently reach them.
+CREATE TABLE backends (
+  name               text PRIMARY KEY,
+  max_active         integer NOT NULL DEFAULT 0 CHECK (max_active >= 0),  -- 0 = the scheduler default
+  available          boolean NOT NULL DEFAULT true,
+  last_error         text NOT NULL DEFAULT '',
+  unavailable_since  timestamptz,
+  updated            timestamptz NOT NULL
+);

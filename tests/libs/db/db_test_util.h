@@ -27,7 +27,8 @@ inline void ExpectClaimTablesConsistent(testing::TestDatabase& tdb) {
       tdb.QueryInt("SELECT count(*) FROM (SELECT * FROM transfers WHERE state = 'QUEUED') t "
                    "FULL JOIN transfer_queue q ON q.transfer_id = t.id AND q.source_site = t.source_site "
                    "AND q.destination_site = t.destination_site AND q.priority = t.priority "
-                   "AND q.not_before = t.not_before WHERE t.id IS NULL OR q.transfer_id IS NULL"),
+                   "AND q.not_before = t.not_before AND q.username = t.username WHERE t.id IS NULL OR "
+                   "q.transfer_id IS NULL"),
       0)
       << "transfer_queue differs from the QUEUED transfers";
   EXPECT_EQ(

@@ -63,7 +63,8 @@ TEST_F(RacesTest, EightClaimersOverOneHundredThousandRowsClaimEachOnce) {
     threads.emplace_back([&] {
       PgSchedulingRepository repo(tdb_->db());
       for (;;) {
-        auto jobs = repo.ClaimForLink("A", "B", ClaimLimits{1'000'000, 1'000'000, 2000}, kT0, JobsOf100);
+        auto jobs =
+            repo.ClaimForLink("A", "B", ClaimLimits{1'000'000, 1'000'000, 2000, "", 0}, kT0, JobsOf100);
         ASSERT_TRUE(jobs.ok()) << jobs.status();
         if (jobs->empty()) return;
         absl::MutexLock lock(&mu);
@@ -133,7 +134,7 @@ TEST_F(RacesTest, KillRacingCompletionEndsInOneConsistentTerminalState) {
     PgSchedulingRepository sched(tdb_->db());
     PgOutcomeRepository outcomes(tdb_->db());
     for (;;) {
-      auto jobs = sched.ClaimForLink("A", "B", ClaimLimits{1000, 1000, 20}, kT0, JobsOf100);
+      auto jobs = sched.ClaimForLink("A", "B", ClaimLimits{1000, 1000, 20, "", 0}, kT0, JobsOf100);
       ASSERT_TRUE(jobs.ok());
       if (jobs->empty()) return;
       for (const auto& j : *jobs) {

@@ -28,7 +28,7 @@ class SchedulingRepositoryTest : public PgTest {
     repo_ = std::make_unique<PgSchedulingRepository>(tdb_->db());
   }
   int Claim(const std::string& src, const std::string& dst, int link_max, absl::Time now = kT0) {
-    ClaimLimits limits{link_max, 100, 1000};
+    ClaimLimits limits{link_max, 100, 1000, "", 0};
     auto jobs = repo_->ClaimForLink(src, dst, limits, now, OneJob);
     EXPECT_TRUE(jobs.ok()) << jobs.status();
     int n = 0;
@@ -91,7 +91,7 @@ TEST_F(SchedulingRepositoryTest, ConcurrentClaimersNeverExceedTheLimitOrShareAFi
     threads.emplace_back([&] {
       PgSchedulingRepository repo(tdb_->db());
       for (int round = 0; round < 10; ++round) {
-        auto jobs = repo.ClaimForLink("A", "B", ClaimLimits{17, 100, 5}, kT0, OneJob);
+        auto jobs = repo.ClaimForLink("A", "B", ClaimLimits{17, 100, 5, "", 0}, kT0, OneJob);
         if (!jobs.ok()) continue;  // a serialization abort is a legal outcome; the limit must hold
         absl::MutexLock lock(&mu);
         for (const auto& j : *jobs) {
@@ -110,7 +110,7 @@ TEST_F(SchedulingRepositoryTest, SubmittedAndStaleJobs) {
   AddSite(tdb_->db(), "A");
   AddSite(tdb_->db(), "B");
   InsertTransfers(tdb_->db(), 4, "f");
-  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{2, 100, 100}, kT0, OneJob);
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{2, 100, 100, "", 0}, kT0, OneJob);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
   const std::string job = (*jobs)[0].job_id;
@@ -133,7 +133,7 @@ TEST_F(SchedulingRepositoryTest, AcceptanceIsRecordedPerJobAndShownPerFile) {
   AddSite(tdb_->db(), "A");
   AddSite(tdb_->db(), "B");
   auto ids = InsertTransfers(tdb_->db(), 3, "f");
-  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{2, 100, 100}, kT0, OneJob);
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{2, 100, 100, "", 0}, kT0, OneJob);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
   const std::string job = (*jobs)[0].job_id;
@@ -169,7 +169,7 @@ TEST_F(SchedulingRepositoryTest, RefusedJobFailsOnlyItsWaitingFiles) {
   AddSite(tdb_->db(), "A");
   AddSite(tdb_->db(), "B");
   auto ids = InsertTransfers(tdb_->db(), 2, "f");
-  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{10, 100, 100}, kT0, OneJob);
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{10, 100, 100, "", 0}, kT0, OneJob);
   ASSERT_TRUE(jobs.ok());
   const std::string job = (*jobs)[0].job_id;
   // One file was killed meanwhile (the kill is pending: the backend may hold it).
@@ -191,7 +191,7 @@ TEST_F(SchedulingRepositoryTest, StaleJobWithNoWaitingFileIsDropped) {
   AddSite(tdb_->db(), "A");
   AddSite(tdb_->db(), "B");
   InsertTransfers(tdb_->db(), 1, "f");
-  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{10, 100, 100}, kT0, OneJob);
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{10, 100, 100, "", 0}, kT0, OneJob);
   ASSERT_TRUE(jobs.ok());
   tdb_->Exec("UPDATE transfers SET state = 'ACTIVE'");  // the backend reported it started
   EXPECT_TRUE(repo_->TakeStalePendingJobs(kT0 + absl::Hours(1), kT0 + absl::Hours(1), 10)->empty());
@@ -217,7 +217,8 @@ TEST_F(SchedulingRepositoryTest, ListLinksCountsQueuedReadyAndInFlight) {
   EXPECT_EQ((*links)[0].queued, 3);
   EXPECT_EQ((*links)[0].active, 2);
   EXPECT_EQ((*links)[1].destination_site, "C");
-  EXPECT_EQ((*links)[1].queued_ready, 0);  // banned
+  EXPECT_EQ((*links)[1].queued_ready, 1);
+  EXPECT_EQ((*links)[1].destination_state, "BANNED");  // the scheduler skips it
   EXPECT_EQ((*links)[1].queued, 1);
 }
 
@@ -259,7 +260,7 @@ void QueueFiles(testing::TestDatabase& tdb, const std::string& user, int n, int 
 // Claims up to `free` files on A -> B and counts them per user; then they all finish.
 std::map<std::string, int> ClaimRound(PgSchedulingRepository& repo, testing::TestDatabase& tdb, int free) {
   std::map<std::string, int> per_user;
-  auto jobs = repo.ClaimForLink("A", "B", ClaimLimits{free, 1'000'000, free}, kT0, OneJob);
+  auto jobs = repo.ClaimForLink("A", "B", ClaimLimits{free, 1'000'000, free, "", 0}, kT0, OneJob);
   EXPECT_TRUE(jobs.ok()) << jobs.status();
   if (jobs.ok()) {
     for (const auto& j : *jobs) {
@@ -308,7 +309,7 @@ TEST_F(SchedulingRepositoryTest, PrioritiesWeightsAndLateArrivals) {
   AddSite(tdb_->db(), "B");
   QueueFiles(*tdb_, "alice", 20, 1);
   tdb_->Exec("UPDATE transfers SET priority = 5 WHERE idempotency_key = 'alice-17'");
-  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{1, 100, 1}, kT0, OneJob);
+  auto jobs = repo_->ClaimForLink("A", "B", ClaimLimits{1, 100, 1, "", 0}, kT0, OneJob);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ(tdb_->QueryText(absl::StrCat("SELECT idempotency_key FROM transfers WHERE id = ",

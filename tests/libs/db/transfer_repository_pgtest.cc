@@ -74,7 +74,7 @@ TEST_F(TransferRepositoryTest, GetListAndSummary) {
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->state(), v1::TRANSFER_STATE_QUEUED);
   EXPECT_EQ(t->source().site(), "A");
-  EXPECT_THAT(t->waiting_reason(), HasSubstr("waiting for a transfer slot on link A -> B"));
+  EXPECT_THAT(t->waiting_reason(), HasSubstr("waiting for the scheduler's next round on link A -> B"));
   EXPECT_EQ(repo_->Get(999999, kT0).status().code(), absl::StatusCode::kNotFound);
 
   TransferFilter filter;

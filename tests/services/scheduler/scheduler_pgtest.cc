@@ -1,24 +1,48 @@
 #include "services/scheduler/scheduler.h"
 
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/common/clock.h"
+#include "libs/common/periodic_loop.h"
+#include "libs/db/notification_listener.h"
 #include "tests/libs/db/db_test_util.h"
 
 namespace aso::scheduler {
 namespace {
 
+using ::testing::HasSubstr;
+
 class FakeAdapter : public AdapterStub {
  public:
   absl::StatusOr<bool> SubmitJob(const aso::fts_adapter::v1::Job& job) override {
+    absl::MutexLock lock(&mu);
     if (refuse) return absl::InvalidArgumentError("job.files[0]: unsupported URL scheme");
-    if (!available) return absl::UnavailableError("adapter down");
+    if (!fail_with.ok()) return fail_with;
     bool known = false;
     for (const auto& j : jobs) known = known || j.job_id() == job.job_id();
     jobs.push_back(job);
+    if (on_job) on_job();
     return known;
   }
-  bool available = true;
+  // (transfer id, attempt) of every file received, in order.
+  std::vector<std::pair<int64_t, int>> Files() {
+    absl::MutexLock lock(&mu);
+    std::vector<std::pair<int64_t, int>> out;
+    for (const auto& j : jobs) {
+      for (const auto& f : j.files()) out.emplace_back(f.transfer_id(), f.attempt());
+    }
+    return out;
+  }
+  absl::Mutex mu;
+  absl::Status fail_with;
   bool refuse = false;
+  std::function<void()> on_job;
   std::vector<aso::fts_adapter::v1::Job> jobs;
 };
 
@@ -35,6 +59,33 @@ class SchedulerTest : public aso::db::PgTest {
     repo_ = std::make_unique<aso::db::PgSchedulingRepository>(tdb_->db());
     config_.link_max_active = 5;
     config_.job_limits.max_files = 2;
+    config_.optimize = false;
+  }
+  int64_t Count(const std::string& where) {
+    return tdb_->QueryInt(absl::StrCat("SELECT count(*) FROM transfers WHERE ", where));
+  }
+  std::string LinkWaiting(const std::string& src, const std::string& dst) {
+    return tdb_->QueryText(
+        absl::StrCat("SELECT COALESCE(max(waiting_reason), '') FROM links WHERE source_site = '", src,
+                     "' AND destination_site = '", dst, "'"));
+  }
+  // The in-flight files end: DONE (with `bytes` each) or, for every `fail_every`-th of them in id order,
+  // FAILED as a transfer error.
+  void FinishInFlight(int64_t bytes, int fail_every = 0) {
+    const std::string failed =
+        fail_every > 0
+            ? absl::StrCat(
+                  "id IN (SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM transfers "
+                  "WHERE state = 'SUBMITTING') x WHERE n % ",
+                  fail_every, " = 0)")
+            : "false";
+    tdb_->Exec(absl::StrCat(
+        "INSERT INTO attempts (transfer_id, attempt, backend_job_id, result, source_site, destination_site, "
+        "finished, bytes, failure_class) SELECT id, attempt, backend_job_id, CASE WHEN ",
+        failed, " THEN 'FAILED' ELSE 'DONE' END, source_site, destination_site, now(), ", bytes,
+        ", CASE WHEN ", failed, " THEN 'TRANSFER' ELSE '' END FROM transfers WHERE state = 'SUBMITTING'"));
+    tdb_->Exec(absl::StrCat("UPDATE transfers SET state = CASE WHEN ", failed,
+                            " THEN 'FAILED' ELSE 'DONE' END WHERE state = 'SUBMITTING'"));
   }
   std::unique_ptr<metrics::Metrics> metrics_;
   std::unique_ptr<aso::db::PgSchedulingRepository> repo_;
@@ -60,16 +111,40 @@ TEST_F(SchedulerTest, DispatchesWithinTheLinkLimitInJobsPerUser) {
     }
   }
   EXPECT_EQ(*scheduler.RunOnce(), 0);  // the link is full
+  EXPECT_THAT(LinkWaiting("A", "B"), HasSubstr("link A -> B is full: 5 of 5 transfers active"));
 }
 
-TEST_F(SchedulerTest, UnreachableAdapterGetsTheSameJobAgainLater) {
+TEST_F(SchedulerTest, UnreachableAdapterReleasesTheFilesAndBacksOff) {
   aso::db::InsertTransfers(tdb_->db(), 2, "a");
-  adapter_.available = false;
+  adapter_.fail_with = absl::UnavailableError("connection refused");
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  auto n = scheduler.RunOnce();
+  EXPECT_TRUE(absl::IsUnavailable(n.status())) << n.status();
+  // Back in the queue at once, their place kept, the spent attempt not counted against the retry budget.
+  EXPECT_EQ(Count("state = 'QUEUED' AND backend_job_id IS NULL AND attempt = 1 AND retry_base = 1"), 2);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM submissions"), 0);
+  EXPECT_EQ(tdb_->QueryText("SELECT available::text || ' ' || last_error FROM backends WHERE name = 'fts'"),
+            "false adapter: connection refused");
+  adapter_.fail_with = absl::OkStatus();
+  EXPECT_EQ(*scheduler.RunOnce(), 0);  // backing off
+  ASSERT_GT(scheduler.backoff_until(), clock_.Now());
+  clock_.SetTime(scheduler.backoff_until());
+  EXPECT_EQ(*scheduler.RunOnce(), 2);
+  EXPECT_EQ(adapter_.Files(), (std::vector<std::pair<int64_t, int>>{{1, 2}, {2, 2}}));
+  EXPECT_EQ(tdb_->QueryText("SELECT available::text FROM backends WHERE name = 'fts'"), "true");
+  // A late report of the released attempt changes nothing.
+  db::PgTransferRepository transfers(tdb_->db());
+  EXPECT_EQ(Count("state = 'SUBMITTING' AND attempt = 2"), 2);
+}
+
+TEST_F(SchedulerTest, UnconfirmedJobIsResentUnderTheSameId) {
+  aso::db::InsertTransfers(tdb_->db(), 2, "a");
+  adapter_.fail_with = absl::DeadlineExceededError("deadline");
   Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
   EXPECT_EQ(*scheduler.RunOnce(), 0);
-  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'SUBMITTING'"), 2);
+  EXPECT_EQ(Count("state = 'SUBMITTING'"), 2);  // the adapter may have it
   const std::string job_id = tdb_->QueryText("SELECT min(backend_job_id) FROM transfers");
-  adapter_.available = true;
+  adapter_.fail_with = absl::OkStatus();
   EXPECT_EQ(*scheduler.RunOnce(), 0);  // too early to re-send
   clock_.AdvanceTime(config_.resubmit_after + absl::Seconds(1));
   EXPECT_EQ(*scheduler.RunOnce(), 2);
@@ -84,13 +159,255 @@ TEST_F(SchedulerTest, RefusedJobFailsItsFilesInsteadOfLooping) {
   adapter_.refuse = true;
   Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
   EXPECT_EQ(*scheduler.RunOnce(), 0);
-  EXPECT_EQ(
-      tdb_->QueryInt("SELECT count(*) FROM transfers WHERE state = 'FAILED' AND failure_class = 'BACKEND'"),
-      2);
+  EXPECT_EQ(Count("state = 'FAILED' AND failure_class = 'BACKEND'"), 2);
   EXPECT_NE(tdb_->QueryText("SELECT min(failure_reason) FROM transfers").find("unsupported URL scheme"),
             std::string::npos);
   clock_.AdvanceTime(config_.resubmit_after * 2);
   EXPECT_EQ(*scheduler.RunOnce(), 0);
+}
+
+TEST_F(SchedulerTest, PausedLinksAndDrainingOrBannedSitesGetNoNewWork) {
+  auto ids = aso::db::InsertTransfers(tdb_->db(), 2, "a");
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  ASSERT_TRUE(repo_->SetLink("A", "B", std::nullopt, true, clock_.Now()).ok());
+  EXPECT_EQ(*scheduler.RunOnce(), 0);
+  EXPECT_EQ(LinkWaiting("A", "B"), "link A -> B is paused by an administrator");
+  db::PgTransferRepository transfers(tdb_->db());
+  EXPECT_EQ(transfers.Get(ids[0], clock_.Now())->waiting_reason(),
+            "link A -> B is paused by an administrator");
+  ASSERT_TRUE(repo_->SetLink("A", "B", std::nullopt, false, clock_.Now()).ok());
+  for (const char* state : {"DRAINING", "BANNED"}) {
+    ASSERT_TRUE(repo_->SetSiteState("B", state, clock_.Now()).ok());
+    EXPECT_EQ(*scheduler.RunOnce(), 0) << state;
+  }
+  EXPECT_EQ(transfers.Get(ids[0], clock_.Now())->waiting_reason(), "destination site B is banned");
+  EXPECT_TRUE(absl::IsNotFound(repo_->SetSiteState("Z", "BANNED", clock_.Now())));
+  ASSERT_TRUE(repo_->SetSiteState("B", "ENABLED", clock_.Now()).ok());
+  EXPECT_EQ(*scheduler.RunOnce(), 2);
+}
+
+TEST_F(SchedulerTest, BackendLimitHoldsAcrossLinks) {
+  aso::db::AddSite(tdb_->db(), "C");
+  auto ids = aso::db::InsertTransfers(tdb_->db(), 4, "ab", "A", "B");
+  aso::db::InsertTransfers(tdb_->db(), 4, "ac", "A", "C");
+  ASSERT_TRUE(repo_->SetBackendLimit("fts", 3, clock_.Now()).ok());
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  EXPECT_EQ(*scheduler.RunOnce(), 3);
+  EXPECT_EQ(*scheduler.RunOnce(), 0);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_live"), 3);
+  EXPECT_THAT(LinkWaiting("A", "C") + LinkWaiting("A", "B"),
+              HasSubstr("transfer backend fts is full: 3 of 3 transfers"));
+  FinishInFlight(1000);
+  EXPECT_EQ(*scheduler.RunOnce(), 3);
+  auto backend = repo_->GetBackend("fts");
+  ASSERT_TRUE(backend.ok());
+  EXPECT_EQ(backend->active, 3);
+  EXPECT_EQ(backend->max_active, 3);
+}
+
+// A partly filled job waits up to the linger time for more files while its link is busy; an idle link
+// sends at once.
+TEST_F(SchedulerTest, PartialJobsLingerOnlyWhileTheLinkIsBusy) {
+  config_.job_limits.max_files = 4;
+  config_.job_limits.linger = absl::Seconds(2);
+  config_.link_max_active = 10;
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  aso::db::InsertTransfers(tdb_->db(), 1, "first");
+  EXPECT_EQ(*scheduler.RunOnce(), 1);  // idle link: no waiting
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET updated = to_timestamp(", absl::ToUnixSeconds(clock_.Now()),
+                          ") WHERE state = 'QUEUED'"));
+  aso::db::InsertTransfers(tdb_->db(), 2, "second");
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET updated = to_timestamp(", absl::ToUnixSeconds(clock_.Now()),
+                          ") WHERE state = 'QUEUED'"));
+  EXPECT_EQ(*scheduler.RunOnce(), 0);  // busy link, 2 of 4: lingers
+  EXPECT_EQ(Count("state = 'QUEUED'"), 2);
+  aso::db::InsertTransfers(tdb_->db(), 2, "third");
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET updated = to_timestamp(", absl::ToUnixSeconds(clock_.Now()),
+                          ") WHERE state = 'QUEUED'"));
+  EXPECT_EQ(*scheduler.RunOnce(), 4);  // a full job goes at once
+  aso::db::InsertTransfers(tdb_->db(), 1, "fourth");
+  tdb_->Exec(absl::StrCat("UPDATE transfers SET updated = to_timestamp(", absl::ToUnixSeconds(clock_.Now()),
+                          ") WHERE state = 'QUEUED'"));
+  EXPECT_EQ(*scheduler.RunOnce(), 0);
+  clock_.AdvanceTime(absl::Seconds(2));
+  EXPECT_EQ(*scheduler.RunOnce(), 1);  // lingered long enough
+  ASSERT_EQ(adapter_.jobs.size(), 3u);
+  EXPECT_EQ(adapter_.jobs[1].files_size(), 4);
+}
+
+// The adaptive limit starts in the middle of [min, ceiling], climbs to the ceiling on a healthy link whose
+// throughput grows with concurrency, and falls to the minimum once half of the copies fail.
+TEST_F(SchedulerTest, AdaptiveConcurrencyConvergesUpWhenHealthyAndDownWhenFailing) {
+  config_.optimize = true;
+  config_.link_max_active = 40;
+  config_.max_claim_per_link = 1000;
+  config_.job_limits.max_files = 100;
+  config_.optimizer.min_active = 2;
+  tdb_->Exec(
+      "INSERT INTO tasks (task_id, username, created, updated) VALUES ('t', 'alice', now(), now());"
+      "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, destination_site, "
+      "destination_url, not_before, created, updated) SELECT 'k' || g, 't', 'alice', 'A', "
+      "'root://A.example//s/' || g, 'B', 'root://B.example//d/' || g, to_timestamp(0), now(), "
+      "to_timestamp(0) FROM generate_series(1, 5000) g");
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  auto limit = [&] {
+    auto links = repo_->ListLinks(clock_.Now());
+    return links.ok() && !links->empty() ? scheduler.LinkLimit((*links)[0]) : -1;
+  };
+  ASSERT_TRUE(scheduler.RunOnce().ok());  // starts the optimizer's cursor
+  EXPECT_EQ(limit(), 21);
+  EXPECT_EQ(Count("state = 'SUBMITTING'"), 21);
+  std::vector<int> seen;
+  for (int step = 0; step < 12; ++step) {
+    FinishInFlight(1'000'000);  // throughput = files in flight per window: rises with the limit
+    clock_.AdvanceTime(config_.optimizer_interval);
+    ASSERT_TRUE(scheduler.RunOnce().ok());
+    seen.push_back(limit());
+  }
+  EXPECT_EQ(seen.back(), 40) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << ::testing::PrintToString(seen);
+  EXPECT_EQ(Count("state = 'SUBMITTING'"), 40);
+  EXPECT_THAT(tdb_->QueryText("SELECT optimizer_reason FROM links"), HasSubstr("success rate 100.0%"));
+  seen.clear();
+  for (int step = 0; step < 8; ++step) {
+    FinishInFlight(1'000'000, 2);
+    clock_.AdvanceTime(config_.optimizer_interval);
+    ASSERT_TRUE(scheduler.RunOnce().ok());
+    seen.push_back(limit());
+  }
+  EXPECT_EQ(seen.back(), 2) << ::testing::PrintToString(seen);
+  EXPECT_LE(Count("state = 'SUBMITTING'"), 2);
+  EXPECT_THAT(tdb_->QueryText("SELECT optimizer_reason FROM links"), HasSubstr("shrinking: success rate"));
+}
+
+struct Limits {
+  int link = 0, site_out = 0, site_in = 0, backend = 0;
+};
+
+// Checks every limit against what is in flight now.
+void ExpectWithinLimits(db::testing::TestDatabase& tdb, const Limits& l) {
+  EXPECT_LE(tdb.QueryInt("SELECT COALESCE(max(n), 0) FROM (SELECT count(*) n FROM transfer_live "
+                         "GROUP BY source_site, destination_site) x"),
+            l.link);
+  EXPECT_LE(tdb.QueryInt("SELECT COALESCE(max(n), 0) FROM (SELECT count(*) n FROM transfer_live "
+                         "GROUP BY source_site) x"),
+            l.site_out);
+  EXPECT_LE(tdb.QueryInt("SELECT COALESCE(max(n), 0) FROM (SELECT count(*) n FROM transfer_live "
+                         "GROUP BY destination_site) x"),
+            l.site_in);
+  EXPECT_LE(tdb.QueryInt("SELECT count(*) FROM transfer_live"), l.backend);
+}
+
+// Random arrivals (users, links, priorities, cool-offs) and completions, with the optimizer on: no limit
+// is ever exceeded, and no (transfer, attempt) is sent twice.
+TEST_F(SchedulerTest, RandomArrivalsAndCompletionsNeverExceedTheLimits) {
+  for (const char* s : {"C", "D"}) aso::db::AddSite(tdb_->db(), s);
+  config_.optimize = true;
+  config_.optimizer_interval = absl::Seconds(2);
+  config_.link_max_active = 6;
+  config_.default_site_max_active = 10;
+  config_.job_limits.max_files = 3;
+  ASSERT_TRUE(repo_->SetBackendLimit("fts", 16, clock_.Now()).ok());
+  const Limits limits{6, 10, 10, 16};
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  std::mt19937 rng(7);
+  const std::vector<std::string> sites = {"A", "B", "C", "D"};
+  int key = 0;
+  for (int step = 0; step < 60; ++step) {
+    const int arrivals = std::uniform_int_distribution<>(0, 12)(rng);
+    for (int i = 0; i < arrivals; ++i) {
+      const std::string& src = sites[rng() % 4];
+      std::string dst = sites[rng() % 4];
+      if (dst == src) dst = sites[(std::find(sites.begin(), sites.end(), src) - sites.begin() + 1) % 4];
+      const std::string user = absl::StrCat("u", rng() % 5);
+      aso::db::InsertTransfers(tdb_->db(), 1, absl::StrCat("k", key++, "-"), src, dst, user);
+    }
+    if (rng() % 4 == 0) {
+      tdb_->Exec(absl::StrCat("UPDATE transfers SET not_before = to_timestamp(",
+                              absl::ToUnixSeconds(clock_.Now() + absl::Seconds(3)),
+                              ") WHERE state = 'QUEUED' AND id % 7 = ", step % 7));
+    }
+    ASSERT_TRUE(scheduler.RunOnce().ok());
+    ExpectWithinLimits(*tdb_, limits);
+    // Some of the files in flight finish (a few fail), others stay.
+    tdb_->Exec(absl::StrCat(
+        "WITH f AS (UPDATE transfers SET state = CASE WHEN id % 11 = 0 THEN 'FAILED' ELSE 'DONE' END "
+        "WHERE state = 'SUBMITTING' AND (id + ",
+        step,
+        ") % 3 = 0 RETURNING id, attempt, backend_job_id, state, source_site, destination_site) "
+        "INSERT INTO attempts (transfer_id, attempt, backend_job_id, result, source_site, destination_site, "
+        "finished, bytes, failure_class) SELECT id, attempt, backend_job_id, state, source_site, "
+        "destination_site, now(), 1000, CASE WHEN state = 'FAILED' THEN 'TRANSFER' ELSE '' END FROM f"));
+    clock_.AdvanceTime(absl::Seconds(1));
+  }
+  auto files = adapter_.Files();
+  EXPECT_GT(files.size(), 100u);
+  std::set<std::pair<int64_t, int>> unique(files.begin(), files.end());
+  EXPECT_EQ(unique.size(), files.size()) << "a (transfer, attempt) was sent twice";
+}
+
+// Two scheduler replicas on one database, racing for the same links: every file is sent once, and the
+// limits hold.
+TEST_F(SchedulerTest, TwoReplicasNeverDispatchAFileTwice) {
+  aso::db::AddSite(tdb_->db(), "C");
+  config_.link_max_active = 40;
+  config_.default_site_max_active = 60;
+  config_.job_limits.max_files = 5;
+  config_.max_claim_per_link = 7;
+  for (const char* user : {"alice", "bob", "carol"}) {
+    aso::db::InsertTransfers(tdb_->db(), 300, absl::StrCat(user, "-ab-"), "A", "B", user);
+    aso::db::InsertTransfers(tdb_->db(), 300, absl::StrCat(user, "-ac-"), "A", "C", user);
+    aso::db::InsertTransfers(tdb_->db(), 300, absl::StrCat(user, "-cb-"), "C", "B", user);
+  }
+  FakeAdapter other;
+  db::PgSchedulingRepository other_repo(tdb_->db());
+  Scheduler one(*repo_, adapter_, clock_, config_, *metrics_);
+  Scheduler two(other_repo, other, clock_, config_, *metrics_);
+  std::atomic<bool> stop = false;
+  auto run = [&](Scheduler& s) {
+    while (!stop) ASSERT_TRUE(s.RunOnce().ok());
+  };
+  std::thread t1(run, std::ref(one)), t2(run, std::ref(two));
+  for (int i = 0; i < 200 && tdb_->QueryInt("SELECT count(*) FROM transfer_queue") > 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    ExpectWithinLimits(*tdb_, Limits{40, 60, 60, 1 << 30});
+    tdb_->Exec(
+        "UPDATE transfers SET state = 'DONE' WHERE id IN (SELECT id FROM transfers "
+        "WHERE state = 'SUBMITTING' LIMIT 30)");
+  }
+  stop = true;
+  t1.join();
+  t2.join();
+  auto a = adapter_.Files(), b = other.Files();
+  EXPECT_GT(a.size(), 0u);
+  EXPECT_GT(b.size(), 0u);
+  std::set<std::pair<int64_t, int>> all(a.begin(), a.end());
+  all.insert(b.begin(), b.end());
+  EXPECT_EQ(all.size(), a.size() + b.size()) << "a file went to both replicas";
+  EXPECT_EQ(a.size() + b.size(), 2700u);
+}
+
+// An idle scheduler woken by the queue's notification dispatches a new file long before its poll interval.
+TEST_F(SchedulerTest, NewWorkWakesTheLoop) {
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);  // at kT0, when the files are ready
+  absl::Notification got;
+  adapter_.on_job = [&] {
+    if (!got.HasBeenNotified()) got.Notify();
+  };
+  PeriodicLoop loop("schedule", absl::Minutes(1), [&] { return scheduler.RunOnce().value_or(0) > 0; });
+  db::NotificationListener wake(tdb_->dsn(), {db::kTransfersQueuedChannel},
+                                [&](const std::string&) { loop.Wake(); });
+  wake.Start();
+  loop.Start();
+  absl::SleepFor(absl::Milliseconds(300));  // the first (idle) round and the LISTEN are done
+  const absl::Time submitted = absl::Now();
+  aso::db::InsertTransfers(tdb_->db(), 1, "x");
+  ASSERT_TRUE(got.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Duration latency = absl::Now() - submitted;
+  loop.Stop();
+  wake.Stop();
+  // Functional bound (the poll interval is a minute); the figure itself is measured by bench/run.
+  EXPECT_LT(latency, absl::Seconds(5));
 }
 
 }  // namespace

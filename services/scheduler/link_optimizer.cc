@@ -1,0 +1,60 @@
+#include "services/scheduler/link_optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+
+namespace aso::scheduler {
+
+LinkRange RangeFor(int ceiling, const OptimizerConfig& config) {
+  const int high = std::max(ceiling, 1);
+  return {std::clamp(config.min_active, 1, high), high};
+}
+
+int EffectiveLimit(const db::LinkLoad& link, int ceiling, const OptimizerConfig& config) {
+  const LinkRange range = RangeFor(ceiling, config);
+  if (link.optimized_active <= 0) return range.Middle();
+  return std::clamp(link.optimized_active, range.low, range.high);
+}
+
+db::LinkDecision Decide(const db::LinkLoad& link, int ceiling, const db::LinkOutcomes& window,
+                        absl::Duration window_length, const OptimizerConfig& config) {
+  const LinkRange range = RangeFor(ceiling, config);
+  const int current = EffectiveLimit(link, ceiling, config);
+  db::LinkDecision d{link.source_site,  link.destination_site, current,
+                     link.success_rate, link.throughput,       ""};
+  const int64_t finished = window.done + window.failed;
+  if (finished < config.min_outcomes || window_length <= absl::ZeroDuration()) {
+    d.reason = "holding: nothing finished on the link since the last step";
+    return d;
+  }
+  d.success_rate = static_cast<double>(window.done) / static_cast<double>(finished);
+  d.throughput = static_cast<double>(window.bytes) / absl::ToDoubleSeconds(window_length);
+  const double previous = link.throughput;
+  if (d.success_rate < config.min_success_rate) {
+    d.optimized_active =
+        std::max(range.low, static_cast<int>(std::floor(current * config.shrink_on_failure)));
+    d.reason = absl::StrFormat("shrinking: success rate %.1f%% < %.0f%%", 100 * d.success_rate,
+                               100 * config.min_success_rate);
+  } else if (previous > 0 && d.throughput < previous * config.falling) {
+    d.optimized_active = std::max(
+        range.low, std::min(current - 1, static_cast<int>(std::floor(current * config.shrink_on_slowdown))));
+    d.reason =
+        absl::StrFormat("shrinking: throughput fell to %.3g B/s from %.3g B/s", d.throughput, previous);
+  } else if (previous < 0 || d.throughput > previous * config.rising) {
+    const int step = std::max(1, static_cast<int>(std::ceil(current * config.grow_fraction)));
+    d.optimized_active = std::min(range.high, current + step);
+    d.reason = previous < 0 ? absl::StrFormat("growing: success rate %.1f%%, first throughput %.3g B/s",
+                                              100 * d.success_rate, d.throughput)
+                            : absl::StrFormat("growing: success rate %.1f%%, throughput rose to %.3g B/s",
+                                              100 * d.success_rate, d.throughput);
+  } else {
+    d.reason = absl::StrFormat("holding: success rate %.1f%%, throughput steady at %.3g B/s",
+                               100 * d.success_rate, d.throughput);
+  }
+  d.optimized_active = std::clamp(d.optimized_active, range.low, range.high);
+  return d;
+}
+
+}  // namespace aso::scheduler
