@@ -3,7 +3,11 @@
 //   asoctl db migrate|status                         (--db)
 //   asoctl sites list | sites set NAME --prefix URL [--prefix URL ...] [--state enabled|draining|banned]
 //                       [--max_out N] [--max_in N]   (--bookkeeping)
-//   asoctl links                                     (--scheduler)
+//   asoctl sites enable|drain|ban NAME               (--scheduler)
+//   asoctl links [list] | links set SRC DST --max_active N | links pause|resume SRC DST   (--scheduler)
+//   asoctl users share USER WEIGHT                   (--scheduler)
+//   asoctl backend [show] | backend set --max_active N                                   (--scheduler)
+//   asoctl queue [--by link|source|destination|user] [--limit N]                         (--scheduler)
 //   asoctl stats sites                               (--monitoring)
 //   asoctl transfers show ID | tasks show TASK       (--ingest)
 //   asoctl health [--wait DURATION]                  (all five services)
@@ -43,6 +47,11 @@ ABSL_FLAG(std::vector<std::string>, prefix, {},
 ABSL_FLAG(std::string, state, "enabled", "sites set: enabled, draining or banned");
 ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 = scheduler default)");
 ABSL_FLAG(int, max_in, 0, "sites set: max active transfers into the site (0 = scheduler default)");
+ABSL_FLAG(
+    int, max_active, -1,
+    "links set: the link's ceiling (0 = the scheduler's default); backend set: its limit (0 = default)");
+ABSL_FLAG(std::string, by, "link", "queue: group by link, source, destination or user");
+ABSL_FLAG(int, limit, 50, "queue: groups shown (1..10000)");
 ABSL_FLAG(std::string, lfn_rules, "",
           "sites set: file of LFN rules, one per line: PROTOCOL REGEX PFN (\\1.. for groups; # comments)");
 
@@ -50,8 +59,11 @@ namespace {
 namespace cv1 = aso::common::v1;
 
 int Usage() {
-  std::cerr << "usage: asoctl db migrate|status | sites list|set NAME --prefix URL | links | "
-               "stats sites | transfers show ID | tasks show TASK\n";
+  std::cerr << "usage: asoctl db migrate|status | sites list|set NAME --prefix URL | "
+               "sites enable|drain|ban NAME | links [list] | links set SRC DST --max_active N | "
+               "links pause|resume SRC DST | users share USER WEIGHT | backend [show] | "
+               "backend set --max_active N | queue [--by link|source|destination|user] [--limit N] | "
+               "stats sites | transfers show ID | tasks show TASK | health [--wait D]\n";
   return 2;
 }
 
@@ -167,22 +179,148 @@ int Sites(const std::vector<std::string>& args) {
   return Usage();
 }
 
-int Links() {
-  auto stub = Connect<aso::scheduler::v1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
-  std::cout << absl::StrFormat("%-20s %-20s %8s %8s %8s\n", "SOURCE", "DESTINATION", "QUEUED", "ACTIVE",
-                               "LIMIT");
-  aso::scheduler::v1::ListLinksRequest req;
-  do {
-    grpc::ClientContext ctx;
-    WithDeadline(ctx);
-    aso::scheduler::v1::ListLinksResponse r;
-    if (auto s = stub->ListLinks(&ctx, req, &r); !s.ok()) return Fail(s);
-    for (const auto& l : r.links()) {
-      std::cout << absl::StrFormat("%-20s %-20s %8d %8d %8d\n", l.source_site(), l.destination_site(),
-                                   l.queued(), l.active(), l.max_active());
+namespace sv1 = aso::scheduler::v1;
+
+std::string Rate(double v, const char* format) { return v < 0 ? "-" : absl::StrFormat(format, v); }
+
+void PrintLinkHeader() {
+  std::cout << absl::StrFormat("%-16s %-16s %8s %8s %6s %5s %5s %-7s %7s %9s  %s\n", "SOURCE", "DESTINATION",
+                               "QUEUED", "READY", "ACTIVE", "LIMIT", "CEIL", "STATE", "SUCCESS", "MB/S",
+                               "WAITING");
+}
+
+void PrintLink(const sv1::Link& l) {
+  std::cout << absl::StrFormat(
+      "%-16s %-16s %8d %8d %6d %5d %5d %-7s %7s %9s  %s\n", l.source_site(), l.destination_site(), l.queued(),
+      l.queued_ready(), l.active(), l.max_active(), l.ceiling(), l.paused() ? "PAUSED" : "ENABLED",
+      Rate(l.success_rate() < 0 ? -1 : 100 * l.success_rate(), "%.1f%%"),
+      Rate(l.throughput_bytes_per_second() < 0 ? -1 : l.throughput_bytes_per_second() / 1e6, "%.2f"),
+      l.waiting_reason());
+}
+
+int Links(const std::vector<std::string>& args) {
+  auto stub = Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
+  if (args.size() == 1 || (args.size() == 2 && args[1] == "list")) {
+    PrintLinkHeader();
+    sv1::ListLinksRequest req;
+    do {
+      grpc::ClientContext ctx;
+      WithDeadline(ctx);
+      sv1::ListLinksResponse r;
+      if (auto s = stub->ListLinks(&ctx, req, &r); !s.ok()) return Fail(s);
+      for (const auto& l : r.links()) PrintLink(l);
+      req.set_page_token(r.next_page_token());
+    } while (!req.page_token().empty());
+    return 0;
+  }
+  if (args.size() != 4 || (args[1] != "set" && args[1] != "pause" && args[1] != "resume")) return Usage();
+  sv1::SetLinkRequest req;
+  req.set_source_site(args[2]);
+  req.set_destination_site(args[3]);
+  if (args[1] == "set") {
+    if (absl::GetFlag(FLAGS_max_active) < 0) {
+      std::cerr << "asoctl: links set needs --max_active N (0 = the scheduler's default)\n";
+      return 2;
     }
-    req.set_page_token(r.next_page_token());
-  } while (!req.page_token().empty());
+    req.set_max_active(absl::GetFlag(FLAGS_max_active));
+  } else {
+    req.set_paused(args[1] == "pause");
+  }
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  sv1::Link out;
+  if (auto s = stub->SetLink(&ctx, req, &out); !s.ok()) return Fail(s);
+  PrintLinkHeader();
+  PrintLink(out);
+  return 0;
+}
+
+int SetSiteState(const std::string& verb, const std::string& site) {
+  sv1::SetSiteStateRequest req;
+  req.set_site(site);
+  req.set_state(verb == "enable"  ? cv1::SITE_STATE_ENABLED
+                : verb == "drain" ? cv1::SITE_STATE_DRAINING
+                                  : cv1::SITE_STATE_BANNED);
+  auto stub = Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  sv1::SetSiteStateResponse out;
+  if (auto s = stub->SetSiteState(&ctx, req, &out); !s.ok()) return Fail(s);
+  std::cout << "site " << site << " " << SiteStateName(req.state()) << "\n";
+  return 0;
+}
+
+int UserShare(const std::string& user, const std::string& weight_text) {
+  double weight = 0;
+  if (!absl::SimpleAtod(weight_text, &weight)) {
+    std::cerr << "asoctl: WEIGHT must be a number, got " << weight_text << "\n";
+    return 2;
+  }
+  sv1::SetUserShareRequest req;
+  req.set_user(user);
+  req.set_weight(weight);
+  auto stub = Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  sv1::SetUserShareResponse out;
+  if (auto s = stub->SetUserShare(&ctx, req, &out); !s.ok()) return Fail(s);
+  std::cout << "user " << user << " share weight " << weight << "\n";
+  return 0;
+}
+
+int Backend(const std::vector<std::string>& args) {
+  auto stub = Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  sv1::Backend b;
+  grpc::Status s;
+  if (args.size() == 1 || (args.size() == 2 && args[1] == "show")) {
+    s = stub->GetBackend(&ctx, {}, &b);
+  } else if (args.size() == 2 && args[1] == "set") {
+    if (absl::GetFlag(FLAGS_max_active) < 0) {
+      std::cerr << "asoctl: backend set needs --max_active N (0 = the scheduler's default)\n";
+      return 2;
+    }
+    sv1::SetBackendRequest req;
+    req.set_max_active(absl::GetFlag(FLAGS_max_active));
+    s = stub->SetBackend(&ctx, req, &b);
+  } else {
+    return Usage();
+  }
+  if (!s.ok()) return Fail(s);
+  std::cout << "backend " << b.name() << ": " << (b.available() ? "available" : "UNAVAILABLE") << ", "
+            << b.active() << " active, limit "
+            << (b.max_active() > 0 ? std::to_string(b.max_active()) : "none") << "\n";
+  if (!b.available()) std::cout << "  last error: " << b.last_error() << "\n";
+  return 0;
+}
+
+int Queue() {
+  const std::string by = absl::GetFlag(FLAGS_by);
+  sv1::GetQueueStatsRequest req;
+  if (by == "link") {
+    req.set_group_by(sv1::QUEUE_GROUPING_LINK);
+  } else if (by == "source") {
+    req.set_group_by(sv1::QUEUE_GROUPING_SOURCE_SITE);
+  } else if (by == "destination") {
+    req.set_group_by(sv1::QUEUE_GROUPING_DESTINATION_SITE);
+  } else if (by == "user") {
+    req.set_group_by(sv1::QUEUE_GROUPING_USER);
+  } else {
+    std::cerr << "asoctl: --by must be link, source, destination or user\n";
+    return 2;
+  }
+  req.set_limit(absl::GetFlag(FLAGS_limit));
+  auto stub = Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  sv1::GetQueueStatsResponse r;
+  if (auto s = stub->GetQueueStats(&ctx, req, &r); !s.ok()) return Fail(s);
+  std::cout << absl::StrFormat("%-36s %10s %10s %8s\n", absl::AsciiStrToUpper(by), "QUEUED", "READY",
+                               "ACTIVE");
+  for (const auto& g : r.groups()) {
+    std::cout << absl::StrFormat("%-36s %10d %10d %8d\n", g.key(), g.queued(), g.queued_ready(), g.active());
+  }
   return 0;
 }
 
@@ -291,8 +429,15 @@ int main(int argc, char** argv) {
   if (!auth.ok()) return std::cerr << "asoctl: " << auth.status().message() << "\n", 2;
   g_auth = *auth;
   if (args[0] == "db" && args.size() == 2) return Db(args[1]);
+  if (args[0] == "sites" && args.size() == 3 &&
+      (args[1] == "enable" || args[1] == "drain" || args[1] == "ban")) {
+    return SetSiteState(args[1], args[2]);
+  }
   if (args[0] == "sites") return Sites(args);
-  if (args[0] == "links") return Links();
+  if (args[0] == "links") return Links(args);
+  if (args[0] == "users" && args.size() == 4 && args[1] == "share") return UserShare(args[2], args[3]);
+  if (args[0] == "backend") return Backend(args);
+  if (args[0] == "queue" && args.size() == 1) return Queue();
   if (args[0] == "health") return Health();
   if (args[0] == "stats" && args.size() == 2 && args[1] == "sites") return Stats();
   if (args[0] == "transfers" && args.size() == 3 && args[1] == "show") return ShowTransfer(args[2]);
