@@ -30,6 +30,14 @@ constexpr char kListLinks[] = R"sql(
   JOIN sites ds ON ds.name = destination_site
   ORDER BY source_site, destination_site)sql";
 
+// As kLockSites, without waiting: false when another transaction holds one of the locks (the locks it
+// got stay held until the end of the transaction, which is harmless).
+constexpr char kTryLockSites[] = R"sql(
+  SELECT set_config('aso.claim', 'on', true) IS NOT NULL AND bool_and(pg_try_advisory_xact_lock(k)) FROM (
+    SELECT DISTINCT k FROM unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2),
+                                        CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
+    WHERE k IS NOT NULL ORDER BY k) AS keys)sql";
+
 // Throttle locks: outbound of the source site, inbound of the destination site and, when $3 is not
 // empty, the backend's; taken in key order so two claimers cannot deadlock. Held until the transaction
 // ends. The claim transaction maintains transfer_queue and transfer_live itself (aso.claim, migration 0003).
@@ -114,6 +122,9 @@ constexpr char kSelectPerUser[] = R"sql(
       LIMIT a.k
       FOR UPDATE SKIP LOCKED) q))
   ORDER BY t.priority DESC, t.id)sql";
+
+const std::string kSelectOneUserSql = absl::StrCat("SELECT ", kFileColumns, kSelectOneUser);
+const std::string kSelectPerUserSql = absl::StrCat("SELECT ", kFileColumns, kSelectPerUser);
 
 // QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
 // submissions row per job, and the users' new passes on the link. Returns the number of files moved.
@@ -334,14 +345,13 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
                           std::vector<Share>& shares, double virtual_time, std::vector<ClaimedFile>& files,
                           Passes& out_passes) {
   if (shares.size() == 1) {
-    for (const auto& r : txn.exec_params(absl::StrCat("SELECT ", kFileColumns, kSelectOneUser), source_site,
-                                         destination_site, shares[0].user, EpochSeconds(now), free)) {
+    for (const auto& r : ExecPrepared(txn, "aso_select_one_user", kSelectOneUserSql, source_site,
+                                      destination_site, shares[0].user, EpochSeconds(now), free)) {
       files.push_back(FileFromRow(r));
     }
     return absl::OkStatus();
   }
   for (auto& s : shares) s.pass = std::max(s.pass < 0 ? virtual_time : s.pass, virtual_time);
-  const std::string select = absl::StrCat("SELECT ", kFileColumns, kSelectPerUser);
   std::vector<int64_t> taken;
   int64_t left = free;
   for (int round = 0; round < 2 && left > 0; ++round) {
@@ -366,8 +376,9 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
     }
     if (users.empty()) break;
     absl::flat_hash_map<std::string, int> got;
-    for (const auto& r : txn.exec_params(select, source_site, destination_site, EpochSeconds(now),
-                                         TextArray(users), IntArray(wanted), IntArray(taken))) {
+    for (const auto& r :
+         ExecPrepared(txn, "aso_select_per_user", kSelectPerUserSql, source_site, destination_site,
+                      EpochSeconds(now), TextArray(users), IntArray(wanted), IntArray(taken))) {
       files.push_back(FileFromRow(r));
       taken.push_back(files.back().transfer_id);
       ++got[files.back().user];
@@ -399,6 +410,88 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
   if (new_virtual_time >= 0) {
     out_passes.users.push_back("");
     out_passes.passes.push_back(new_virtual_time);
+  }
+  return absl::OkStatus();
+}
+
+// Claims on one link inside `txn`, whose throttle locks the caller holds (see ClaimForLink).
+absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const std::string& destination_site,
+                         const ClaimLimits& limits, absl::Time now,
+                         const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
+                         std::vector<PendingJob>& jobs, std::string& why) {
+  auto load = ExecPrepared(txn, "aso_sites_and_load", kSitesAndLoad, source_site, destination_site,
+                           static_cast<int64_t>(limits.link_max_active), limits.default_site_max_active,
+                           static_cast<int64_t>(std::max(limits.backend_max_active, 0)), EpochSeconds(now));
+  if (load.empty()) return absl::OkStatus();  // a site was deleted meanwhile
+  const auto& r = load[0];
+  if (r[0].as<std::string>() != "ENABLED" || r[1].as<std::string>() != "ENABLED") return absl::OkStatus();
+  // The binding limit, in words, should it stop the claim before the ready files run out.
+  int64_t free = limits.max_files;
+  why.clear();
+  auto bound = [&](int64_t room, std::string reason) {
+    if (room < free) {
+      free = room;
+      why = std::move(reason);
+    }
+  };
+  const int64_t link_active = r[4].as<int64_t>(), out_active = r[5].as<int64_t>();
+  const int64_t in_active = r[6].as<int64_t>(), backend_active = r[7].as<int64_t>();
+  bound(limits.link_max_active - link_active,
+        absl::StrCat("link ", source_site, " -> ", destination_site, " is full: ", link_active, " of ",
+                     limits.link_max_active, " transfers active"));
+  bound(r[2].as<int64_t>() - out_active,
+        absl::StrCat("source site ", source_site, " is sending its maximum: ", out_active, " of ",
+                     r[2].as<int64_t>(), " transfers"));
+  bound(r[3].as<int64_t>() - in_active,
+        absl::StrCat("destination site ", destination_site, " is receiving its maximum: ", in_active, " of ",
+                     r[3].as<int64_t>(), " transfers"));
+  if (limits.backend_max_active > 0) {
+    bound(limits.backend_max_active - backend_active,
+          absl::StrCat("transfer backend ", limits.backend, " is full: ", backend_active, " of ",
+                       limits.backend_max_active, " transfers"));
+  }
+  if (r[8].is_null()) why.clear();  // nothing ready
+  if (free <= 0 || r[8].is_null()) return absl::OkStatus();
+  std::vector<Share> shares;
+  const std::vector<std::string> users = ParseTextArray(r[8].as<std::string>());
+  const std::vector<std::string> passes = ParseTextArray(r[9].as<std::string>());
+  const std::vector<std::string> weights = ParseTextArray(r[10].as<std::string>());
+  for (size_t i = 0; i < users.size() && i < passes.size() && i < weights.size(); ++i) {
+    shares.push_back(Share{users[i], ParseDouble(passes[i]), ParseDouble(weights[i])});
+  }
+  if (shares.empty()) return absl::OkStatus();
+  if (!why.empty() && shares.size() > 1) {
+    absl::StrAppend(&why, ", shared fairly between ", shares.size(), " users with files ready on it");
+  }
+  const double virtual_time = r[11].is_null() ? 0 : r[11].as<double>();
+  std::vector<ClaimedFile> files;
+  Passes new_passes;
+  if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, shares, virtual_time,
+                                    files, new_passes);
+      !s.ok()) {
+    return s;
+  }
+  if (static_cast<int64_t>(files.size()) < free) why.clear();  // the ready files ran out first
+  if (files.empty()) return absl::OkStatus();
+  absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
+  for (const auto& f : files) by_id[f.transfer_id] = &f;
+  std::vector<int64_t> ids;
+  std::vector<std::string> job_of_id;
+  for (JobPlan& p : plan(files)) {
+    PendingJob job{p.job_id, source_site, destination_site, {}};
+    for (int64_t id : p.transfer_ids) {
+      job.files.push_back(*by_id.at(id));
+      ids.push_back(id);
+      job_of_id.push_back(p.job_id);
+    }
+    jobs.push_back(std::move(job));
+  }
+  if (ids.empty()) return absl::OkStatus();
+  auto moved =
+      ExecPrepared(txn, "aso_claim", kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now),
+                   source_site, destination_site, TextArray(new_passes.users), FloatArray(new_passes.passes));
+  if (moved[0][0].as<size_t>() != ids.size()) {
+    return absl::AbortedError("claimed transfers changed state during the claim");
   }
   return absl::OkStatus();
 }
@@ -442,87 +535,42 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
   const std::string backend = limits.backend_max_active > 0 ? limits.backend : "";
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     jobs.clear();
-    txn.exec_params(kLockSites, source_site, destination_site, backend);
-    auto load =
-        txn.exec_params(kSitesAndLoad, source_site, destination_site,
-                        static_cast<int64_t>(limits.link_max_active), limits.default_site_max_active,
-                        static_cast<int64_t>(std::max(limits.backend_max_active, 0)), EpochSeconds(now));
-    if (load.empty()) return absl::OkStatus();  // a site was deleted meanwhile
-    const auto& r = load[0];
-    if (r[0].as<std::string>() != "ENABLED" || r[1].as<std::string>() != "ENABLED") return absl::OkStatus();
-    // The binding limit, in words, should it stop the claim before the ready files run out.
-    int64_t free = limits.max_files;
     why.clear();
-    auto bound = [&](int64_t room, std::string reason) {
-      if (room < free) {
-        free = room;
-        why = std::move(reason);
-      }
-    };
-    const int64_t link_active = r[4].as<int64_t>(), out_active = r[5].as<int64_t>();
-    const int64_t in_active = r[6].as<int64_t>(), backend_active = r[7].as<int64_t>();
-    bound(limits.link_max_active - link_active,
-          absl::StrCat("link ", source_site, " -> ", destination_site, " is full: ", link_active, " of ",
-                       limits.link_max_active, " transfers active"));
-    bound(r[2].as<int64_t>() - out_active,
-          absl::StrCat("source site ", source_site, " is sending its maximum: ", out_active, " of ",
-                       r[2].as<int64_t>(), " transfers"));
-    bound(r[3].as<int64_t>() - in_active,
-          absl::StrCat("destination site ", destination_site, " is receiving its maximum: ", in_active,
-                       " of ", r[3].as<int64_t>(), " transfers"));
-    if (limits.backend_max_active > 0) {
-      bound(limits.backend_max_active - backend_active,
-            absl::StrCat("transfer backend ", limits.backend, " is full: ", backend_active, " of ",
-                         limits.backend_max_active, " transfers"));
-    }
-    if (r[8].is_null()) why.clear();  // nothing ready
-    if (free <= 0 || r[8].is_null()) return absl::OkStatus();
-    std::vector<Share> shares;
-    const std::vector<std::string> users = ParseTextArray(r[8].as<std::string>());
-    const std::vector<std::string> passes = ParseTextArray(r[9].as<std::string>());
-    const std::vector<std::string> weights = ParseTextArray(r[10].as<std::string>());
-    for (size_t i = 0; i < users.size() && i < passes.size() && i < weights.size(); ++i) {
-      shares.push_back(Share{users[i], ParseDouble(passes[i]), ParseDouble(weights[i])});
-    }
-    if (shares.empty()) return absl::OkStatus();
-    if (!why.empty() && shares.size() > 1) {
-      absl::StrAppend(&why, ", shared fairly between ", shares.size(), " users with files ready on it");
-    }
-    const double virtual_time = r[11].is_null() ? 0 : r[11].as<double>();
-    std::vector<ClaimedFile> files;
-    Passes new_passes;
-    if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, shares, virtual_time,
-                                      files, new_passes);
-        !s.ok()) {
-      return s;
-    }
-    if (static_cast<int64_t>(files.size()) < free) why.clear();  // the ready files ran out first
-    if (files.empty()) return absl::OkStatus();
-    absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
-    for (const auto& f : files) by_id[f.transfer_id] = &f;
-    std::vector<int64_t> ids;
-    std::vector<std::string> job_of_id;
-    for (JobPlan& p : plan(files)) {
-      PendingJob job{p.job_id, source_site, destination_site, {}};
-      for (int64_t id : p.transfer_ids) {
-        job.files.push_back(*by_id.at(id));
-        ids.push_back(id);
-        job_of_id.push_back(p.job_id);
-      }
-      jobs.push_back(std::move(job));
-    }
-    if (ids.empty()) return absl::OkStatus();
-    auto moved =
-        txn.exec_params1(kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now), source_site,
-                         destination_site, TextArray(new_passes.users), FloatArray(new_passes.passes));
-    if (moved[0].as<size_t>() != ids.size()) {
-      return absl::AbortedError("claimed transfers changed state during the claim");
-    }
-    return absl::OkStatus();
+    ExecPrepared(txn, "aso_lock_sites", kLockSites, source_site, destination_site, backend);
+    return ClaimOnLink(txn, source_site, destination_site, limits, now, plan, jobs, why);
   });
   if (!s.ok()) return s;
   if (waiting != nullptr) *waiting = std::move(why);
   return jobs;
+}
+
+absl::StatusOr<std::vector<LinkClaimResult>> PgSchedulingRepository::ClaimForLinks(
+    const std::vector<LinkClaim>& links, absl::Time now,
+    const std::function<std::vector<JobPlan>(size_t link, const std::vector<ClaimedFile>&)>& plan) {
+  std::vector<LinkClaimResult> results;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    results.assign(links.size(), LinkClaimResult{});
+    for (size_t i = 0; i < links.size(); ++i) {
+      const LinkClaim& l = links[i];
+      const std::string backend = l.limits.backend_max_active > 0 ? l.limits.backend : "";
+      // Locks this transaction already holds (an earlier link of the batch) are taken again at once.
+      if (!ExecPrepared(txn, "aso_try_lock_sites", kTryLockSites, l.source_site, l.destination_site,
+                        backend)[0][0]
+               .as<bool>()) {
+        results[i].skipped = true;
+        continue;
+      }
+      auto plan_link = [&plan, i](const std::vector<ClaimedFile>& files) { return plan(i, files); };
+      if (absl::Status c = ClaimOnLink(txn, l.source_site, l.destination_site, l.limits, now, plan_link,
+                                       results[i].jobs, results[i].waiting);
+          !c.ok()) {
+        return c;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return results;
 }
 
 absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::vector<std::string>& job_ids,

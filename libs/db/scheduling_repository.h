@@ -109,6 +109,18 @@ struct PendingJob {
   std::vector<ClaimedFile> files;
 };
 
+// One link of a batched claim.
+struct LinkClaim {
+  std::string source_site;
+  std::string destination_site;
+  ClaimLimits limits;
+};
+struct LinkClaimResult {
+  std::vector<PendingJob> jobs;
+  std::string waiting;   // as ClaimForLink's
+  bool skipped = false;  // another claimer held one of its throttle locks: nothing claimed
+};
+
 class SchedulingRepository {
  public:
   virtual ~SchedulingRepository() = default;
@@ -130,6 +142,13 @@ class SchedulingRepository {
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
       absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
       std::string* waiting = nullptr) = 0;
+
+  // ClaimForLink for many links in one transaction (one commit for all), in order. A link whose throttle
+  // locks another claimer holds is skipped, not waited for, so batches of several replicas cannot
+  // deadlock; its turn comes in a later round. `plan` gets the index of the link in `links`.
+  virtual absl::StatusOr<std::vector<LinkClaimResult>> ClaimForLinks(
+      const std::vector<LinkClaim>& links, absl::Time now,
+      const std::function<std::vector<JobPlan>(size_t link, const std::vector<ClaimedFile>&)>& plan) = 0;
 
   // SUBMITTING -> SUBMITTED for the files of the jobs, in one transaction: the acceptance is recorded once
   // per job (table submissions), not per file. Returns how many files the jobs confirmed now hold.
@@ -193,6 +212,9 @@ class PgSchedulingRepository final : public SchedulingRepository {
       const std::string& source_site, const std::string& destination_site, const ClaimLimits& limits,
       absl::Time now, const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
       std::string* waiting = nullptr) override;
+  absl::StatusOr<std::vector<LinkClaimResult>> ClaimForLinks(
+      const std::vector<LinkClaim>& links, absl::Time now,
+      const std::function<std::vector<JobPlan>(size_t link, const std::vector<ClaimedFile>&)>& plan) override;
   absl::StatusOr<int> MarkSubmitted(const std::vector<std::string>& job_ids, absl::Time now) override;
   absl::StatusOr<int> ExpireOverdue(absl::Time now, int max_tasks) override;
   absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,

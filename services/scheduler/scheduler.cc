@@ -172,6 +172,33 @@ absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> Scheduler::ClaimAndSend(
+    absl::Time now, std::vector<db::LinkClaim>& batch, std::vector<const db::LinkLoad*>& links,
+    const std::function<void(const db::LinkLoad&, std::string)>& note_waiting) {
+  // While a link has files in flight, a partly filled job may wait for more files (see PlanJobs).
+  auto claimed = repo_.ClaimForLinks(batch, now, [&](size_t i, const std::vector<db::ClaimedFile>& files) {
+    return PlanJobs(files, config_.job_limits, now, links[i]->active > 0);
+  });
+  const std::vector<const db::LinkLoad*> done_links = std::move(links);
+  batch.clear();
+  links.clear();
+  if (!claimed.ok()) {
+    ASO_LOG(WARNING, "claim on ", done_links.size(), " link(s) failed: ", claimed.status().message());
+    if (absl::IsUnavailable(claimed.status())) return claimed.status();
+    return 0;
+  }
+  std::vector<db::PendingJob> jobs;
+  for (size_t i = 0; i < claimed->size(); ++i) {
+    auto& r = (*claimed)[i];
+    if (r.skipped) continue;  // another replica is claiming on one of its sites
+    note_waiting(*done_links[i], std::move(r.waiting));
+    for (auto& j : r.jobs) jobs.push_back(std::move(j));
+  }
+  auto sent = SubmitAll(jobs);
+  if (!sent.ok()) return absl::UnavailableError(absl::StrCat("adapter: ", sent.status().message()));
+  return *sent;
+}
+
 absl::StatusOr<int> Scheduler::RunOnce() {
   const absl::Time now = clock_.Now();
   if (now < backoff_until_) return 0;
@@ -215,13 +242,17 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
 
   std::vector<std::pair<std::string, std::string>> waiting_links;
   std::vector<std::string> waiting_reasons;
-  auto note_waiting = [&](const db::LinkLoad& link, std::string reason) {
+  std::function<void(const db::LinkLoad&, std::string)> note_waiting = [&](const db::LinkLoad& link,
+                                                                           std::string reason) {
     std::string& last = link_waiting_[LinkKey(link.source_site, link.destination_site)];
     if (last == reason) return;
     last = reason;
     waiting_links.emplace_back(link.source_site, link.destination_site);
     waiting_reasons.push_back(std::move(reason));
   };
+  std::vector<db::LinkClaim> batch;
+  std::vector<const db::LinkLoad*> batch_links;
+  absl::Status failure;
   for (const auto& link : *links) {
     const int limit = LinkLimit(link);
     link_limit_.Set({link.source_site, link.destination_site}, limit);
@@ -239,36 +270,33 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
                                       " is full: ", link.active, " of ", limit, " transfers active"));
       continue;
     }
-    db::ClaimLimits limits;
-    limits.link_max_active = limit;
-    limits.default_site_max_active = config_.default_site_max_active;
-    limits.max_files = config_.max_claim_per_link;
-    limits.backend = config_.backend;
-    limits.backend_max_active = backend_limit;
-    const bool may_linger = link.active > 0;
-    std::string waiting;
-    auto jobs = repo_.ClaimForLink(
-        link.source_site, link.destination_site, limits, now,
-        [&](const std::vector<db::ClaimedFile>& files) {
-          return PlanJobs(files, config_.job_limits, now, may_linger);
-        },
-        &waiting);
-    if (!jobs.ok()) {
-      ASO_LOG(WARNING, "claim on link ", link.source_site, "->", link.destination_site,
-              " failed: ", jobs.status().message());
-      if (absl::IsUnavailable(jobs.status())) return jobs.status();
-      continue;
+    db::LinkClaim claim{link.source_site, link.destination_site, {}};
+    claim.limits.link_max_active = limit;
+    claim.limits.default_site_max_active = config_.default_site_max_active;
+    claim.limits.max_files = config_.max_claim_per_link;
+    claim.limits.backend = config_.backend;
+    claim.limits.backend_max_active = backend_limit;
+    batch.push_back(std::move(claim));
+    batch_links.push_back(&link);
+    if (batch.size() >= static_cast<size_t>(std::max(config_.claim_batch_links, 1))) {
+      auto sent = ClaimAndSend(now, batch, batch_links, note_waiting);
+      if (!sent.ok()) {
+        failure = sent.status();
+        break;
+      }
+      dispatched += *sent;
     }
-    note_waiting(link, std::move(waiting));
-    auto sent = SubmitAll(*jobs);
-    if (!sent.ok()) return adapter_down(sent.status());
-    dispatched += *sent;
+  }
+  if (failure.ok() && !batch.empty()) {
+    auto sent = ClaimAndSend(now, batch, batch_links, note_waiting);
+    if (sent.ok()) dispatched += *sent;
+    if (!sent.ok()) failure = sent.status();
   }
   if (auto s = repo_.SetLinkWaiting(waiting_links, waiting_reasons); !s.ok()) {
-    for (const auto& [src, dst] : waiting_links)
-      link_waiting_.erase(LinkKey(src, dst));  // written next round
+    for (const auto& [src, dst] : waiting_links) link_waiting_.erase(LinkKey(src, dst));  // next round
     ASO_LOG(WARNING, "waiting reasons not stored: ", s.message());
   }
+  if (!failure.ok()) return failure;
   return dispatched;
 }
 

@@ -6,6 +6,8 @@
 #ifndef ASO_SERVICES_SCHEDULER_SCHEDULER_H_
 #define ASO_SERVICES_SCHEDULER_SCHEDULER_H_
 
+#include <functional>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "libs/common/clock.h"
@@ -21,6 +23,7 @@ struct SchedulerConfig {
   int link_max_active = 100;          // a link's ceiling unless it has its own (asoctl links set)
   int default_site_max_active = 200;  // per site and direction, unless the site sets its own
   int max_claim_per_link = 500;       // files claimed per link per round
+  int claim_batch_links = 50;         // links claimed in one transaction (one commit)
   JobLimits job_limits;
   // A job still SUBMITTING this long after its claim is re-sent (same id: the adapter de-duplicates).
   absl::Duration resubmit_after = absl::Seconds(30);
@@ -54,6 +57,11 @@ class Scheduler {
 
  private:
   absl::StatusOr<int> Round(absl::Time now);
+  // Claims on a batch of links in one transaction, sends the jobs and records the links' waiting
+  // reasons; empties `batch` and `links`. UNAVAILABLE when the database or the adapter is down.
+  absl::StatusOr<int> ClaimAndSend(absl::Time now, std::vector<db::LinkClaim>& batch,
+                                   std::vector<const db::LinkLoad*>& links,
+                                   const std::function<void(const db::LinkLoad&, std::string)>& note_waiting);
   // One optimizer step, if it is due and no other replica is taking it.
   absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links);
   // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or

@@ -4,6 +4,8 @@
 #define ASO_LIBS_DB_INTERNAL_TRANSACTION_H_
 
 #include <pqxx/pqxx>
+#include <string>
+#include <utility>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -20,6 +22,14 @@ namespace aso::db {
 // INTERNAL (other).
 absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body,
                       bool retry_on_broken = true);
+
+// Runs `sql` as a statement prepared on the transaction's connection under `name` (once per connection:
+// a hot statement is parsed and planned once instead of at every call). One name, one text.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::work& txn, const char* name, const std::string& sql, Args&&... args) {
+  txn.conn().prepare(name, sql);
+  return txn.exec_prepared(name, std::forward<Args>(args)...);
+}
 
 // Maps the exception in flight (call inside a catch block) to a Status.
 absl::Status StatusFromCurrentException();
