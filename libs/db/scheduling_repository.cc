@@ -31,9 +31,12 @@ constexpr char kListLinks[] = R"sql(
   ORDER BY source_site, destination_site)sql";
 
 // As kLockSites, without waiting: false when another transaction holds one of the locks (the locks it
-// got stay held until the end of the transaction, which is harmless).
+// got stay held until the end of the transaction, which is harmless). The claim's statements are prepared
+// and their plans do not depend on the values, so they are planned once per connection, not per call.
 constexpr char kTryLockSites[] = R"sql(
-  SELECT set_config('aso.claim', 'on', true) IS NOT NULL AND bool_and(pg_try_advisory_xact_lock(k)) FROM (
+  SELECT set_config('aso.claim', 'on', true) IS NOT NULL
+         AND set_config('plan_cache_mode', 'force_generic_plan', true) IS NOT NULL
+         AND bool_and(pg_try_advisory_xact_lock(k)) FROM (
     SELECT DISTINCT k FROM unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2),
                                         CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
     WHERE k IS NOT NULL ORDER BY k) AS keys)sql";

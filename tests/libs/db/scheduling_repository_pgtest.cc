@@ -302,6 +302,20 @@ TEST_F(SchedulingRepositoryTest, FairShareOnASaturatedLink) {
   EXPECT_EQ(next["large"], 2);
 }
 
+// A user arriving with one low-priority file behind another user's 100,000 high-priority ones is served
+// by the very next claim.
+TEST_F(SchedulingRepositoryTest, NoStarvationBehindAHugeBacklog) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  QueueFiles(*tdb_, "big", 100000, 5);
+  tdb_->Exec("ANALYZE transfer_queue");
+  for (int i = 0; i < 3; ++i) ClaimRound(*repo_, *tdb_, 10);
+  QueueFiles(*tdb_, "late", 1, 1);
+  auto next = ClaimRound(*repo_, *tdb_, 2);
+  EXPECT_EQ(next["late"], 1);
+  EXPECT_EQ(next["big"], 1);
+}
+
 // Inside a user's share the best priority goes first; weights scale shares; a user arriving late (or
 // coming back) starts at the link's current virtual time instead of taking every slot to catch up.
 TEST_F(SchedulingRepositoryTest, PrioritiesWeightsAndLateArrivals) {

@@ -1,5 +1,7 @@
 #include "services/scheduler/scheduler.h"
 
+#include <cstdlib>
+#include <pqxx/pqxx>
 #include <random>
 #include <set>
 #include <thread>
@@ -152,6 +154,34 @@ TEST_F(SchedulerTest, UnconfirmedJobIsResentUnderTheSameId) {
   EXPECT_EQ(adapter_.jobs[0].job_id(), job_id);
   EXPECT_EQ(tdb_->QueryInt(aso::db::kCountSubmitted), 2);
   EXPECT_EQ(tdb_->QueryInt("SELECT max(attempt) FROM transfers"), 1);  // not a new attempt
+}
+
+// PostgreSQL goes away (connections refused) and comes back: the rounds fail without losing anything, the
+// scheduler backs off (doubling), and dispatches once the database is back.
+TEST_F(SchedulerTest, SurvivesAPostgreSQLOutage) {
+  aso::db::InsertTransfers(tdb_->db(), 2, "a");
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  const std::string name = tdb_->QueryText("SELECT current_database()");
+  const char* server = std::getenv("ASO_TEST_PG");
+  ASSERT_NE(server, nullptr);
+  pqxx::connection admin(server);
+  auto sql = [&](const std::string& q) { pqxx::nontransaction(admin).exec(q); };
+  sql(absl::StrCat("ALTER DATABASE ", name, " ALLOW_CONNECTIONS false"));
+  sql(absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '", name, "'"));
+  auto down = scheduler.RunOnce();
+  EXPECT_TRUE(absl::IsUnavailable(down.status())) << down.status();
+  const absl::Duration first = scheduler.backoff_until() - clock_.Now();
+  EXPECT_GT(first, absl::ZeroDuration());
+  EXPECT_EQ(*scheduler.RunOnce(), 0);  // backing off: no attempt
+  clock_.SetTime(scheduler.backoff_until());
+  EXPECT_FALSE(scheduler.RunOnce().ok());
+  EXPECT_EQ(scheduler.backoff_until() - clock_.Now(), 2 * first);
+  sql(absl::StrCat("ALTER DATABASE ", name, " ALLOW_CONNECTIONS true"));
+  clock_.SetTime(scheduler.backoff_until());
+  auto up = scheduler.RunOnce();
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(*up, 2);
+  EXPECT_EQ(tdb_->QueryInt(aso::db::kCountSubmitted), 2);
 }
 
 TEST_F(SchedulerTest, RefusedJobFailsItsFilesInsteadOfLooping) {
