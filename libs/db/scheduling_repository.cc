@@ -660,25 +660,39 @@ absl::StatusOr<int> PgSchedulingRepository::ReleaseJob(const std::string& job_id
 }
 
 absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
-    int64_t& after_id, absl::Time now,
-    const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&)>& decide) {
-  bool locked = false;
-  int64_t last = after_id;
+    absl::Time now, absl::Duration interval,
+    const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration)>&
+        decide) {
+  bool stepped = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    last = after_id;
-    locked = txn.exec1("SELECT pg_try_advisory_xact_lock(hashtext('aso-link-optimizer'))")[0].as<bool>();
-    if (!locked) return absl::OkStatus();
-    if (after_id < 0) {  // the first step: windows start now, not at the beginning of history
-      last = txn.exec1("SELECT COALESCE(max(id), 0) FROM attempts")[0].as<int64_t>();
+    stepped = false;
+    if (!txn.exec1("SELECT pg_try_advisory_xact_lock(hashtext('aso-link-optimizer'))")[0].as<bool>()) {
+      return absl::OkStatus();  // another replica is stepping
+    }
+    auto state = txn.exec(
+        "SELECT last_attempt_id, extract(epoch FROM stepped_at)::float8 FROM link_optimizer FOR UPDATE");
+    if (state.empty()) {  // the first step ever: windows start now, not at the beginning of history
+      txn.exec_params0(
+          "INSERT INTO link_optimizer (last_attempt_id, stepped_at) "
+          "SELECT COALESCE(max(id), 0), to_timestamp($1) FROM attempts",
+          EpochSeconds(now));
+      stepped = true;
       return absl::OkStatus();
     }
+    const int64_t after_id = state[0][0].as<int64_t>();
+    const absl::Duration window = now - FromEpochSeconds(state[0][1].as<double>());
+    if (window < interval) return absl::OkStatus();  // another replica stepped recently
+    int64_t last = after_id;
     std::vector<LinkOutcomes> outcomes;
     for (const auto& r : txn.exec_params(kReadOutcomes, after_id)) {
       outcomes.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(),
                           r[3].as<int64_t>(), r[4].as<int64_t>()});
       last = std::max(last, r[5].as<int64_t>());
     }
-    const std::vector<LinkDecision> decisions = decide(outcomes);
+    txn.exec_params0("UPDATE link_optimizer SET last_attempt_id = $1, stepped_at = to_timestamp($2)", last,
+                     EpochSeconds(now));
+    stepped = true;
+    const std::vector<LinkDecision> decisions = decide(outcomes, window);
     if (decisions.empty()) return absl::OkStatus();
     std::vector<std::string> src, dst, why;
     std::vector<int64_t> active;
@@ -696,8 +710,7 @@ absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (locked) after_id = last;
-  return locked;
+  return stepped;
 }
 
 absl::Status PgSchedulingRepository::SetLink(const std::string& source_site,

@@ -173,14 +173,15 @@ class SchedulingRepository {
   virtual absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before,
                                                                        absl::Time now, int limit) = 0;
 
-  // One step of the link optimizer, by one replica at a time: if no other replica is in one, reads per
-  // link the attempts recorded with an id above `after_id` (advanced to the highest read; a negative one
-  // only starts the cursor at the newest attempt, without deciding), lets `decide`
-  // turn them into new adaptive limits and stores these (table links), all in one transaction. Returns
-  // false when another replica holds the step.
+  // One step of the link optimizer for all replicas together (its cursor and time are in table
+  // link_optimizer): unless another replica is stepping or stepped less than `interval` ago, reads per link
+  // the attempts recorded since the last step, lets `decide` turn them (and the window's length) into new
+  // adaptive limits and stores these (table links), in one transaction. The very first step only starts
+  // the cursor at the newest attempt. Returns whether this call stepped.
   virtual absl::StatusOr<bool> OptimizeLinks(
-      int64_t& after_id, absl::Time now,
-      const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&)>& decide) = 0;
+      absl::Time now, absl::Duration interval,
+      const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration window)>&
+          decide) = 0;
 
   // Admin: a link's ceiling (nullopt keeps it) and pause state (nullopt keeps it). NOT_FOUND for an
   // unknown site.
@@ -223,8 +224,9 @@ class PgSchedulingRepository final : public SchedulingRepository {
                                                                int limit) override;
   absl::StatusOr<int> ReleaseJob(const std::string& job_id, absl::Time now) override;
   absl::StatusOr<bool> OptimizeLinks(
-      int64_t& after_id, absl::Time now,
-      const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&)>& decide) override;
+      absl::Time now, absl::Duration interval,
+      const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration window)>&
+          decide) override;
   absl::Status SetLink(const std::string& source_site, const std::string& destination_site,
                        std::optional<int> max_active, std::optional<bool> paused, absl::Time now) override;
   absl::Status SetSiteState(const std::string& site, const std::string& state, absl::Time now) override;

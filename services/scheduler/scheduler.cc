@@ -138,36 +138,39 @@ absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job) {
   return true;
 }
 
-absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>& links) {
+absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>& links, bool& stepped) {
+  stepped = false;
   if (!config_.optimize || now - last_optimized_ < config_.optimizer_interval) return absl::OkStatus();
-  const absl::Duration window =
-      last_optimized_ == absl::InfinitePast() ? config_.optimizer_interval : now - last_optimized_;
   absl::flat_hash_map<std::string, const db::LinkLoad*> by_key;
   for (const auto& l : links) by_key[LinkKey(l.source_site, l.destination_site)] = &l;
-  auto stepped = repo_.OptimizeLinks(outcomes_seen_, now, [&](const std::vector<db::LinkOutcomes>& outcomes) {
-    std::vector<db::LinkDecision> decisions;
-    absl::flat_hash_map<std::string, const db::LinkOutcomes*> finished;
-    for (const auto& o : outcomes) finished[LinkKey(o.source_site, o.destination_site)] = &o;
-    for (const auto& [key, link] : by_key) {
-      auto it = finished.find(key);
-      if (it == finished.end()) {
-        // Nothing finished: the limit holds; recorded once so the API shows where the link starts.
-        if (link->optimized_active == 0 && (link->queued > 0 || link->active > 0)) {
-          decisions.push_back({link->source_site, link->destination_site, LinkLimit(*link), -1, -1,
-                               "starting in the middle of the range"});
+  auto result = repo_.OptimizeLinks(
+      now, config_.optimizer_interval,
+      [&](const std::vector<db::LinkOutcomes>& outcomes, absl::Duration window) {
+        std::vector<db::LinkDecision> decisions;
+        absl::flat_hash_map<std::string, const db::LinkOutcomes*> finished;
+        for (const auto& o : outcomes) finished[LinkKey(o.source_site, o.destination_site)] = &o;
+        for (const auto& [key, link] : by_key) {
+          auto it = finished.find(key);
+          if (it == finished.end()) {
+            // Nothing finished: the limit holds; recorded once so the API shows where the link starts.
+            if (link->optimized_active == 0 && (link->queued > 0 || link->active > 0)) {
+              decisions.push_back({link->source_site, link->destination_site, LinkLimit(*link), -1, -1,
+                                   "starting in the middle of the range"});
+            }
+            continue;
+          }
+          db::LinkDecision d = Decide(*link, LinkCeiling(*link), *it->second, window, config_.optimizer);
+          if (d.optimized_active != LinkLimit(*link)) {
+            ASO_LOG(INFO, "link ", link->source_site, "->", link->destination_site, " limit ",
+                    LinkLimit(*link), " -> ", d.optimized_active, " (", d.reason, ")");
+          }
+          decisions.push_back(std::move(d));
         }
-        continue;
-      }
-      db::LinkDecision d = Decide(*link, LinkCeiling(*link), *it->second, window, config_.optimizer);
-      if (d.optimized_active != link->optimized_active) {
-        ASO_LOG(INFO, "link ", link->source_site, "->", link->destination_site, " limit ", LinkLimit(*link),
-                " -> ", d.optimized_active, " (", d.reason, ")");
-      }
-      decisions.push_back(std::move(d));
-    }
-    return decisions;
-  });
-  if (!stepped.ok()) return stepped.status();
+        return decisions;
+      });
+  if (!result.ok()) return result.status();
+  stepped = *result;
+  // Whether this replica stepped or another did lately, the next look is an interval away.
   last_optimized_ = now;
   return absl::OkStatus();
 }
@@ -230,9 +233,10 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
 
   auto links = repo_.ListLinks(now);
   if (!links.ok()) return links.status();
-  if (auto s = Optimize(now, *links); !s.ok()) {
+  bool stepped = false;
+  if (auto s = Optimize(now, *links, stepped); !s.ok()) {
     ASO_LOG(WARNING, "link optimizer step failed: ", s.message());
-  } else if (config_.optimize && last_optimized_ == now) {
+  } else if (stepped) {
     links = repo_.ListLinks(now);  // with the new limits
     if (!links.ok()) return links.status();
   }

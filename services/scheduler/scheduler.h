@@ -62,8 +62,9 @@ class Scheduler {
   absl::StatusOr<int> ClaimAndSend(absl::Time now, std::vector<db::LinkClaim>& batch,
                                    std::vector<const db::LinkLoad*>& links,
                                    const std::function<void(const db::LinkLoad&, std::string)>& note_waiting);
-  // One optimizer step, if it is due and no other replica is taking it.
-  absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links);
+  // One optimizer step, if it is due (for all replicas: the step's time is in the database); `stepped`
+  // tells whether limits may have changed.
+  absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links, bool& stepped);
   // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or
   // failed for good, UNAVAILABLE when the adapter could not be reached (the job was released).
   absl::StatusOr<bool> Submit(const db::PendingJob& job);
@@ -80,7 +81,6 @@ class Scheduler {
   absl::Time backoff_until_ = absl::InfinitePast();
   absl::Duration backoff_ = absl::ZeroDuration();
   bool backend_reachable_ = true;
-  int64_t outcomes_seen_ = -1;  // attempt id the optimizer has read up to; -1 = not started
   absl::Time last_optimized_ = absl::InfinitePast();
   // The waiting reason last stored per link ("source\ndestination"), so only changes are written.
   absl::flat_hash_map<std::string, std::string> link_waiting_;

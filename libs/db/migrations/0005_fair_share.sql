@@ -67,6 +67,13 @@ ALTER TABLE links
   -- Why the link's ready files wait, when a limit holds them (written by the scheduler on change).
   ADD COLUMN waiting_reason    text NOT NULL DEFAULT '';
 
+-- The optimizer's step, shared by all scheduler replicas: the last attempt it read and when it stepped.
+CREATE TABLE link_optimizer (
+  singleton        boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  last_attempt_id  bigint NOT NULL,
+  stepped_at       timestamptz NOT NULL
+);
+
 -- The transfer backends (FTS servers) the scheduler hands jobs to: a limit on the files they hold at
 -- once, and whether the scheduler can currently reach them.
 CREATE TABLE backends (

@@ -310,6 +310,27 @@ TEST_F(SchedulerTest, AdaptiveConcurrencyConvergesUpWhenHealthyAndDownWhenFailin
   EXPECT_THAT(tdb_->QueryText("SELECT optimizer_reason FROM links"), HasSubstr("shrinking: success rate"));
 }
 
+// Two replicas step the optimizer once per interval between them, not once each.
+TEST_F(SchedulerTest, ReplicasShareOneOptimizerStep) {
+  config_.optimize = true;
+  config_.link_max_active = 40;
+  config_.job_limits.max_files = 100;
+  aso::db::InsertTransfers(tdb_->db(), 300, "a");
+  FakeAdapter other;
+  db::PgSchedulingRepository other_repo(tdb_->db());
+  Scheduler one(*repo_, adapter_, clock_, config_, *metrics_);
+  Scheduler two(other_repo, other, clock_, config_, *metrics_);
+  ASSERT_TRUE(one.RunOnce().ok());
+  ASSERT_TRUE(two.RunOnce().ok());
+  EXPECT_EQ(Count("state = 'SUBMITTING'"), 21);  // the middle of [2, 40]
+  FinishInFlight(1'000'000);
+  clock_.AdvanceTime(config_.optimizer_interval);
+  ASSERT_TRUE(one.RunOnce().ok());
+  ASSERT_TRUE(two.RunOnce().ok());
+  EXPECT_EQ(tdb_->QueryInt("SELECT optimized_active FROM links"), 25);  // 21 + 15%, once
+  EXPECT_EQ(Count("state = 'SUBMITTING'"), 25);
+}
+
 struct Limits {
   int link = 0, site_out = 0, site_in = 0, backend = 0;
 };
