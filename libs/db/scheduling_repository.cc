@@ -753,7 +753,7 @@ absl::Status PgSchedulingRepository::SetUserWeight(const std::string& user, doub
   });
 }
 
-absl::StatusOr<BackendState> PgSchedulingRepository::GetBackend(const std::string& name) {
+absl::StatusOr<BackendState> PgSchedulingRepository::GetBackend(const std::string& name, bool count_active) {
   BackendState b;
   b.name = name;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
@@ -761,7 +761,7 @@ absl::StatusOr<BackendState> PgSchedulingRepository::GetBackend(const std::strin
         "SELECT max_active, available, last_error, extract(epoch FROM unavailable_since) FROM backends "
         "WHERE name = $1",
         name);
-    b.active = txn.exec1("SELECT count(*) FROM transfer_live")[0].as<int64_t>();
+    if (count_active) b.active = txn.exec1("SELECT count(*) FROM transfer_live")[0].as<int64_t>();
     if (r.empty()) return absl::OkStatus();
     b.max_active = r[0][0].as<int>();
     b.available = r[0][1].as<bool>();

@@ -59,7 +59,7 @@ struct BackendState {
   bool available = true;
   std::string last_error;
   absl::Time unavailable_since = absl::InfinitePast();
-  int64_t active = 0;  // files in flight (all links)
+  int64_t active = -1;  // files in flight (all links); -1 when not counted
 };
 
 // Queued and in-flight files of one group (a link "SRC -> DST", a site or a user).
@@ -191,8 +191,9 @@ class SchedulingRepository {
   virtual absl::Status SetSiteState(const std::string& site, const std::string& state, absl::Time now) = 0;
   // Admin: a user's weight in the fair share of every link (default 1).
   virtual absl::Status SetUserWeight(const std::string& user, double weight, absl::Time now) = 0;
-  // The backend's row; a default one (available, no limit of its own) when it has none yet.
-  virtual absl::StatusOr<BackendState> GetBackend(const std::string& name) = 0;
+  // The backend's row; a default one (available, no limit of its own) when it has none yet. Counts the
+  // files in flight only with `count_active` (a scan of all of them).
+  virtual absl::StatusOr<BackendState> GetBackend(const std::string& name, bool count_active = false) = 0;
   // Admin: the backend's limit.
   virtual absl::Status SetBackendLimit(const std::string& name, int max_active, absl::Time now) = 0;
   // Stores why the ready files of links wait (empty: they do not), shown as their waiting reason.
@@ -231,7 +232,7 @@ class PgSchedulingRepository final : public SchedulingRepository {
                        std::optional<int> max_active, std::optional<bool> paused, absl::Time now) override;
   absl::Status SetSiteState(const std::string& site, const std::string& state, absl::Time now) override;
   absl::Status SetUserWeight(const std::string& user, double weight, absl::Time now) override;
-  absl::StatusOr<BackendState> GetBackend(const std::string& name) override;
+  absl::StatusOr<BackendState> GetBackend(const std::string& name, bool count_active = false) override;
   absl::Status SetBackendLimit(const std::string& name, int max_active, absl::Time now) override;
   absl::Status SetBackendAvailable(const std::string& name, bool available, const std::string& error,
                                    absl::Time now) override;

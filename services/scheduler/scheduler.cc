@@ -69,19 +69,21 @@ void Scheduler::BackendReachable(bool reachable, const std::string& error, absl:
   }
 }
 
-absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs) {
+absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs, bool fresh) {
   std::vector<std::string> accepted;
   int files = 0;
   absl::Status unreachable;
   for (const auto& job : jobs) {
     if (!unreachable.ok()) {
-      // The adapter is down: the jobs not sent yet go back to the queue.
+      // The adapter is down: fresh jobs not sent yet go back to the queue; re-sent ones (which the adapter
+      // may hold from an earlier call) wait for their next re-send.
+      if (!fresh) continue;
       auto released = repo_.ReleaseJob(job.job_id, clock_.Now());
       if (!released.ok())
         ASO_LOG(WARNING, "job=", job.job_id, " not released: ", released.status().message());
       continue;
     }
-    auto taken = Submit(job);
+    auto taken = Submit(job, fresh);
     if (!taken.ok()) {
       unreachable = taken.status();
       continue;
@@ -103,7 +105,7 @@ absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs
   return files;
 }
 
-absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job) {
+absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job, bool fresh) {
   const aso::fts_adapter::v1::Job msg = JobMessage(job);
   auto known = adapter_.SubmitJob(msg);
   if (!known.ok()) {
@@ -117,9 +119,14 @@ absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job) {
               failed.ok() ? *failed : 0, " file(s) FAILED");
       return false;
     }
+    if (absl::IsUnavailable(known.status()) && !fresh) {
+      ASO_LOG(WARNING, "job=", job.job_id, " not re-sent (", known.status().message(), "); will try again");
+      return absl::UnavailableError(std::string(known.status().message()));
+    }
     if (absl::IsUnavailable(known.status())) {
       // Not reached: the files go back to the queue at once instead of waiting for a re-send. Should the
-      // adapter have stored the job after all, its report names an attempt that is over and is ignored.
+      // adapter have stored the job after all, the newer attempt supersedes it there before it starts, and
+      // its report names an attempt that is over and is ignored.
       auto released = repo_.ReleaseJob(job.job_id, clock_.Now());
       ASO_LOG(WARNING, "job=", job.job_id, " not delivered (", known.status().message(), "); ",
               released.ok() ? *released : 0, " file(s) back in the queue");
@@ -197,7 +204,7 @@ absl::StatusOr<int> Scheduler::ClaimAndSend(
     note_waiting(*done_links[i], std::move(r.waiting));
     for (auto& j : r.jobs) jobs.push_back(std::move(j));
   }
-  auto sent = SubmitAll(jobs);
+  auto sent = SubmitAll(jobs, /*fresh=*/true);
   if (!sent.ok()) return absl::UnavailableError(absl::StrCat("adapter: ", sent.status().message()));
   return *sent;
 }
@@ -227,7 +234,7 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
   };
   auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
   if (!stale.ok()) return stale.status();
-  auto resent = SubmitAll(*stale);
+  auto resent = SubmitAll(*stale, /*fresh=*/false);
   if (!resent.ok()) return adapter_down(resent.status());
   dispatched += *resent;
 

@@ -65,12 +65,13 @@ class Scheduler {
   // One optimizer step, if it is due (for all replicas: the step's time is in the database); `stepped`
   // tells whether limits may have changed.
   absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links, bool& stepped);
-  // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or
-  // failed for good, UNAVAILABLE when the adapter could not be reached (the job was released).
-  absl::StatusOr<bool> Submit(const db::PendingJob& job);
+  // Sends one job (`fresh`: for the first time). Returns OK(true) when the adapter took it, OK(false) when
+  // it will be re-sent or failed for good, UNAVAILABLE when the adapter could not be reached (a fresh job
+  // is then released back to the queue; a re-sent one waits for its next re-send).
+  absl::StatusOr<bool> Submit(const db::PendingJob& job, bool fresh);
   // Sends the jobs and marks the files of those taken SUBMITTED. Returns the number of files taken;
-  // stops at an unreachable adapter, releasing the jobs not sent.
-  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs);
+  // stops at an unreachable adapter, releasing the fresh jobs not sent.
+  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs, bool fresh);
   void BackOff(absl::Time now);
   void BackendReachable(bool reachable, const std::string& error, absl::Time now);
 

@@ -124,7 +124,7 @@ grpc::Status SchedulerService::SetUserShare(grpc::ServerContext* ctx, const v1::
 }
 
 absl::Status SchedulerService::FillBackend(v1::Backend* out) {
-  auto b = repo_.GetBackend(config_.backend);
+  auto b = repo_.GetBackend(config_.backend, /*count_active=*/true);
   if (!b.ok()) return b.status();
   out->set_name(b->name);
   out->set_max_active(b->max_active > 0 ? b->max_active : config_.backend_max_active);

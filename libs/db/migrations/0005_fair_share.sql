@@ -84,3 +84,7 @@ CREATE TABLE backends (
   unavailable_since  timestamptz,
   updated            timestamptz NOT NULL
 );
+
+-- The fts-adapter finds not yet started older attempts of the transfers of a new job (see
+-- backend_job_repository.cc, kSupersede).
+CREATE INDEX backend_job_files_waiting_by_transfer ON backend_job_files (transfer_id) WHERE state = 'SUBMITTED';

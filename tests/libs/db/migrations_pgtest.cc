@@ -39,7 +39,8 @@ TEST(MigrationsTest, NewerSchemaIsRefused) {
 }
 
 // A version 2 database with transfers in every state gets its claim tables and per-job acceptance from
-// migration 3: nothing queued or in flight is lost, and what was SUBMITTED still reads SUBMITTED.
+// migration 3: nothing queued or in flight is lost, and what was SUBMITTED still reads SUBMITTED; the queue
+// gets its users from migration 5.
 TEST(MigrationsTest, Version3KeepsQueuedAndInFlightTransfers) {
   auto t = testing::TestDatabase::Create(/*migrate=*/false);
   ASSERT_TRUE(t.ok()) << t.status();
@@ -65,6 +66,7 @@ TEST(MigrationsTest, Version3KeepsQueuedAndInFlightTransfers) {
       "FROM generate_series(1, 6) g");
   ASSERT_TRUE(Migrate(tdb.db()).ok());
   EXPECT_EQ(tdb.QueryText("SELECT string_agg(transfer_id::text, ',') FROM transfer_queue"), "1");
+  EXPECT_EQ(tdb.QueryText("SELECT username FROM transfer_queue"), "u");  // migration 5: the queue knows users
   EXPECT_EQ(
       tdb.QueryText("SELECT string_agg(transfer_id::text, ',' ORDER BY transfer_id) FROM transfer_live"),
       "2,3,4,5");

@@ -229,7 +229,8 @@ TEST_F(SchedulerTest, BackendLimitHoldsAcrossLinks) {
               HasSubstr("transfer backend fts is full: 3 of 3 transfers"));
   FinishInFlight(1000);
   EXPECT_EQ(*scheduler.RunOnce(), 3);
-  auto backend = repo_->GetBackend("fts");
+  EXPECT_EQ(repo_->GetBackend("fts")->active, -1);  // not counted unless asked
+  auto backend = repo_->GetBackend("fts", /*count_active=*/true);
   ASSERT_TRUE(backend.ok());
   EXPECT_EQ(backend->active, 3);
   EXPECT_EQ(backend->max_active, 3);
