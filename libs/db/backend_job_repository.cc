@@ -23,15 +23,6 @@ constexpr char kInsertFiles[] = R"sql(
        AS n(i, t, a, s, d, z, c)
   ON CONFLICT (job_id, transfer_id) DO NOTHING)sql";
 
-// A newer attempt of a transfer arrived in another job (the scheduler released the older one after failing
-// to reach this adapter, which may have stored it after all): the older attempt is not started.
-constexpr char kSupersede[] = R"sql(
-  UPDATE backend_job_files f
-  SET state = 'CANCELED', finished = to_timestamp($4), failure_class = 'CANCELED',
-      error = 'superseded by attempt ' || n.a || ' of the transfer in job ' || $3
-  FROM unnest($1::bigint[], $2::int[]) AS n(t, a)
-  WHERE f.transfer_id = n.t AND f.attempt < n.a AND f.state = 'SUBMITTED' AND f.job_id <> $3)sql";
-
 constexpr char kLease[] = R"sql(
   WITH runnable AS (
     SELECT job_id, transfer_id FROM backend_job_files
@@ -128,8 +119,6 @@ absl::StatusOr<bool> PgBackendJobRepository::InsertJob(const Job& job, const std
     known = r.affected_rows() == 0;
     txn.exec_params(kInsertFiles, job.job_id(), IntArray(index), IntArray(ids), IntArray(attempts),
                     TextArray(sources), TextArray(destinations), IntArray(sizes), TextArray(checksums));
-    if (!known)
-      txn.exec_params(kSupersede, IntArray(ids), IntArray(attempts), job.job_id(), EpochSeconds(now));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

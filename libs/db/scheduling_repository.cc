@@ -77,7 +77,7 @@ constexpr char kSitesAndLoad[] = R"sql(
     CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
                         WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
                           AND r.not_before <= to_timestamp($6)
-                        ORDER BY r.priority DESC, r.transfer_id
+                        ORDER BY r.not_before
                         LIMIT 1) probe
     LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
     LEFT JOIN user_shares w ON w.username = u.username
@@ -216,20 +216,6 @@ constexpr char kTakeJob[] = R"sql(
 // A stale job none of whose files still waits for the backend (all killed or finished meanwhile).
 constexpr char kDropEmptyJob[] = R"sql(
   DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL)sql";
-
-// The backend was not reached with the job: its files go back to the queue with their priority and
-// not_before (their place), the spent attempt number is not counted against the retry budget.
-constexpr char kReleaseJob[] = R"sql(
-  WITH job AS (
-    DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL RETURNING transfer_ids)
-  UPDATE transfers
-  SET state = CASE WHEN kill_requested THEN 'KILLED' ELSE 'QUEUED' END,
-      failure_class = CASE WHEN kill_requested THEN 'CANCELED' ELSE failure_class END,
-      backend_job_id = CASE WHEN kill_requested THEN backend_job_id END,
-      claimed_at = NULL, retry_base = retry_base + 1, updated = to_timestamp($2)
-  FROM job
-  WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
-    AND transfers.state = 'SUBMITTING')sql";
 
 // Link health for the optimizer. A missing source, a cancel or a passed deadline says nothing about it.
 constexpr char kReadOutcomes[] = R"sql(
@@ -402,18 +388,20 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
   std::stable_sort(files.begin(), files.end(), [](const ClaimedFile& a, const ClaimedFile& b) {
     return a.priority != b.priority ? a.priority > b.priority : a.transfer_id < b.transfer_id;
   });
-  double new_virtual_time = -1;
+  // The link's virtual time: the smallest pass among the users that still have ready files; when every
+  // user ran out (the link is not saturated), the largest pass given, so that all who come back start
+  // level instead of the ones served least taking every slot to catch up.
+  double new_virtual_time = -1, largest = virtual_time;
   for (const auto& s : shares) {
     if (s.got > 0) {
       out_passes.users.push_back(s.user);
       out_passes.passes.push_back(s.pass);
+      largest = std::max(largest, s.pass);
     }
     if (!s.exhausted && (new_virtual_time < 0 || s.pass < new_virtual_time)) new_virtual_time = s.pass;
   }
-  if (new_virtual_time >= 0) {
-    out_passes.users.push_back("");
-    out_passes.passes.push_back(new_virtual_time);
-  }
+  out_passes.users.push_back("");
+  out_passes.passes.push_back(new_virtual_time >= 0 ? new_virtual_time : largest);
   return absl::OkStatus();
 }
 
@@ -428,33 +416,55 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
   if (load.empty()) return absl::OkStatus();  // a site was deleted meanwhile
   const auto& r = load[0];
   if (r[0].as<std::string>() != "ENABLED" || r[1].as<std::string>() != "ENABLED") return absl::OkStatus();
-  // The binding limit, in words, should it stop the claim before the ready files run out.
+  // The binding limit, should it stop the claim before the ready files run out; put in words once the
+  // claim is done, with the transfers active then.
   int64_t free = limits.max_files;
   why.clear();
-  auto bound = [&](int64_t room, std::string reason) {
-    if (room < free) {
-      free = room;
-      why = std::move(reason);
+  enum class Bound { kNone, kLink, kSource, kDestination, kBackend } bound = Bound::kNone;
+  int64_t bound_limit = 0, bound_active = 0;
+  auto limit_by = [&](Bound kind, int64_t limit, int64_t active) {
+    if (limit - active < free) {
+      free = limit - active;
+      bound = kind;
+      bound_limit = limit;
+      bound_active = active;
     }
   };
-  const int64_t link_active = r[4].as<int64_t>(), out_active = r[5].as<int64_t>();
-  const int64_t in_active = r[6].as<int64_t>(), backend_active = r[7].as<int64_t>();
-  bound(limits.link_max_active - link_active,
-        absl::StrCat("link ", source_site, " -> ", destination_site, " is full: ", link_active, " of ",
-                     limits.link_max_active, " transfers active"));
-  bound(r[2].as<int64_t>() - out_active,
-        absl::StrCat("source site ", source_site, " is sending its maximum: ", out_active, " of ",
-                     r[2].as<int64_t>(), " transfers"));
-  bound(r[3].as<int64_t>() - in_active,
-        absl::StrCat("destination site ", destination_site, " is receiving its maximum: ", in_active, " of ",
-                     r[3].as<int64_t>(), " transfers"));
-  if (limits.backend_max_active > 0) {
-    bound(limits.backend_max_active - backend_active,
-          absl::StrCat("transfer backend ", limits.backend, " is full: ", backend_active, " of ",
-                       limits.backend_max_active, " transfers"));
+  limit_by(Bound::kLink, limits.link_max_active, r[4].as<int64_t>());
+  limit_by(Bound::kSource, r[2].as<int64_t>(), r[5].as<int64_t>());
+  limit_by(Bound::kDestination, r[3].as<int64_t>(), r[6].as<int64_t>());
+  if (limits.backend_max_active > 0) limit_by(Bound::kBackend, limits.backend_max_active, r[7].as<int64_t>());
+  auto describe = [&](int64_t claimed, size_t users) {
+    const int64_t active = bound_active + claimed;
+    std::string out;
+    switch (bound) {
+      case Bound::kNone:
+        return out;
+      case Bound::kLink:
+        out = absl::StrCat("link ", source_site, " -> ", destination_site, " is full: ", active, " of ",
+                           bound_limit, " transfers active");
+        break;
+      case Bound::kSource:
+        out = absl::StrCat("source site ", source_site, " is sending its maximum: ", active, " of ",
+                           bound_limit, " transfers");
+        break;
+      case Bound::kDestination:
+        out = absl::StrCat("destination site ", destination_site, " is receiving its maximum: ", active,
+                           " of ", bound_limit, " transfers");
+        break;
+      case Bound::kBackend:
+        out = absl::StrCat("transfer backend ", limits.backend, " is full: ", active, " of ", bound_limit,
+                           " transfers");
+        break;
+    }
+    if (users > 1) absl::StrAppend(&out, ", shared fairly between ", users, " users with files ready on it");
+    return out;
+  };
+  if (r[8].is_null()) return absl::OkStatus();  // nothing ready
+  if (free <= 0) {
+    why = describe(0, ParseTextArray(r[8].as<std::string>()).size());
+    return absl::OkStatus();
   }
-  if (r[8].is_null()) why.clear();  // nothing ready
-  if (free <= 0 || r[8].is_null()) return absl::OkStatus();
   std::vector<Share> shares;
   const std::vector<std::string> users = ParseTextArray(r[8].as<std::string>());
   const std::vector<std::string> passes = ParseTextArray(r[9].as<std::string>());
@@ -463,9 +473,6 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
     shares.push_back(Share{users[i], ParseDouble(passes[i]), ParseDouble(weights[i])});
   }
   if (shares.empty()) return absl::OkStatus();
-  if (!why.empty() && shares.size() > 1) {
-    absl::StrAppend(&why, ", shared fairly between ", shares.size(), " users with files ready on it");
-  }
   const double virtual_time = r[11].is_null() ? 0 : r[11].as<double>();
   std::vector<ClaimedFile> files;
   Passes new_passes;
@@ -474,7 +481,6 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
       !s.ok()) {
     return s;
   }
-  if (static_cast<int64_t>(files.size()) < free) why.clear();  // the ready files ran out first
   if (files.empty()) return absl::OkStatus();
   absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
   for (const auto& f : files) by_id[f.transfer_id] = &f;
@@ -489,6 +495,24 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
     }
     jobs.push_back(std::move(job));
   }
+  // Files the plan left out (a lingering partial job) stay queued: their users are not charged for them.
+  if (ids.size() < files.size()) {
+    absl::flat_hash_map<std::string, int> left_out;
+    for (const auto& f : files) ++left_out[f.user];
+    for (const auto& job : jobs) {
+      for (const auto& f : job.files) --left_out[f.user];
+    }
+    for (size_t i = 0; i < new_passes.users.size(); ++i) {
+      for (const auto& share : shares) {
+        if (share.user == new_passes.users[i] && !share.user.empty()) {
+          new_passes.passes[i] -= left_out[share.user] / share.weight;
+        }
+      }
+    }
+  }
+  // A limit stopped the claim if it took every free slot (else the ready files ran out first).
+  if (static_cast<int64_t>(files.size()) == free)
+    why = describe(static_cast<int64_t>(ids.size()), shares.size());
   if (ids.empty()) return absl::OkStatus();
   auto moved =
       ExecPrepared(txn, "aso_claim", kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now),
@@ -649,16 +673,6 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePending
   return jobs;
 }
 
-absl::StatusOr<int> PgSchedulingRepository::ReleaseJob(const std::string& job_id, absl::Time now) {
-  int changed = 0;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed = static_cast<int>(txn.exec_params(kReleaseJob, job_id, EpochSeconds(now)).affected_rows());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return changed;
-}
-
 absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
     absl::Time now, absl::Duration interval,
     const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration)>&
@@ -743,7 +757,9 @@ absl::Status PgSchedulingRepository::SetSiteState(const std::string& site, const
 }
 
 absl::Status PgSchedulingRepository::SetUserWeight(const std::string& user, double weight, absl::Time now) {
-  if (!(weight > 0) || weight > 1e6) return absl::InvalidArgumentError("weight must be in (0, 1e6]");
+  if (!(weight >= 1e-3 && weight <= 1e3)) {
+    return absl::InvalidArgumentError(absl::StrCat("weight must be between 0.001 and 1000, got ", weight));
+  }
   return Transact(db_, [&](pqxx::work& txn) {
     txn.exec_params0(
         "INSERT INTO user_shares (username, weight, updated) VALUES ($1, $2, to_timestamp($3)) "

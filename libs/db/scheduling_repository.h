@@ -163,11 +163,6 @@ class SchedulingRepository {
   virtual absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
                                              absl::Time now) = 0;
 
-  // The backend could not be reached with the job: its files go back to QUEUED (KILLED if a kill
-  // waits) without losing their place, and the job is dropped. The attempt number stays spent, so a late
-  // report of the job is ignored, and is not counted against the retry budget. Returns how many changed.
-  virtual absl::StatusOr<int> ReleaseJob(const std::string& job_id, absl::Time now) = 0;
-
   // Jobs whose files have been SUBMITTING since before `claimed_before` (the scheduler or the adapter
   // died mid-hand-over); their claim time is renewed to `now` so one replica takes each.
   virtual absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before,
@@ -223,7 +218,6 @@ class PgSchedulingRepository final : public SchedulingRepository {
                                      absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,
                                                                int limit) override;
-  absl::StatusOr<int> ReleaseJob(const std::string& job_id, absl::Time now) override;
   absl::StatusOr<bool> OptimizeLinks(
       absl::Time now, absl::Duration interval,
       const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration window)>&

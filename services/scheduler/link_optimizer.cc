@@ -37,6 +37,10 @@ db::LinkDecision Decide(const db::LinkLoad& link, int ceiling, const db::LinkOut
         std::max(range.low, static_cast<int>(std::floor(current * config.shrink_on_failure)));
     d.reason = absl::StrFormat("shrinking: success rate %.1f%% < %.0f%%", 100 * d.success_rate,
                                100 * config.min_success_rate);
+  } else if (link.queued_ready == 0 && link.active < current * 0.8) {
+    // Less work than the limit allows: the throughput says nothing about what the link could carry.
+    d.reason =
+        absl::StrFormat("holding: the link does not use its limit (%d active, nothing ready)", link.active);
   } else if (previous > 0 && d.throughput < previous * config.falling) {
     d.optimized_active = std::max(
         range.low, std::min(current - 1, static_cast<int>(std::floor(current * config.shrink_on_slowdown))));

@@ -1,8 +1,9 @@
 // Adaptive concurrency per link, after FTS3's optimizer but deciding every few seconds from what finished
 // on the link since the last step: start in the middle of the allowed range; grow while the success rate
 // stays >= 97% and the link's throughput rises; shrink fast on failures and gently when the throughput
-// falls; hold otherwise. Never leaves [min_active, the link's ceiling]. Pure logic: the scheduler feeds it
-// the outcomes it reads and stores its decisions (table links), so every replica applies the same limit.
+// falls; hold otherwise, and whenever the link has less work than its limit (then its throughput measures
+// the demand, not the link). Never leaves [min_active, the link's ceiling]. Pure logic: the scheduler feeds
+// it the outcomes it reads and stores its decisions (table links), so every replica applies the same limit.
 #ifndef ASO_SERVICES_SCHEDULER_LINK_OPTIMIZER_H_
 #define ASO_SERVICES_SCHEDULER_LINK_OPTIMIZER_H_
 

@@ -69,21 +69,15 @@ void Scheduler::BackendReachable(bool reachable, const std::string& error, absl:
   }
 }
 
-absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs, bool fresh) {
+absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs) {
   std::vector<std::string> accepted;
   int files = 0;
   absl::Status unreachable;
   for (const auto& job : jobs) {
-    if (!unreachable.ok()) {
-      // The adapter is down: fresh jobs not sent yet go back to the queue; re-sent ones (which the adapter
-      // may hold from an earlier call) wait for their next re-send.
-      if (!fresh) continue;
-      auto released = repo_.ReleaseJob(job.job_id, clock_.Now());
-      if (!released.ok())
-        ASO_LOG(WARNING, "job=", job.job_id, " not released: ", released.status().message());
-      continue;
-    }
-    auto taken = Submit(job, fresh);
+    // Once the adapter is unreachable, the remaining jobs are not tried: they stay SUBMITTING and are
+    // re-sent under the same ids after resubmit_after, like the one that failed.
+    if (!unreachable.ok()) break;
+    auto taken = Submit(job);
     if (!taken.ok()) {
       unreachable = taken.status();
       continue;
@@ -105,7 +99,7 @@ absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs
   return files;
 }
 
-absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job, bool fresh) {
+absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job) {
   const aso::fts_adapter::v1::Job msg = JobMessage(job);
   auto known = adapter_.SubmitJob(msg);
   if (!known.ok()) {
@@ -119,23 +113,14 @@ absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job, bool fresh) {
               failed.ok() ? *failed : 0, " file(s) FAILED");
       return false;
     }
-    if (absl::IsUnavailable(known.status()) && !fresh) {
-      ASO_LOG(WARNING, "job=", job.job_id, " not re-sent (", known.status().message(), "); will try again");
-      return absl::UnavailableError(std::string(known.status().message()));
-    }
-    if (absl::IsUnavailable(known.status())) {
-      // Not reached: the files go back to the queue at once instead of waiting for a re-send. Should the
-      // adapter have stored the job after all, the newer attempt supersedes it there before it starts, and
-      // its report names an attempt that is over and is ignored.
-      auto released = repo_.ReleaseJob(job.job_id, clock_.Now());
-      ASO_LOG(WARNING, "job=", job.job_id, " not delivered (", known.status().message(), "); ",
-              released.ok() ? *released : 0, " file(s) back in the queue");
-      return absl::UnavailableError(std::string(known.status().message()));
-    }
-    // The adapter may or may not have stored it: the files stay SUBMITTING and the same job id is
-    // re-sent after resubmit_after.
+    // The adapter may or may not have stored the job (a call can fail after the adapter committed it), so
+    // its files stay SUBMITTING, counted against the limits, and the same job id is re-sent after
+    // resubmit_after: the adapter recognises it, and no file is ever run under two jobs.
     ASO_LOG(WARNING, "job=", job.job_id, " not confirmed by the adapter (", known.status().message(),
             "); will re-send");
+    if (absl::IsUnavailable(known.status())) {
+      return absl::UnavailableError(std::string(known.status().message()));
+    }
     return false;
   }
   BackendReachable(true, "", clock_.Now());
@@ -185,10 +170,13 @@ absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>
 absl::StatusOr<int> Scheduler::ClaimAndSend(
     absl::Time now, std::vector<db::LinkClaim>& batch, std::vector<const db::LinkLoad*>& links,
     const std::function<void(const db::LinkLoad&, std::string)>& note_waiting) {
+  // The claim time is taken now, not at the start of the round: it starts the resubmission delay.
+  const absl::Time claimed_at = std::max(now, clock_.Now());
   // While a link has files in flight, a partly filled job may wait for more files (see PlanJobs).
-  auto claimed = repo_.ClaimForLinks(batch, now, [&](size_t i, const std::vector<db::ClaimedFile>& files) {
-    return PlanJobs(files, config_.job_limits, now, links[i]->active > 0);
-  });
+  auto claimed =
+      repo_.ClaimForLinks(batch, claimed_at, [&](size_t i, const std::vector<db::ClaimedFile>& files) {
+        return PlanJobs(files, config_.job_limits, claimed_at, links[i]->active > 0);
+      });
   const std::vector<const db::LinkLoad*> done_links = std::move(links);
   batch.clear();
   links.clear();
@@ -204,7 +192,7 @@ absl::StatusOr<int> Scheduler::ClaimAndSend(
     note_waiting(*done_links[i], std::move(r.waiting));
     for (auto& j : r.jobs) jobs.push_back(std::move(j));
   }
-  auto sent = SubmitAll(jobs, /*fresh=*/true);
+  auto sent = SubmitAll(jobs);
   if (!sent.ok()) return absl::UnavailableError(absl::StrCat("adapter: ", sent.status().message()));
   return *sent;
 }
@@ -234,7 +222,7 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
   };
   auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
   if (!stale.ok()) return stale.status();
-  auto resent = SubmitAll(*stale, /*fresh=*/false);
+  auto resent = SubmitAll(*stale);
   if (!resent.ok()) return adapter_down(resent.status());
   dispatched += *resent;
 
@@ -250,14 +238,15 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
   auto backend = repo_.GetBackend(config_.backend);
   if (!backend.ok()) return backend.status();
   const int backend_limit = backend->max_active > 0 ? backend->max_active : config_.backend_max_active;
+  // The database is the record (another replica or an earlier process may have written it).
+  backend_reachable_ = backend->available;
 
   std::vector<std::pair<std::string, std::string>> waiting_links;
   std::vector<std::string> waiting_reasons;
+  // Only changes are written: the links' stored reasons came with ListLinks.
   std::function<void(const db::LinkLoad&, std::string)> note_waiting = [&](const db::LinkLoad& link,
                                                                            std::string reason) {
-    std::string& last = link_waiting_[LinkKey(link.source_site, link.destination_site)];
-    if (last == reason) return;
-    last = reason;
+    if (link.waiting_reason == reason) return;
     waiting_links.emplace_back(link.source_site, link.destination_site);
     waiting_reasons.push_back(std::move(reason));
   };
@@ -304,8 +293,7 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
     if (!sent.ok()) failure = sent.status();
   }
   if (auto s = repo_.SetLinkWaiting(waiting_links, waiting_reasons); !s.ok()) {
-    for (const auto& [src, dst] : waiting_links) link_waiting_.erase(LinkKey(src, dst));  // next round
-    ASO_LOG(WARNING, "waiting reasons not stored: ", s.message());
+    ASO_LOG(WARNING, "waiting reasons not stored (next round): ", s.message());
   }
   if (!failure.ok()) return failure;
   return dispatched;

@@ -65,13 +65,12 @@ class Scheduler {
   // One optimizer step, if it is due (for all replicas: the step's time is in the database); `stepped`
   // tells whether limits may have changed.
   absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links, bool& stepped);
-  // Sends one job (`fresh`: for the first time). Returns OK(true) when the adapter took it, OK(false) when
-  // it will be re-sent or failed for good, UNAVAILABLE when the adapter could not be reached (a fresh job
-  // is then released back to the queue; a re-sent one waits for its next re-send).
-  absl::StatusOr<bool> Submit(const db::PendingJob& job, bool fresh);
+  // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or
+  // failed for good, UNAVAILABLE when the adapter could not be reached (it will be re-sent).
+  absl::StatusOr<bool> Submit(const db::PendingJob& job);
   // Sends the jobs and marks the files of those taken SUBMITTED. Returns the number of files taken;
-  // stops at an unreachable adapter, releasing the fresh jobs not sent.
-  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs, bool fresh);
+  // stops at an unreachable adapter (UNAVAILABLE).
+  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs);
   void BackOff(absl::Time now);
   void BackendReachable(bool reachable, const std::string& error, absl::Time now);
 
@@ -81,10 +80,8 @@ class Scheduler {
   SchedulerConfig config_;
   absl::Time backoff_until_ = absl::InfinitePast();
   absl::Duration backoff_ = absl::ZeroDuration();
-  bool backend_reachable_ = true;
+  bool backend_reachable_ = true;  // as last read from or written to table backends
   absl::Time last_optimized_ = absl::InfinitePast();
-  // The waiting reason last stored per link ("source\ndestination"), so only changes are written.
-  absl::flat_hash_map<std::string, std::string> link_waiting_;
   metrics::CounterVec files_dispatched_;
   metrics::CounterVec submit_errors_;
   metrics::GaugeVec link_limit_;

@@ -107,8 +107,12 @@ grpc::Status SchedulerService::SetSiteState(grpc::ServerContext* ctx, const v1::
     return server::ToGrpcStatus(p.status());
   }
   if (request->site().empty()) return server::ToGrpcStatus(absl::InvalidArgumentError("site is required"));
-  if (request->state() == aso::common::v1::SITE_STATE_UNSPECIFIED) {
-    return server::ToGrpcStatus(absl::InvalidArgumentError("state must be ENABLED, DRAINING or BANNED"));
+  if (request->state() != aso::common::v1::SITE_STATE_ENABLED &&
+      request->state() != aso::common::v1::SITE_STATE_DRAINING &&
+      request->state() != aso::common::v1::SITE_STATE_BANNED) {
+    return server::ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("state must be SITE_STATE_ENABLED, SITE_STATE_DRAINING or SITE_STATE_BANNED, got ",
+                     static_cast<int>(request->state()))));
   }
   return server::ToGrpcStatus(repo_.SetSiteState(
       request->site(), std::string(transfer::SiteStateName(request->state())), clock_.Now()));

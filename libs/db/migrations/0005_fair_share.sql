@@ -11,6 +11,8 @@ ALTER TABLE transfer_queue ALTER COLUMN username DROP DEFAULT;
 DROP INDEX transfer_queue_by_link;
 CREATE INDEX transfer_queue_by_link_user
   ON transfer_queue (source_site, destination_site, username, priority DESC, transfer_id);
+-- Whether a user has a ready file on a link, without walking its files in a retry cool-off.
+CREATE INDEX transfer_queue_ready_by_user ON transfer_queue (source_site, destination_site, username, not_before);
 
 CREATE TABLE link_shares (
   source_site       text NOT NULL,
@@ -84,7 +86,3 @@ CREATE TABLE backends (
   unavailable_since  timestamptz,
   updated            timestamptz NOT NULL
 );
-
--- The fts-adapter finds not yet started older attempts of the transfers of a new job (see
--- backend_job_repository.cc, kSupersede).
-CREATE INDEX backend_job_files_waiting_by_transfer ON backend_job_files (transfer_id) WHERE state = 'SUBMITTED';

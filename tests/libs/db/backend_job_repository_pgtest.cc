@@ -41,21 +41,6 @@ TEST_F(BackendJobRepositoryTest, ResubmissionIsRecognisedAndMerged) {
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM backend_job_files WHERE job_id = 'j1'"), 3);
 }
 
-// A newer attempt of a transfer in another job cancels the older attempt if it has not started.
-TEST_F(BackendJobRepositoryTest, NewerAttemptSupersedesAnUnstartedOlderOne) {
-  ASSERT_TRUE(repo_->InsertJob(MakeJob("j1", {1, 2}), "gfal2", kT0).ok());
-  Job newer = MakeJob("j2", {1});
-  newer.mutable_files(0)->set_attempt(2);
-  ASSERT_TRUE(repo_->InsertJob(newer, "gfal2", kT0).ok());
-  EXPECT_EQ(tdb_->QueryText("SELECT state || ' ' || error FROM backend_job_files WHERE job_id = 'j1' AND "
-                            "transfer_id = 1"),
-            "CANCELED superseded by attempt 2 of the transfer in job j2");
-  auto leased = repo_->LeaseFiles("w", 5, absl::Seconds(60), kT0);
-  ASSERT_TRUE(leased.ok());
-  ASSERT_EQ(leased->size(), 2u);  // transfer 2 of j1 and transfer 1 of j2
-  for (const auto& f : *leased) EXPECT_TRUE(f.transfer_id == 2 || f.job_id == "j2") << f.job_id;
-}
-
 TEST_F(BackendJobRepositoryTest, LeasesAreExclusiveUntilTheyExpire) {
   ASSERT_TRUE(repo_->InsertJob(MakeJob("j1", {1, 2}), "gfal2", kT0).ok());
   auto a = repo_->LeaseFiles("w1", 1, absl::Seconds(60), kT0);

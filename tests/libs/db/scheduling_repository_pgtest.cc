@@ -316,6 +316,26 @@ TEST_F(SchedulingRepositoryTest, NoStarvationBehindAHugeBacklog) {
   EXPECT_EQ(next["big"], 1);
 }
 
+// On a link that is not saturated every user is served in full; a user who arrives when it saturates starts
+// level with them instead of taking every slot until its pass catches up.
+TEST_F(SchedulingRepositoryTest, FairShareAfterAnUnsaturatedSpell) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  QueueFiles(*tdb_, "a", 50, 3);
+  QueueFiles(*tdb_, "b", 50, 3);
+  auto all = ClaimRound(*repo_, *tdb_, 1000);
+  EXPECT_EQ(all["a"], 50);
+  EXPECT_EQ(all["b"], 50);
+  tdb_->Exec("DELETE FROM transfers WHERE state = 'DONE'");
+  QueueFiles(*tdb_, "a", 100, 3);
+  QueueFiles(*tdb_, "b", 100, 3);
+  QueueFiles(*tdb_, "c", 100, 3);
+  auto shared = ClaimRound(*repo_, *tdb_, 6);
+  EXPECT_EQ(shared["a"], 2);
+  EXPECT_EQ(shared["b"], 2);
+  EXPECT_EQ(shared["c"], 2);
+}
+
 // Inside a user's share the best priority goes first; weights scale shares; a user arriving late (or
 // coming back) starts at the link's current virtual time instead of taking every slot to catch up.
 TEST_F(SchedulingRepositoryTest, PrioritiesWeightsAndLateArrivals) {

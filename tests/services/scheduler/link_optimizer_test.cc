@@ -16,6 +16,7 @@ db::LinkLoad Link(int optimized, double throughput = -1) {
   l.destination_site = "B";
   l.optimized_active = optimized;
   l.throughput = throughput;
+  l.queued_ready = 1000;  // a backlog: the link has more work than its limit
   return l;
 }
 
@@ -80,6 +81,20 @@ TEST(LinkOptimizerTest, ShrinksWhenTheThroughputFalls) {
   auto d = Decide(Link(50, 10'000'000), 100, slow, absl::Seconds(5), config);
   EXPECT_EQ(d.optimized_active, 45);
   EXPECT_THAT(d.reason, HasSubstr("throughput fell"));
+}
+
+// Without a backlog and below its limit, a link's throughput follows the demand: neither grow nor shrink on
+// it (failures still shrink).
+TEST(LinkOptimizerTest, HoldsWhenTheLinkDoesNotUseItsLimit) {
+  OptimizerConfig config;
+  db::LinkLoad idle = Link(50, 10'000'000);
+  idle.queued_ready = 0;
+  idle.active = 5;
+  auto d = Decide(idle, 100, db::LinkOutcomes{"A", "B", 10, 0, 1'000'000}, absl::Seconds(5), config);
+  EXPECT_EQ(d.optimized_active, 50);
+  EXPECT_THAT(d.reason, HasSubstr("does not use its limit"));
+  d = Decide(idle, 100, db::LinkOutcomes{"A", "B", 5, 5, 1'000'000}, absl::Seconds(5), config);
+  EXPECT_EQ(d.optimized_active, 25);
 }
 
 TEST(LinkOptimizerTest, HoldsWithoutOutcomesAndNeverLeavesTheRange) {

@@ -104,6 +104,10 @@ TEST_F(SchedulerTest, DispatchesWithinTheLinkLimitInJobsPerUser) {
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(*n, 5);
   EXPECT_EQ(tdb_->QueryInt(aso::db::kCountSubmitted), 5);
+  // The claim filled the link: counted after the claim, shared by both users.
+  EXPECT_EQ(
+      LinkWaiting("A", "B"),
+      "link A -> B is full: 5 of 5 transfers active, shared fairly between 2 users with files ready on it");
   for (const auto& job : adapter_.jobs) {
     EXPECT_LE(job.files_size(), 2);
     for (const auto& f : job.files()) {
@@ -116,27 +120,34 @@ TEST_F(SchedulerTest, DispatchesWithinTheLinkLimitInJobsPerUser) {
   EXPECT_THAT(LinkWaiting("A", "B"), HasSubstr("link A -> B is full: 5 of 5 transfers active"));
 }
 
-TEST_F(SchedulerTest, UnreachableAdapterReleasesTheFilesAndBacksOff) {
+// The adapter cannot be reached: it may have stored the job anyway, so the files stay SUBMITTING (still
+// counted against the limits) and the same job is sent again later; the backend shows as unreachable, and
+// the scheduler backs off until a job is accepted again.
+TEST_F(SchedulerTest, UnreachableAdapterGetsTheSameJobAgainAfterABackOff) {
   aso::db::InsertTransfers(tdb_->db(), 2, "a");
   adapter_.fail_with = absl::UnavailableError("connection refused");
   Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
   auto n = scheduler.RunOnce();
   EXPECT_TRUE(absl::IsUnavailable(n.status())) << n.status();
-  // Back in the queue at once, their place kept, the spent attempt not counted against the retry budget.
-  EXPECT_EQ(Count("state = 'QUEUED' AND backend_job_id IS NULL AND attempt = 1 AND retry_base = 1"), 2);
-  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM submissions"), 0);
+  EXPECT_EQ(Count("state = 'SUBMITTING' AND attempt = 1"), 2);
+  const std::string job_id = tdb_->QueryText("SELECT min(backend_job_id) FROM transfers");
   EXPECT_EQ(tdb_->QueryText("SELECT available::text || ' ' || last_error FROM backends WHERE name = 'fts'"),
             "false adapter: connection refused");
+  db::PgTransferRepository transfers(tdb_->db());
+  aso::db::InsertTransfers(tdb_->db(), 1, "later");
+  auto later = transfers.Get(3, clock_.Now());
+  ASSERT_TRUE(later.ok());
+  EXPECT_THAT(later->waiting_reason(), HasSubstr("transfer backend fts unreachable since"));
   adapter_.fail_with = absl::OkStatus();
   EXPECT_EQ(*scheduler.RunOnce(), 0);  // backing off
   ASSERT_GT(scheduler.backoff_until(), clock_.Now());
-  clock_.SetTime(scheduler.backoff_until());
-  EXPECT_EQ(*scheduler.RunOnce(), 2);
-  EXPECT_EQ(adapter_.Files(), (std::vector<std::pair<int64_t, int>>{{1, 2}, {2, 2}}));
+  clock_.AdvanceTime(config_.resubmit_after + absl::Seconds(1));
+  EXPECT_EQ(*scheduler.RunOnce(), 3);
+  ASSERT_EQ(adapter_.jobs.size(), 2u);
+  EXPECT_EQ(adapter_.jobs[0].job_id(), job_id);  // the same job, re-sent
+  EXPECT_EQ(adapter_.Files().size(), 3u);
+  EXPECT_EQ(tdb_->QueryInt("SELECT max(attempt) FROM transfers"), 1);
   EXPECT_EQ(tdb_->QueryText("SELECT available::text FROM backends WHERE name = 'fts'"), "true");
-  // A late report of the released attempt changes nothing.
-  db::PgTransferRepository transfers(tdb_->db());
-  EXPECT_EQ(Count("state = 'SUBMITTING' AND attempt = 2"), 2);
 }
 
 TEST_F(SchedulerTest, UnconfirmedJobIsResentUnderTheSameId) {
