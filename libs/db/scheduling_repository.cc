@@ -73,15 +73,17 @@ constexpr char kSitesAndLoad[] = R"sql(
   ready AS (
     SELECT u.username, s.pass, COALESCE(w.weight, 1) AS weight
     FROM u
-    -- One index probe per user for a ready file (a plain EXISTS may be planned as a scan of the queue).
-    CROSS JOIN LATERAL (SELECT 1 FROM transfer_queue r
-                        WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
-                          AND r.not_before <= to_timestamp($6)
-                        ORDER BY r.not_before
-                        LIMIT 1) probe
     LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
     LEFT JOIN user_shares w ON w.username = u.username
-    WHERE u.username IS NOT NULL)
+    WHERE u.username IS NOT NULL
+      -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
+      -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
+      AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
+           OR (SELECT true FROM transfer_queue r
+               WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
+                 AND r.not_before <= to_timestamp($6)
+               ORDER BY r.priority DESC, r.transfer_id
+               LIMIT 1)))
   SELECT src.state, dst.state, src.lim, dst.lim,
     (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 AND destination_site = $2
        LIMIT $3) link),

@@ -9,10 +9,9 @@ ALTER TABLE transfer_queue ADD COLUMN username text NOT NULL DEFAULT '';
 UPDATE transfer_queue q SET username = t.username FROM transfers t WHERE t.id = q.transfer_id;
 ALTER TABLE transfer_queue ALTER COLUMN username DROP DEFAULT;
 DROP INDEX transfer_queue_by_link;
+-- not_before is included so that files in a retry cool-off are skipped from the index alone.
 CREATE INDEX transfer_queue_by_link_user
-  ON transfer_queue (source_site, destination_site, username, priority DESC, transfer_id);
--- Whether a user has a ready file on a link, without walking its files in a retry cool-off.
-CREATE INDEX transfer_queue_ready_by_user ON transfer_queue (source_site, destination_site, username, not_before);
+  ON transfer_queue (source_site, destination_site, username, priority DESC, transfer_id) INCLUDE (not_before);
 
 CREATE TABLE link_shares (
   source_site       text NOT NULL,
