@@ -1,0 +1,295 @@
+#include "libs/backend/fts3_client.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace aso::backend {
+namespace {
+
+using nlohmann::json;
+
+// Fields of the files asked for in bulk status (FTS3 returns only these with ?files=).
+constexpr char kFileFields[] =
+    "file_id,file_state,reason,source_surl,dest_surl,filesize,throughput,tx_duration,recoverable,"
+    "file_metadata";
+
+void GlobalInitOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+std::string Text(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+double Number(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return 0;
+  return it->get<double>();
+}
+
+std::map<std::string, std::string> StringMap(const json& j, const char* key) {
+  std::map<std::string, std::string> out;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_object()) return out;
+  for (const auto& [k, v] : it->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return out;
+}
+
+Fts3JobStatus JobFromJson(const json& j) {
+  Fts3JobStatus job;
+  job.job_id = Text(j, "job_id");
+  job.http_status = j.contains("http_status") ? Text(j, "http_status") : "200 Ok";
+  job.job_state = Text(j, "job_state");
+  job.reason = Text(j, "reason");
+  if (auto files = j.find("files"); files != j.end() && files->is_array()) {
+    for (const auto& f : *files) {
+      Fts3FileStatus s;
+      s.file_id = static_cast<int64_t>(Number(f, "file_id"));
+      s.file_state = Text(f, "file_state");
+      s.reason = Text(f, "reason");
+      s.source_surl = Text(f, "source_surl");
+      s.dest_surl = Text(f, "dest_surl");
+      s.filesize = static_cast<int64_t>(Number(f, "filesize"));
+      s.throughput_mib_s = Number(f, "throughput");
+      s.tx_duration = Number(f, "tx_duration");
+      s.recoverable =
+          f.contains("recoverable") && f["recoverable"].is_boolean() && f["recoverable"].get<bool>();
+      s.metadata = StringMap(f, "file_metadata");
+      job.files.push_back(std::move(s));
+    }
+  }
+  return job;
+}
+
+absl::StatusOr<json> Parse(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return absl::InternalError(absl::StrCat("FTS3 answered malformed JSON: ", body.substr(0, 200)));
+  return j;
+}
+
+}  // namespace
+
+bool IsTerminalJobState(const std::string& state) {
+  return state == "FINISHED" || state == "FAILED" || state == "FINISHEDDIRTY" || state == "CANCELED";
+}
+
+bool IsTerminalFileState(const std::string& state) {
+  return state == "FINISHED" || state == "FAILED" || state == "CANCELED";
+}
+
+absl::Status Fts3Error(long http_status, const std::string& body) {
+  std::string message = body.substr(0, 500);
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("message")) message = Text(j, "message");
+  const std::string text = absl::StrCat("FTS3 answered ", http_status, ": ", message);
+  switch (http_status) {
+    case 400:
+      return absl::InvalidArgumentError(text);
+    case 401:
+    case 403:
+      return absl::PermissionDeniedError(text);
+    case 404:
+      return absl::NotFoundError(text);
+    case 409:
+      return absl::AlreadyExistsError(text);
+    case 419:
+      return absl::FailedPreconditionError(
+          absl::StrCat(text, " (the delegated credential is missing or expires within the hour)"));
+    case 503:
+      return absl::ResourceExhaustedError(text);
+    default:
+      return http_status >= 500 ? absl::UnavailableError(text) : absl::UnknownError(text);
+  }
+}
+
+Fts3Client::Fts3Client(Fts3Config config) : config_(std::move(config)) {
+  while (!config_.endpoint.empty() && config_.endpoint.back() == '/') config_.endpoint.pop_back();
+  GlobalInitOnce();
+}
+
+absl::StatusOr<Fts3Client::Response> Fts3Client::Call(const std::string& method, const std::string& path,
+                                                      const std::string& body) const {
+  absl::Duration backoff = config_.backoff;
+  absl::Status last;
+  for (int attempt = 1; attempt <= std::max(config_.max_attempts, 1); ++attempt) {
+    if (attempt > 1) {
+      absl::SleepFor(backoff);
+      backoff *= 2;
+    }
+    std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+    if (!curl) return absl::InternalError("libcurl could not start");
+    Response response;
+    const std::string url = config_.endpoint + path;
+    CURL* c = curl.get();
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(config_.timeout)));
+    curl_easy_setopt(
+        c, CURLOPT_CONNECTTIMEOUT_MS,
+        static_cast<long>(absl::ToInt64Milliseconds(std::min(config_.timeout, absl::Seconds(10)))));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+    if (!config_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, config_.ca_file.c_str());
+    if (!config_.ca_path.empty()) curl_easy_setopt(c, CURLOPT_CAPATH, config_.ca_path.c_str());
+    if (!config_.cert_file.empty()) {
+      curl_easy_setopt(c, CURLOPT_SSLCERT, config_.cert_file.c_str());
+      const std::string& key = config_.key_file.empty() ? config_.cert_file : config_.key_file;
+      curl_easy_setopt(c, CURLOPT_SSLKEY, key.c_str());
+    }
+    struct curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Accept: application/json");
+    std::string auth;
+    if (!config_.bearer_token.empty()) {
+      auth = "Authorization: Bearer " + config_.bearer_token;
+      headers = curl_slist_append(headers, auth.c_str());
+    }
+    if (!body.empty()) {
+      headers = curl_slist_append(headers, "Content-Type: application/json");
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    const CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) {
+      last = absl::UnavailableError(absl::StrCat("FTS3 at ", config_.endpoint, " not reached (", method, " ",
+                                                 path, "): ", curl_easy_strerror(rc)));
+      // A request that may have reached the server is not repeated unless it is idempotent.
+      if (method == "POST" && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST) return last;
+      continue;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+    if (response.status >= 500 && response.status != 503) {
+      last = Fts3Error(response.status, response.body);
+      if (method == "POST") return last;  // it may have been stored: the caller re-submits (409 then)
+      continue;
+    }
+    return response;
+  }
+  return last;
+}
+
+absl::StatusOr<std::string> Fts3Client::Submit(const Fts3JobRequest& job) const {
+  json files = json::array();
+  for (const auto& f : job.files) {
+    json file = {{"sources", {f.source}},
+                 {"destinations", {f.destination}},
+                 {"filesize", f.filesize},
+                 {"metadata", f.metadata},
+                 {"activity", f.activity}};
+    if (!f.checksum.empty()) file["checksum"] = f.checksum;
+    files.push_back(std::move(file));
+  }
+  json metadata = job.job_metadata;
+  metadata["aso_job_id"] = job.sid;  // how FindJobBySid recognises the job
+  json params = {{"verify_checksum", job.verify_checksum},
+                 {"overwrite", job.overwrite},
+                 {"retry", -1},
+                 {"priority", job.priority},
+                 {"job_metadata", metadata},
+                 {"id_generator", "deterministic"},
+                 {"sid", job.sid}};
+  if (job.timeout_seconds > 0) params["timeout"] = job.timeout_seconds;
+  const json body = {{"files", files}, {"params", params}};
+  auto r = Call("POST", "/jobs", body.dump());
+  if (!r.ok()) return r.status();
+  if (r->status != 200 && r->status != 201) return Fts3Error(r->status, r->body);
+  auto j = Parse(r->body);
+  if (!j.ok()) return j.status();
+  const std::string id = Text(*j, "job_id");
+  if (id.empty()) return absl::InternalError("FTS3 accepted the job without a job_id");
+  return id;
+}
+
+absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::GetJobs(
+    const std::vector<std::string>& job_ids) const {
+  std::vector<Fts3JobStatus> out;
+  if (job_ids.empty()) return out;
+  auto r = Call("GET", absl::StrCat("/jobs/", absl::StrJoin(job_ids, ","), "?files=", kFileFields), "");
+  if (!r.ok()) return r.status();
+  if (job_ids.size() == 1 && r->status == 404) {
+    Fts3JobStatus missing;
+    missing.job_id = job_ids[0];
+    missing.http_status = "404 Not Found";
+    out.push_back(std::move(missing));
+    return out;
+  }
+  if (r->status != 200 && r->status != 207) return Fts3Error(r->status, r->body);
+  auto j = Parse(r->body);
+  if (!j.ok()) return j.status();
+  if (j->is_array()) {
+    for (const auto& item : *j) out.push_back(JobFromJson(item));
+  } else {
+    out.push_back(JobFromJson(*j));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Fts3Client::FindJobBySid(const std::string& sid, int limit) const {
+  auto r =
+      Call("GET",
+           absl::StrCat("/jobs?state_in=SUBMITTED,READY,ACTIVE,STAGING,FINISHED,FAILED,FINISHEDDIRTY,CANCELED"
+                        "&fields=job_id,job_metadata&limit=",
+                        std::clamp(limit, 1, 500)),
+           "");
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return Fts3Error(r->status, r->body);
+  auto j = Parse(r->body);
+  if (!j.ok()) return j.status();
+  if (j->is_array()) {
+    for (const auto& item : *j) {
+      if (StringMap(item, "job_metadata")["aso_job_id"] == sid) return Text(item, "job_id");
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no FTS3 job for ", sid, " among the newest ", limit));
+}
+
+absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::Cancel(const std::vector<std::string>& job_ids) const {
+  std::vector<Fts3JobStatus> out;
+  if (job_ids.empty()) return out;
+  auto r = Call("DELETE", absl::StrCat("/jobs/", absl::StrJoin(job_ids, ",")), "");
+  if (!r.ok()) return r.status();
+  if (job_ids.size() == 1 && r->status == 404) {
+    Fts3JobStatus missing;
+    missing.job_id = job_ids[0];
+    missing.http_status = "404 Not Found";
+    out.push_back(std::move(missing));
+    return out;
+  }
+  if (r->status != 200 && r->status != 207) return Fts3Error(r->status, r->body);
+  auto j = Parse(r->body);
+  if (!j.ok()) return j.status();
+  if (j->is_array()) {
+    for (const auto& item : *j) out.push_back(JobFromJson(item));
+  } else {
+    out.push_back(JobFromJson(*j));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Fts3Client::Whoami() const {
+  auto r = Call("GET", "/whoami", "");
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return Fts3Error(r->status, r->body);
+  auto j = Parse(r->body);
+  if (!j.ok()) return j.status();
+  return Text(*j, "user_dn");
+}
+
+}  // namespace aso::backend

@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""A test FTS3 server that follows ../shared/FTS3_REST.md: the REST API of FTS3 over HTTPS with X.509 client
+certificates (or a bearer token), whose transfers really copy between XRootD endpoints with `xrdcp`.
+
+    tests/fts3/fts3_server.py --port N --cert server.pem --key server.key --ca ca.pem [--workers 4]
+
+What it implements, as FTS3 does:
+  POST /jobs                 submission; `id_generator: deterministic` + `sid` give
+                             job_id = uuid5(uuid5(BASE, vo), sid), and a second submission of a sid is 409;
+                             `file://` URLs are refused (400); checksum `adler32:...` verified at the
+                             destination when `verify_checksum` asks for it; `overwrite` false refuses an
+                             existing destination (DESTINATION [17] ... File exists).
+  GET /jobs/{id}             job object with `files`; several ids: 207 with an `http_status` per item.
+  GET /jobs/{id}/files       file objects.
+  GET /jobs?state_in=..&fields=..&limit=N   (limit <= 500; without state_in only unfinished jobs)
+  DELETE /jobs/{id}[,{id2}]  cancel; a terminal job answers 200 with "http_status": "304 Not Modified".
+  DELETE /jobs/{id}/files/{fid}[,..]  cancel files.
+  GET /whoami                the caller's DN.
+Job states SUBMITTED -> ACTIVE -> FINISHED / FAILED / FINISHEDDIRTY / CANCELED; file reasons read
+"SCOPE [errno] message".
+
+Fault injection for tests (not part of FTS3), under /_test:
+  POST /_test/faults {"status": 503, "count": 2}   the next 2 requests answer 503 (or 419, 500, ...)
+  POST /_test/faults {"pause_copies": true}         copies wait until {"pause_copies": false}
+  GET  /_test/requests                              how many requests of each kind were served
+"""
+
+import argparse
+import json
+import os
+import re
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+# FTS3 derives deterministic ids from a fixed namespace and the VO; the test server uses its own.
+BASE = uuid.UUID("6f1c8d50-3b1e-5c6e-9d2a-0a5e5f0e7a11")
+TERMINAL_JOB = {"FINISHED", "FAILED", "FINISHEDDIRTY", "CANCELED"}
+TERMINAL_FILE = {"FINISHED", "FAILED", "CANCELED"}
+XRDCP_TIMEOUT = 600
+
+
+def now_text():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def error(status, message):
+    return status, {"status": f"{status} {STATUS_TEXT.get(status, '')}".strip(), "message": message}
+
+
+STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 419: "Authentication Timeout",
+               500: "Internal Server Error", 503: "Service Unavailable", 207: "Multi-Status", 304: "Not Modified"}
+
+
+class Store:
+    def __init__(self, workers):
+        self.lock = threading.Condition()
+        self.jobs = {}          # job_id -> job dict (with "files": [file dicts])
+        self.order = []         # job ids in submission order
+        self.next_file_id = 1
+        self.queue = []         # (job_id, file index) waiting for a copy slot
+        self.faults = []        # statuses to answer next
+        self.pause = False
+        self.requests = {}
+        self.workers = [threading.Thread(target=self.copy_loop, daemon=True) for _ in range(workers)]
+        for w in self.workers:
+            w.start()
+
+    # -- copies -----------------------------------------------------------------------------------
+    def copy_loop(self):
+        while True:
+            with self.lock:
+                while not self.queue or self.pause:
+                    self.lock.wait()
+                job_id, index = self.queue.pop(0)
+                job = self.jobs[job_id]
+                f = job["files"][index]
+                if f["file_state"] != "SUBMITTED":
+                    continue
+                f["file_state"] = "ACTIVE"
+                f["start_time"] = now_text()
+                job["job_state"] = "ACTIVE"
+                params = job["params"]
+            started = time.time()
+            state, reason, recoverable = self.copy(f, params)
+            with self.lock:
+                if f["file_state"] == "CANCELED":  # cancelled while copying: the copy's result is void
+                    continue
+                f["file_state"] = state
+                f["reason"] = reason
+                f["recoverable"] = recoverable
+                f["finish_time"] = now_text()
+                f["tx_duration"] = round(time.time() - started, 3)
+                if state == "FINISHED":
+                    f["filesize"] = f["user_filesize"]
+                    f["throughput"] = (f["filesize"] / 1048576) / max(f["tx_duration"], 1e-3)
+                self.update_job(job)
+                self.lock.notify_all()
+
+    def copy(self, f, params):
+        src, dst = f["source_surl"], f["dest_surl"]
+        cmd = ["xrdcp", "--silent", "--path"]
+        if params.get("overwrite"):
+            cmd.append("--force")
+        verify = params.get("verify_checksum", "none")
+        if verify is True:
+            verify = "both"
+        checksum = f.get("checksum") or ""
+        if verify in ("both", "target", "destination") and checksum.lower().startswith("adler32:"):
+            cmd += ["--cksum", "adler32:" + checksum.split(":", 1)[1].lower()]
+        elif verify in ("both", "target", "destination"):
+            cmd += ["--cksum", "adler32:source"]
+        cmd += [src, dst]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=params.get("timeout") or XRDCP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return "FAILED", "TRANSFER [110] Operation timeout: the copy took longer than the timeout", True
+        if out.returncode == 0:
+            return "FINISHED", "", False
+        return ("FAILED",) + classify(out.stderr.strip() or out.stdout.strip(), checksum)
+
+    def update_job(self, job):
+        states = [f["file_state"] for f in job["files"]]
+        if all(s in TERMINAL_FILE for s in states):
+            if all(s == "FINISHED" for s in states):
+                job["job_state"] = "FINISHED"
+            elif all(s == "CANCELED" for s in states):
+                job["job_state"] = "CANCELED"
+            elif any(s == "FINISHED" for s in states):
+                job["job_state"] = "FINISHEDDIRTY"
+            else:
+                job["job_state"] = "FAILED"
+            job["job_finished"] = now_text()
+            failed = [f for f in job["files"] if f["file_state"] == "FAILED"]
+            job["reason"] = f"One or more files failed. Please have a look at the details for more information" \
+                if failed else ""
+
+    # -- API --------------------------------------------------------------------------------------
+    def submit(self, body, dn):
+        files = body.get("files")
+        params = body.get("params") or {}
+        if not isinstance(files, list) or not files:
+            return error(400, "No transfers or namespace operations specified")
+        vo = "aso"
+        if params.get("id_generator") == "deterministic":
+            sid = params.get("sid")
+            if not sid:
+                return error(400, "Deterministic job id generator requires a sid")
+            job_id = str(uuid.uuid5(uuid.uuid5(BASE, vo), str(sid)))
+        else:
+            job_id = str(uuid.uuid1())
+        entries = []
+        for i, f in enumerate(files):
+            sources, destinations = f.get("sources") or [], f.get("destinations") or []
+            if len(sources) != 1 or len(destinations) != 1:
+                return error(400, f"files[{i}]: exactly one source and one destination are supported here")
+            for url in (sources[0], destinations[0]):
+                u = urlparse(url)
+                if u.scheme == "file":
+                    return error(400, f"Can not transfer local files: {url}")
+                if not u.scheme or not u.netloc or not u.path:
+                    return error(400, f"Invalid URL: {url}")
+            entries.append((i, f, sources[0], destinations[0]))
+        with self.lock:
+            if job_id in self.jobs:
+                return error(409, f"The sid provided by the user is duplicated: job {job_id} already exists")
+            job = {"job_id": job_id, "job_state": "SUBMITTED", "job_type": "N", "source_se": se(entries[0][2]),
+                   "dest_se": se(entries[0][3]), "user_dn": dn, "vo_name": vo,
+                   "priority": params.get("priority", 3), "retry": params.get("retry", 0), "reason": "",
+                   "submit_time": now_text(), "job_finished": None, "job_metadata": params.get("job_metadata"),
+                   "cancel_job": False, "params": params, "files": []}
+            for i, f, src, dst in entries:
+                job["files"].append({
+                    "file_id": self.next_file_id, "file_index": i, "job_id": job_id, "file_state": "SUBMITTED",
+                    "reason": "", "source_surl": src, "dest_surl": dst, "source_se": se(src), "dest_se": se(dst),
+                    "checksum": f.get("checksum", ""), "user_filesize": int(f.get("filesize") or 0), "filesize": 0,
+                    "start_time": None, "finish_time": None, "tx_duration": 0, "throughput": 0, "retry": 0,
+                    "recoverable": False, "file_metadata": f.get("metadata"), "activity": f.get("activity", "")})
+                self.next_file_id += 1
+                self.queue.append((job_id, len(job["files"]) - 1))
+            self.jobs[job_id] = job
+            self.order.append(job_id)
+            self.lock.notify_all()
+        return 200, {"job_id": job_id}
+
+    def view(self, job, fields=None, with_files=True):
+        out = {k: v for k, v in job.items() if k not in ("params", "files")}
+        if with_files:
+            out["files"] = [dict(f) for f in job["files"]]
+            if fields:
+                out["files"] = [{k: f[k] for k in fields if k in f} for f in out["files"]]
+        return out
+
+    def get_jobs(self, ids, file_fields):
+        with self.lock:
+            if len(ids) == 1:
+                job = self.jobs.get(ids[0])
+                if job is None:
+                    return error(404, f"No job with the id {ids[0]} has been found")
+                return 200, self.view(job, file_fields)
+            items = []
+            for i in ids:
+                job = self.jobs.get(i)
+                if job is None:
+                    items.append({"job_id": i, "http_status": "404 Not Found"})
+                else:
+                    item = self.view(job, file_fields)
+                    item["http_status"] = "200 Ok"
+                    items.append(item)
+            return 207, items
+
+    def list_jobs(self, query):
+        states = set(query.get("state_in", [""])[0].split(",")) - {""}
+        limit = min(int(query.get("limit", ["100"])[0]), 500)
+        fields = [x for x in query.get("fields", [""])[0].split(",") if x]
+        out = []
+        with self.lock:
+            for job_id in reversed(self.order):
+                job = self.jobs[job_id]
+                if states and job["job_state"] not in states:
+                    continue
+                if not states and job["job_state"] in TERMINAL_JOB:
+                    continue
+                item = self.view(job, with_files=False)
+                if fields:
+                    item = {k: item[k] for k in fields if k in item}
+                out.append(item)
+                if len(out) >= limit:
+                    break
+        return 200, out
+
+    def cancel_jobs(self, ids):
+        results = []
+        with self.lock:
+            for i in ids:
+                job = self.jobs.get(i)
+                if job is None:
+                    results.append({"job_id": i, "http_status": "404 Not Found"})
+                    continue
+                if job["job_state"] in TERMINAL_JOB:
+                    results.append({"job_id": i, "job_state": job["job_state"], "http_status": "304 Not Modified"})
+                    continue
+                for f in job["files"]:
+                    if f["file_state"] not in TERMINAL_FILE:
+                        f["file_state"] = "CANCELED"
+                        f["reason"] = "TRANSFER [125] Transfer canceled by the user"
+                        f["finish_time"] = now_text()
+                job["cancel_job"] = True
+                self.update_job(job)
+                results.append({"job_id": i, "job_state": job["job_state"], "http_status": "200 Ok"})
+        if len(ids) == 1:
+            r = results[0]
+            if r["http_status"].startswith("404"):
+                return error(404, f"No job with the id {ids[0]} has been found")
+            return 200, r
+        return 207, results
+
+    def cancel_files(self, job_id, file_ids):
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None:
+                return error(404, f"No job with the id {job_id} has been found")
+            out = []
+            for fid in file_ids:
+                f = next((x for x in job["files"] if str(x["file_id"]) == fid), None)
+                if f is None:
+                    out.append("File not found")
+                elif f["file_state"] in TERMINAL_FILE:
+                    out.append(f["file_state"])
+                else:
+                    f["file_state"] = "CANCELED"
+                    f["reason"] = "TRANSFER [125] Transfer canceled by the user"
+                    f["finish_time"] = now_text()
+                    out.append("CANCELED")
+            self.update_job(job)
+        return 200, out[0] if len(out) == 1 else out
+
+
+# Grid DNs use the short attribute names.
+SHORT_NAMES = {"domainComponent": "DC", "organizationalUnitName": "OU", "commonName": "CN", "organizationName": "O",
+               "countryName": "C", "localityName": "L", "stateOrProvinceName": "ST"}
+
+
+def se(url):
+    u = urlparse(url)
+    return f"{u.scheme}://{u.hostname}"
+
+
+def classify(message, checksum):
+    """An xrdcp failure as FTS3 reports it: "SCOPE [errno] message" and the transfer agent's verdict."""
+    m = message.replace("\n", " ")
+    low = m.lower()
+    if "checksum" in low and ("mismatch" in low or "differ" in low or "do not match" in low or "error" in low):
+        return f"TRANSFER [5] CHECKSUM MISMATCH User defined checksum and destination checksum do not match ({m})", False
+    if "no such file" in low or "not found" in low:
+        scope = "SOURCE" if "[3011]" in m or "source" in low or "open" in low else "TRANSFER"
+        return f"{scope} [2] No such file or directory: {m}", False
+    if "file exists" in low or "[3018]" in m:
+        return f"DESTINATION [17] File exists and overwrite is not enabled: {m}", False
+    if "permission denied" in low or "not authorized" in low:
+        return f"DESTINATION [13] Permission denied: {m}", False
+    if "no space" in low:
+        return f"DESTINATION [28] No space left on device: {m}", False
+    if "connection refused" in low or "unable to connect" in low or "[3009]" in m or "network" in low:
+        return f"TRANSFER [111] Connection refused: {m}", True
+    if "timeout" in low or "timed out" in low:
+        return f"TRANSFER [110] Operation timeout: {m}", True
+    return f"TRANSFER [5] {m}", True
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fts3-test/3.14"
+
+    def log_message(self, fmt, *args):  # quiet unless asked
+        if self.server.verbose:
+            super().log_message(fmt, *args)
+
+    def caller(self):
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return "token:" + auth[len("Bearer "):][:16]
+        cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+        if not cert:
+            return None
+        return "/" + "/".join(f"{SHORT_NAMES.get(k, k)}={v}" for rdn in cert.get("subject", ()) for k, v in rdn)
+
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        return json.loads(raw or b"{}")
+
+    def handle_any(self, method):
+        store = self.server.store
+        url = urlparse(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        query = parse_qs(url.query)
+        if parts[:1] == ["_test"]:
+            return self.test_control(method, parts[1:])
+        with store.lock:
+            store.requests[method + " " + (parts[0] if parts else "/")] = \
+                store.requests.get(method + " " + (parts[0] if parts else "/"), 0) + 1
+            fault = store.faults.pop(0) if store.faults else None
+        if fault is not None:
+            return self.reply(*error(fault, {419: "The delegated credential expired or does not exist",
+                                             503: "The server is overloaded; try again later"}
+                                     .get(fault, "injected failure")))
+        dn = self.caller()
+        if dn is None:
+            return self.reply(*error(403, "No client certificate or token"))
+        try:
+            if parts == ["whoami"] and method == "GET":
+                return self.reply(200, {"dn": [dn], "user_dn": dn, "vos": ["aso"], "delegation_id": "aso-test",
+                                        "method": "certificate" if not dn.startswith("token:") else "oauth2"})
+            if parts == ["jobs"] and method == "POST":
+                return self.reply(*store.submit(self.body(), dn))
+            if parts == ["jobs"] and method == "GET":
+                return self.reply(*store.list_jobs(query))
+            if len(parts) >= 2 and parts[0] == "jobs":
+                ids = parts[1].split(",")
+                if method == "GET" and len(parts) == 2:
+                    fields = [x for x in query.get("files", [""])[0].split(",") if x]
+                    return self.reply(*store.get_jobs(ids, fields))
+                if method == "GET" and len(parts) == 3 and parts[2] == "files":
+                    status, job = store.get_jobs(ids[:1], None)
+                    return self.reply(status, job.get("files", job) if status == 200 else job)
+                if method == "DELETE" and len(parts) == 2:
+                    return self.reply(*store.cancel_jobs(ids))
+                if method == "DELETE" and len(parts) == 4 and parts[2] == "files":
+                    return self.reply(*store.cancel_files(ids[0], parts[3].split(",")))
+            return self.reply(*error(404, f"No route for {method} {url.path}"))
+        except (ValueError, json.JSONDecodeError) as e:
+            return self.reply(*error(400, f"Malformed request: {e}"))
+
+    def test_control(self, method, parts):
+        store = self.server.store
+        if parts == ["faults"] and method == "POST":
+            body = self.body()
+            with store.lock:
+                if "status" in body:
+                    store.faults += [int(body["status"])] * int(body.get("count", 1))
+                if "pause_copies" in body:
+                    store.pause = bool(body["pause_copies"])
+                    store.lock.notify_all()
+            return self.reply(200, {"ok": True})
+        if parts == ["requests"] and method == "GET":
+            with store.lock:
+                return self.reply(200, dict(store.requests))
+        return self.reply(*error(404, "unknown test control"))
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(args.cert, args.key)
+    ctx.load_verify_locations(args.ca)
+    ctx.verify_mode = ssl.CERT_OPTIONAL  # a client certificate, or a bearer token
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    server.store = Store(args.workers)
+    server.verbose = args.verbose
+    print(f"fts3 test server on https://127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
