@@ -1,6 +1,7 @@
 #include "libs/db/backend_job_repository.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 #include "libs/transfer/state.h"
@@ -246,6 +247,158 @@ absl::StatusOr<Job> PgBackendJobRepository::GetJob(const std::string& job_id) {
   });
   if (!s.ok()) return s;
   return job;
+}
+
+namespace {
+
+// The files of jobs, in file order, keyed by job.
+void LoadFiles(pqxx::work& txn, std::vector<Job*>& jobs) {
+  std::vector<std::string> ids;
+  for (const Job* j : jobs) ids.push_back(j->job_id());
+  for (const auto& r : txn.exec_params(
+           "SELECT job_id, transfer_id, attempt, source_url, destination_url, size_bytes, checksum "
+           "FROM backend_job_files WHERE job_id = ANY($1::text[]) ORDER BY job_id, file_index",
+           TextArray(ids))) {
+    for (Job* j : jobs) {
+      if (j->job_id() != r[0].as<std::string>()) continue;
+      auto* f = j->add_files();
+      f->set_transfer_id(r[1].as<int64_t>());
+      f->set_attempt(r[2].as<int32_t>());
+      f->set_source_url(r[3].as<std::string>());
+      f->set_destination_url(r[4].as<std::string>());
+      f->set_size_bytes(r[5].as<int64_t>());
+      f->set_checksum(r[6].as<std::string>());
+    }
+  }
+}
+
+Job JobHead(const pqxx::row& r) {
+  Job job;
+  job.set_job_id(r[0].as<std::string>());
+  job.set_backend(r[1].as<std::string>());
+  job.set_user(r[2].as<std::string>());
+  job.set_task_id(r[3].as<std::string>());
+  job.set_source_site(r[4].as<std::string>());
+  job.set_destination_site(r[5].as<std::string>());
+  return job;
+}
+
+// A file moves forward only: SUBMITTED -> ACTIVE -> FINISHED | FAILED | CANCELED, a terminal state once.
+constexpr char kApplyExternal[] = R"sql(
+  UPDATE backend_job_files f
+  SET state = n.state,
+      started = COALESCE(f.started, to_timestamp(NULLIF(n.started, 0)),
+                         CASE WHEN n.state <> 'SUBMITTED' THEN to_timestamp($3) END),
+      finished = CASE WHEN n.state IN ('FINISHED', 'FAILED', 'CANCELED')
+                      THEN COALESCE(to_timestamp(NULLIF(n.finished, 0)), to_timestamp($3)) END,
+      bytes = n.bytes, verified_checksum = n.checksum, failure_class = n.failure_class, error = n.error,
+      recoverable = n.recoverable
+  FROM unnest($2::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bool[],
+              $10::float8[], $11::float8[])
+       AS n(transfer_id, state, bytes, checksum, failure_class, error, recoverable, started, finished)
+  WHERE f.job_id = $1 AND f.transfer_id = n.transfer_id AND f.state <> n.state
+    AND f.state NOT IN ('FINISHED', 'FAILED', 'CANCELED')
+    AND NOT (f.state = 'ACTIVE' AND n.state = 'SUBMITTED'))sql";
+
+std::string FloatList(const std::vector<double>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.6f", v[i]));
+  return out + "}";
+}
+
+std::string BoolList(const std::vector<bool>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", v[i] ? "t" : "f");
+  return out + "}";
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Job>> PgBackendJobRepository::JobsToSubmit(const std::string& backend, int limit) {
+  std::vector<Job> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    for (const auto& r : txn.exec_params(
+             "SELECT job_id, backend, username, task_id, source_site, destination_site FROM backend_jobs "
+             "WHERE backend = $1 AND external_id IS NULL AND NOT done ORDER BY created LIMIT $2",
+             backend, limit)) {
+      out.push_back(JobHead(r));
+    }
+    std::vector<Job*> jobs;
+    for (auto& j : out) jobs.push_back(&j);
+    if (!jobs.empty()) LoadFiles(txn, jobs);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status PgBackendJobRepository::SetExternalId(const std::string& job_id, const std::string& external_id,
+                                                   absl::Time now) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    txn.exec_params0("UPDATE backend_jobs SET external_id = $2, polled = to_timestamp($3) WHERE job_id = $1",
+                     job_id, external_id, EpochSeconds(now));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<ExternalJob>> PgBackendJobRepository::JobsToPoll(const std::string& backend,
+                                                                            int limit, absl::Time now) {
+  std::vector<ExternalJob> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    for (const auto& r : txn.exec_params(
+             "WITH due AS (SELECT job_id FROM backend_jobs WHERE backend = $1 AND external_id IS NOT NULL "
+             "AND NOT done ORDER BY polled NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED) "
+             "UPDATE backend_jobs b SET polled = to_timestamp($3) FROM due WHERE b.job_id = due.job_id "
+             "RETURNING b.job_id, b.backend, b.username, b.task_id, b.source_site, b.destination_site, "
+             "b.external_id",
+             backend, limit, EpochSeconds(now))) {
+      out.push_back({JobHead(r), r[6].as<std::string>()});
+    }
+    std::vector<Job*> jobs;
+    for (auto& j : out) jobs.push_back(&j.job);
+    if (!jobs.empty()) LoadFiles(txn, jobs);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int> PgBackendJobRepository::ApplyExternalStates(const std::string& job_id,
+                                                                const std::string& job_state,
+                                                                const std::vector<ExternalFileState>& files,
+                                                                absl::Time now) {
+  std::vector<int64_t> ids, bytes;
+  std::vector<std::string> states, checksums, classes, errors;
+  std::vector<bool> recoverable;
+  std::vector<double> started, finished;
+  for (const auto& f : files) {
+    ids.push_back(f.transfer_id);
+    states.push_back(f.state);
+    bytes.push_back(f.bytes);
+    checksums.push_back(f.checksum);
+    classes.push_back(f.failure_class);
+    errors.push_back(f.error);
+    recoverable.push_back(f.recoverable);
+    started.push_back(f.started == absl::InfinitePast() ? 0 : EpochSeconds(f.started));
+    finished.push_back(f.finished == absl::InfinitePast() ? 0 : EpochSeconds(f.finished));
+  }
+  int changed = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed = static_cast<int>(txn.exec_params(kApplyExternal, job_id, IntArray(ids), EpochSeconds(now),
+                                               TextArray(states), IntArray(bytes), TextArray(checksums),
+                                               TextArray(classes), TextArray(errors), BoolList(recoverable),
+                                               FloatList(started), FloatList(finished))
+                                   .affected_rows());
+    txn.exec_params0(
+        "UPDATE backend_jobs SET external_state = $2, done = NOT EXISTS (SELECT 1 FROM backend_job_files "
+        "WHERE job_id = $1 AND state NOT IN ('FINISHED', 'FAILED', 'CANCELED')) WHERE job_id = $1",
+        job_id, job_state);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return changed;
 }
 
 }  // namespace aso::db

@@ -30,6 +30,25 @@ struct LeasedFile {
   bool kill_requested = false;  // the transfer was killed: cancel instead of copying
 };
 
+// A job that an external backend (FTS3) runs: FTS3's id once it accepted the job.
+struct ExternalJob {
+  Job job;  // with its files
+  std::string external_id;
+};
+
+// One file's state as the external backend reports it, in the adapter's terms.
+struct ExternalFileState {
+  int64_t transfer_id = 0;
+  std::string state;  // SUBMITTED, ACTIVE, FINISHED, FAILED, CANCELED
+  int64_t bytes = 0;
+  std::string checksum;       // verified at the destination, when FINISHED
+  std::string failure_class;  // FailureClass name, when FAILED
+  std::string error;          // the backend's reason
+  bool recoverable = false;
+  absl::Time started = absl::InfinitePast();
+  absl::Time finished = absl::InfinitePast();
+};
+
 class BackendJobRepository {
  public:
   virtual ~BackendJobRepository() = default;
@@ -55,6 +74,22 @@ class BackendJobRepository {
 
   // The job with its files and outcomes. NOT_FOUND if unknown.
   virtual absl::StatusOr<Job> GetJob(const std::string& job_id) = 0;
+
+  // External backends (FTS3): up to `limit` jobs of `backend` not yet accepted by it, oldest first.
+  virtual absl::StatusOr<std::vector<Job>> JobsToSubmit(const std::string& backend, int limit) = 0;
+  // Records the backend's id of an accepted job.
+  virtual absl::Status SetExternalId(const std::string& job_id, const std::string& external_id,
+                                     absl::Time now) = 0;
+  // Up to `limit` accepted jobs of `backend` that are not over, least recently polled first; marks them
+  // polled now.
+  virtual absl::StatusOr<std::vector<ExternalJob>> JobsToPoll(const std::string& backend, int limit,
+                                                              absl::Time now) = 0;
+  // Applies the backend's file states: a file only moves forward (SUBMITTED -> ACTIVE -> terminal) and a
+  // terminal state is kept once recorded; the job is over when every file is terminal. Returns how many
+  // files changed.
+  virtual absl::StatusOr<int> ApplyExternalStates(const std::string& job_id, const std::string& job_state,
+                                                  const std::vector<ExternalFileState>& files,
+                                                  absl::Time now) = 0;
 };
 
 class PgBackendJobRepository final : public BackendJobRepository {
@@ -67,6 +102,14 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) override;
   absl::Status MarkReported(const FileOutcome& outcome) override;
   absl::StatusOr<Job> GetJob(const std::string& job_id) override;
+  absl::StatusOr<std::vector<Job>> JobsToSubmit(const std::string& backend, int limit) override;
+  absl::Status SetExternalId(const std::string& job_id, const std::string& external_id,
+                             absl::Time now) override;
+  absl::StatusOr<std::vector<ExternalJob>> JobsToPoll(const std::string& backend, int limit,
+                                                      absl::Time now) override;
+  absl::StatusOr<int> ApplyExternalStates(const std::string& job_id, const std::string& job_state,
+                                          const std::vector<ExternalFileState>& files,
+                                          absl::Time now) override;
 
  private:
   Database& db_;

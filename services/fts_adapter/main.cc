@@ -1,13 +1,16 @@
 // aso-fts-adapter: runs bulk jobs on the transfer backend (gfal2 in-process) and reports outcomes.
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/credentials.h"
 #include "libs/auth/flags.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/env_flags.h"
@@ -18,10 +21,25 @@
 #include "libs/server/service_runtime.h"
 #include "services/fts_adapter/adapter_service.h"
 #include "services/fts_adapter/copy_worker.h"
+#include "services/fts_adapter/fts3_runner.h"
 #include "services/fts_adapter/outcome_reporter.h"
 
 ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping gRPC address (env ASO_BOOKKEEPING)");
-ABSL_FLAG(std::string, backend, "gfal2", "Transfer backend: gfal2 (env ASO_BACKEND)");
+ABSL_FLAG(std::string, backend, "gfal2",
+          "Transfer backend: gfal2 (copies in-process) or fts3 (an FTS3 server, --fts3_endpoint) (env "
+          "ASO_BACKEND)");
+ABSL_FLAG(std::string, fts3_endpoint, "",
+          "FTS3 REST endpoint, e.g. https://fts3.example:8446 (env ASO_FTS3_ENDPOINT)");
+ABSL_FLAG(std::string, fts3_ca_file, "", "PEM CA bundle to trust for FTS3 (env ASO_FTS3_CA_FILE)");
+ABSL_FLAG(std::string, fts3_ca_path, "/etc/grid-security/certificates",
+          "Hashed CA directory to trust for FTS3, when it exists (env ASO_FTS3_CA_PATH)");
+ABSL_FLAG(std::string, fts3_cert, "", "Certificate or proxy presented to FTS3 (env ASO_FTS3_CERT)");
+ABSL_FLAG(std::string, fts3_key, "",
+          "Its key; empty: in the certificate file, as in a proxy (env ASO_FTS3_KEY)");
+ABSL_FLAG(std::string, fts3_token_file, "",
+          "File holding a bearer token for FTS3 instead of a certificate (env ASO_FTS3_TOKEN_FILE)");
+ABSL_FLAG(absl::Duration, fts3_poll_interval, absl::Seconds(2),
+          "Pause between FTS3 rounds when nothing changed (env ASO_FTS3_POLL_INTERVAL)");
 ABSL_FLAG(int, copy_workers, 8, "Copies in flight at once (env ASO_COPY_WORKERS)");
 ABSL_FLAG(absl::Duration, copy_timeout, absl::Minutes(10), "Timeout of one copy (env ASO_COPY_TIMEOUT)");
 ABSL_FLAG(std::vector<std::string>, gfal2_settings, {},
@@ -32,8 +50,13 @@ int main(int argc, char** argv) {
   aso::ParseFlagsWithEnv(argc, argv, "aso-fts-adapter: runs transfers on the backend. Flags: --helpfull");
   auto config = aso::server::CommonConfigFromFlags("aso-fts-adapter", "0.0.0.0:50053", "0.0.0.0:9103");
   if (!config.ok()) return std::cerr << config.status().message() << "\n", 2;
-  if (absl::GetFlag(FLAGS_backend) != "gfal2") {
-    std::cerr << "--backend: only gfal2 is available in this build\n";
+  const std::string backend_kind = absl::GetFlag(FLAGS_backend);
+  if (backend_kind != "gfal2" && backend_kind != "fts3") {
+    std::cerr << "--backend must be gfal2 or fts3, got " << backend_kind << "\n";
+    return 2;
+  }
+  if (backend_kind == "fts3" && absl::GetFlag(FLAGS_fts3_endpoint).rfind("https://", 0) != 0) {
+    std::cerr << "--backend fts3 needs --fts3_endpoint https://HOST:PORT\n";
     return 2;
   }
   const int workers = absl::GetFlag(FLAGS_copy_workers);
@@ -42,7 +65,9 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return std::cerr << "aso-fts-adapter: " << rt.status().message() << "\n", 1;
 
   aso::db::PgBackendJobRepository jobs(*rt->db);
-  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), "gfal2", *rt->auth);
+  const std::string backend_name =
+      backend_kind == "fts3" ? "fts3:" + absl::GetFlag(FLAGS_fts3_endpoint) : std::string("gfal2");
+  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), backend_name, *rt->auth);
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
   auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
@@ -61,7 +86,36 @@ int main(int argc, char** argv) {
     if (!n.ok()) ASO_LOG(WARNING, "reporting outcomes: ", n.status().message());
     return n.ok() && *n > 0;
   });
-  for (int i = 0; i < workers; ++i) {
+  std::unique_ptr<aso::backend::Fts3Client> fts3;
+  std::unique_ptr<aso::fts_adapter::Fts3Runner> fts3_runner;
+  if (backend_kind == "fts3") {
+    aso::backend::Fts3Config fc;
+    fc.endpoint = absl::GetFlag(FLAGS_fts3_endpoint);
+    fc.ca_file = absl::GetFlag(FLAGS_fts3_ca_file);
+    if (std::filesystem::is_directory(absl::GetFlag(FLAGS_fts3_ca_path)))
+      fc.ca_path = absl::GetFlag(FLAGS_fts3_ca_path);
+    fc.cert_file = absl::GetFlag(FLAGS_fts3_cert);
+    fc.key_file = absl::GetFlag(FLAGS_fts3_key);
+    if (!absl::GetFlag(FLAGS_fts3_token_file).empty()) {
+      auto token = aso::auth::ReadCredentialFile(absl::GetFlag(FLAGS_fts3_token_file), "FTS3 token");
+      if (!token.ok()) return std::cerr << "--fts3_token_file: " << token.status().message() << "\n", 2;
+      fc.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
+    }
+    fts3 = std::make_unique<aso::backend::Fts3Client>(fc);
+    aso::fts_adapter::Fts3RunnerConfig rc;
+    rc.backend = backend_name;
+    fts3_runner =
+        std::make_unique<aso::fts_adapter::Fts3Runner>(jobs, *fts3, aso::RealClock::Get(), rc, *rt->metrics);
+    auto* runner = fts3_runner.get();
+    loops.push_back(std::make_unique<aso::PeriodicLoop>(
+        "fts3", absl::GetFlag(FLAGS_fts3_poll_interval), [runner, &report_loop] {
+          auto r = runner->RunOnce();
+          if (!r.ok()) ASO_LOG(WARNING, "FTS3 round: ", r.status().message());
+          if (r.ok() && r->changed > 0) report_loop.Wake();
+          return r.ok() && (r->submitted > 0 || r->changed > 0);
+        }));
+  }
+  for (int i = 0; backend_kind == "gfal2" && i < workers; ++i) {
     auto copier = aso::backend::NewGfal2Copier(gfal2);
     if (!copier.ok()) return std::cerr << copier.status().message() << "\n", 2;
     aso::fts_adapter::CopyWorkerConfig wc;

@@ -293,7 +293,7 @@ def se(url):
 
 def classify(message, checksum):
     """An xrdcp failure as FTS3 reports it: "SCOPE [errno] message" and the transfer agent's verdict."""
-    m = message.replace("\n", " ")
+    m = message.replace("\n", " ").replace("\x00", "")  # xrdcp ends some messages with a NUL
     low = m.lower()
     if "checksum" in low and ("mismatch" in low or "differ" in low or "do not match" in low or "error" in low):
         return f"TRANSFER [5] CHECKSUM MISMATCH User defined checksum and destination checksum do not match ({m})", False

@@ -1,0 +1,184 @@
+#include "services/fts_adapter/fts3_runner.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "libs/common/logging.h"
+#include "libs/transfer/failure_classifier.h"
+
+namespace aso::fts_adapter {
+namespace {
+
+// The errno of an FTS3 reason "SCOPE [errno] message"; 0 when absent.
+int ErrnoOf(const std::string& reason) {
+  const size_t open = reason.find('[');
+  const size_t close = reason.find(']', open == std::string::npos ? 0 : open);
+  int value = 0;
+  if (open == std::string::npos || close == std::string::npos) return 0;
+  return absl::SimpleAtoi(reason.substr(open + 1, close - open - 1), &value) ? value : 0;
+}
+
+// Errors that concern FTS3 as a whole rather than one job.
+bool EndsTheRound(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsResourceExhausted(s) || absl::IsFailedPrecondition(s) ||
+         absl::IsPermissionDenied(s);
+}
+
+}  // namespace
+
+std::string AdapterFileState(const std::string& s) {
+  if (s == "FINISHED") return "FINISHED";
+  if (s == "FAILED") return "FAILED";
+  if (s == "CANCELED") return "CANCELED";
+  if (s == "ACTIVE" || s == "STARTED" || s == "ARCHIVING") return "ACTIVE";
+  return "SUBMITTED";  // SUBMITTED, READY, STAGING, ON_HOLD, ...
+}
+
+db::ExternalFileState ExternalStateOf(const backend::Fts3FileStatus& file, int64_t transfer_id,
+                                      const std::string& checksum) {
+  db::ExternalFileState out;
+  out.transfer_id = transfer_id;
+  // PostgreSQL text cannot hold NUL; a server's message should not carry one, but it is dropped if it does.
+  std::string reason = file.reason;
+  reason.erase(std::remove(reason.begin(), reason.end(), '\0'), reason.end());
+  out.state = AdapterFileState(file.file_state);
+  if (out.state == "FINISHED") {
+    out.bytes = file.filesize;
+    out.checksum = checksum;  // verified by FTS3 on both ends (verify_checksum: both)
+  } else if (out.state == "FAILED") {
+    out.error = reason;
+    const transfer::Classification c =
+        transfer::ClassifyFailure(transfer::ScopeFromReason(reason), ErrnoOf(reason), reason);
+    out.failure_class = std::string(transfer::FailureClassName(c.failure_class));
+    out.recoverable = c.recoverable;
+  } else if (out.state == "CANCELED") {
+    out.failure_class = "CANCELED";
+    out.error = reason.empty() ? "canceled in FTS3" : reason;
+  }
+  return out;
+}
+
+Fts3Runner::Fts3Runner(db::BackendJobRepository& jobs, const backend::Fts3Client& fts3, Clock& clock,
+                       Fts3RunnerConfig config, metrics::Metrics& metrics)
+    : jobs_(jobs),
+      fts3_(fts3),
+      clock_(clock),
+      config_(std::move(config)),
+      requests_(metrics.AddCounter("aso_fts3_requests_total",
+                                   "Calls to the FTS3 REST API, by call and result.", {"call", "result"})) {}
+
+absl::StatusOr<Fts3RoundResult> Fts3Runner::RunOnce() {
+  Fts3RoundResult result;
+  auto submitted = Submit();
+  if (!submitted.ok()) return submitted.status();
+  result.submitted = *submitted;
+  auto changed = Poll();
+  if (!changed.ok()) return changed.status();
+  result.changed = *changed;
+  return result;
+}
+
+absl::StatusOr<int> Fts3Runner::Submit() {
+  auto pending = jobs_.JobsToSubmit(config_.backend, config_.submit_per_round);
+  if (!pending.ok()) return pending.status();
+  int submitted = 0;
+  for (const auto& job : *pending) {
+    backend::Fts3JobRequest request;
+    request.sid = job.job_id();
+    request.job_metadata = {{"issuer", "aso"}, {"user", job.user()}, {"task", job.task_id()}};
+    request.overwrite = true;  // a destination left by an earlier attempt of ours is replaced
+    request.timeout_seconds = config_.file_timeout_seconds;
+    for (const auto& f : job.files()) {
+      backend::Fts3FileRequest file;
+      file.source = f.source_url();
+      file.destination = f.destination_url();
+      file.checksum = f.checksum();
+      file.filesize = f.size_bytes();
+      file.metadata = {{"transfer_id", absl::StrCat(f.transfer_id())},
+                       {"attempt", absl::StrCat(f.attempt())}};
+      request.files.push_back(std::move(file));
+    }
+    auto id = fts3_.Submit(request);
+    if (absl::IsAlreadyExists(id.status())) {
+      // Submitted before (the adapter stopped before recording FTS3's answer): adopt that job.
+      id = fts3_.FindJobBySid(job.job_id());
+      requests_.Inc({"submit", "adopted"});
+    } else {
+      requests_.Inc({"submit", id.ok() ? "ok" : absl::StatusCodeToString(id.status().code())});
+    }
+    if (id.ok()) {
+      if (auto s = jobs_.SetExternalId(job.job_id(), *id, clock_.Now()); !s.ok()) return s;
+      ASO_LOG(INFO, "job=", job.job_id(), " submitted to FTS3 as ", *id, " (", job.files_size(), " files)");
+      ++submitted;
+      continue;
+    }
+    if (EndsTheRound(id.status())) {
+      ASO_LOG(WARNING, "FTS3 submission of job=", job.job_id(), " failed: ", id.status().message());
+      return id.status();
+    }
+    if (absl::IsInvalidArgument(id.status())) {
+      // FTS3 will never take this job: its files fail, not retried, with FTS3's reason.
+      std::vector<db::ExternalFileState> failed;
+      for (const auto& f : job.files()) {
+        db::ExternalFileState s;
+        s.transfer_id = f.transfer_id();
+        s.state = "FAILED";
+        s.failure_class = "BACKEND";
+        s.error = std::string(id.status().message());
+        failed.push_back(std::move(s));
+      }
+      if (auto s = jobs_.ApplyExternalStates(job.job_id(), "FAILED", failed, clock_.Now()); !s.ok()) {
+        return s.status();
+      }
+      ASO_LOG(ERROR, "FTS3 refused job=", job.job_id(), ": ", id.status().message());
+      continue;
+    }
+    ASO_LOG(WARNING, "FTS3 submission of job=", job.job_id(), " failed, will retry: ", id.status().message());
+  }
+  return submitted;
+}
+
+absl::StatusOr<int> Fts3Runner::Poll() {
+  auto live = jobs_.JobsToPoll(config_.backend, config_.poll_per_round, clock_.Now());
+  if (!live.ok()) return live.status();
+  int changed = 0;
+  const size_t batch = static_cast<size_t>(std::max(config_.poll_batch, 1));
+  for (size_t first = 0; first < live->size(); first += batch) {
+    const size_t last = std::min(live->size(), first + batch);
+    std::vector<std::string> ids;
+    for (size_t i = first; i < last; ++i) ids.push_back((*live)[i].external_id);
+    auto statuses = fts3_.GetJobs(ids);
+    requests_.Inc({"status", statuses.ok() ? "ok" : absl::StatusCodeToString(statuses.status().code())});
+    if (!statuses.ok()) return statuses.status();
+    for (size_t i = first; i < last; ++i) {
+      const db::ExternalJob& job = (*live)[i];
+      const backend::Fts3JobStatus* status = nullptr;
+      for (const auto& s : *statuses) {
+        if (s.job_id == job.external_id) status = &s;
+      }
+      if (status == nullptr || status->http_status.rfind("404", 0) == 0) {
+        ASO_LOG(WARNING, "job=", job.job.job_id(), ": FTS3 does not know its job ", job.external_id);
+        continue;
+      }
+      std::vector<db::ExternalFileState> files;
+      for (const auto& f : status->files) {
+        int64_t transfer_id = 0;
+        auto it = f.metadata.find("transfer_id");
+        if (it == f.metadata.end() || !absl::SimpleAtoi(it->second, &transfer_id)) continue;
+        std::string checksum;
+        for (const auto& jf : job.job.files()) {
+          if (jf.transfer_id() == transfer_id) checksum = jf.checksum();
+        }
+        files.push_back(ExternalStateOf(f, transfer_id, checksum));
+      }
+      auto n = jobs_.ApplyExternalStates(job.job.job_id(), status->job_state, files, clock_.Now());
+      if (!n.ok()) return n.status();
+      changed += *n;
+    }
+  }
+  return changed;
+}
+
+}  // namespace aso::fts_adapter

@@ -1,0 +1,61 @@
+// Runs the adapter's bulk jobs on an FTS3 server: submits the jobs it has not yet handed over (a job FTS3
+// already has — submitted before a crash — is adopted by its deterministic id), polls the jobs that are
+// not over in bulk, and copies FTS3's file states into the adapter's job table, from where the outcome
+// reporter sends them to bookkeeping like any backend's. Several adapter replicas may run one each.
+#ifndef ASO_SERVICES_FTS_ADAPTER_FTS3_RUNNER_H_
+#define ASO_SERVICES_FTS_ADAPTER_FTS3_RUNNER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "libs/backend/fts3_client.h"
+#include "libs/common/clock.h"
+#include "libs/db/backend_job_repository.h"
+#include "libs/metrics/metrics.h"
+
+namespace aso::fts_adapter {
+
+struct Fts3RunnerConfig {
+  std::string backend;  // the name jobs are recorded under, e.g. "fts3:https://fts3.example:8446"
+  int submit_per_round = 50;
+  int poll_per_round = 200;  // jobs; asked in bulk, `poll_batch` ids per request
+  int poll_batch = 50;
+  int file_timeout_seconds = 0;  // per file; 0 = FTS3's default (600 s + 2 s/MB)
+};
+
+struct Fts3RoundResult {
+  int submitted = 0;  // jobs handed to (or adopted from) FTS3
+  int changed = 0;    // file states changed
+};
+
+// FTS3 file state -> the adapter's (SUBMITTED, ACTIVE, FINISHED, FAILED, CANCELED).
+std::string AdapterFileState(const std::string& fts3_state);
+
+// One FTS3 file's status as the adapter records it: failures classified from FTS3's reason
+// ("SCOPE [errno] message") after FTS3's own heuristics.
+db::ExternalFileState ExternalStateOf(const backend::Fts3FileStatus& file, int64_t transfer_id,
+                                      const std::string& checksum);
+
+class Fts3Runner {
+ public:
+  Fts3Runner(db::BackendJobRepository& jobs, const backend::Fts3Client& fts3, Clock& clock,
+             Fts3RunnerConfig config, metrics::Metrics& metrics);
+
+  // One round of submissions and polls. Errors that concern FTS3 as a whole (unreachable, overloaded,
+  // credential) end the round and are returned; the next round tries again.
+  absl::StatusOr<Fts3RoundResult> RunOnce();
+
+ private:
+  absl::StatusOr<int> Submit();
+  absl::StatusOr<int> Poll();
+
+  db::BackendJobRepository& jobs_;
+  const backend::Fts3Client& fts3_;
+  Clock& clock_;
+  Fts3RunnerConfig config_;
+  metrics::CounterVec requests_;  // by call and result
+};
+
+}  // namespace aso::fts_adapter
+
+#endif  // ASO_SERVICES_FTS_ADAPTER_FTS3_RUNNER_H_

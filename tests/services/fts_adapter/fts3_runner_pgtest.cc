@@ -1,0 +1,227 @@
+// The adapter's FTS3 backend end to end against the FTS3 test server and two XRootD sites (CTest fixtures):
+// jobs recorded in the adapter's table are submitted, really copied by "FTS3", polled and recorded; a job
+// FTS3 already has is adopted; FTS3 errors leave the job for a later round.
+#include "services/fts_adapter/fts3_runner.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/common/adler32.h"
+#include "tests/libs/db/db_test_util.h"
+
+namespace aso::fts_adapter {
+namespace {
+
+using ::testing::HasSubstr;
+namespace cv1 = aso::common::v1;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+class Fts3RunnerTest : public db::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
+    endpoint_ = Env("ASO_TEST_FTS3");
+    certs_ = Env("ASO_TEST_CERTS");
+    dir_ = Env("ASO_TEST_FTS3_DIR");
+    ASSERT_FALSE(endpoint_.empty() || certs_.empty() || dir_.empty()) << "run through ctest";
+    const int port = std::stoi(endpoint_.substr(endpoint_.rfind(':') + 1));
+    site_a_ = absl::StrCat("root://127.0.0.1:", port + 1, "//data");
+    site_b_ = absl::StrCat("root://127.0.0.1:", port + 2, "//data");
+    prefix_ = absl::StrCat("r", absl::ToUnixNanos(absl::Now()));
+    backend::Fts3Config c;
+    c.endpoint = endpoint_;
+    c.ca_file = certs_ + "/ca.pem";
+    c.cert_file = certs_ + "/aso-service.pem";
+    c.key_file = certs_ + "/aso-service.key";
+    c.backoff = absl::Milliseconds(50);
+    client_ = std::make_unique<backend::Fts3Client>(c);
+    repo_ = std::make_unique<db::PgBackendJobRepository>(tdb_->db());
+    auto m = metrics::Metrics::Start("fts3_runner_test", "");
+    ASSERT_TRUE(m.ok());
+    metrics_ = std::move(*m);
+    config_.backend = "fts3:" + endpoint_;
+  }
+  // A job of files from site A to site B; `content` empty = the source does not exist.
+  aso::fts_adapter::v1::Job MakeJob(const std::string& id, const std::vector<std::string>& contents) {
+    aso::fts_adapter::v1::Job job;
+    job.set_job_id(absl::StrCat(prefix_, "-", id));
+    job.set_user("alice");
+    job.set_task_id("task-1");
+    job.set_source_site("A");
+    job.set_destination_site("B");
+    for (size_t i = 0; i < contents.size(); ++i) {
+      const std::string name = absl::StrCat(prefix_, "-", id, "-", i);
+      auto* f = job.add_files();
+      f->set_transfer_id(next_transfer_++);
+      f->set_attempt(1);
+      f->set_source_url(absl::StrCat(site_a_, "/", name));
+      f->set_destination_url(absl::StrCat(site_b_, "/", prefix_, "/", name));
+      f->set_size_bytes(static_cast<int64_t>(contents[i].size()));
+      if (!contents[i].empty()) {
+        const std::string path = absl::StrCat(dir_, "/site-a/root/data/", name);
+        std::ofstream(path) << contents[i];
+        f->set_checksum(absl::StrCat("adler32:", FormatAdler32(Adler32OfFile(path).value_or(0))));
+      } else {
+        f->set_checksum("adler32:00000001");
+      }
+    }
+    return job;
+  }
+  // Rounds until every file of `job_id` is terminal (at most 30 s).
+  void RunUntilDone(Fts3Runner& runner, const std::string& job_id) {
+    for (int i = 0; i < 300; ++i) {
+      auto r = runner.RunOnce();
+      ASSERT_TRUE(r.ok()) << r.status();
+      if (tdb_->QueryInt(absl::StrCat("SELECT count(*) FROM backend_jobs WHERE done AND job_id = '", job_id,
+                                      "'")) == 1) {
+        return;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "job " << job_id << " not over within 30 s";
+  }
+  std::string FileState(const std::string& job_id, int index) {
+    return tdb_->QueryText(
+        absl::StrCat("SELECT state || ' ' || failure_class || ' ' || recoverable::text "
+                     "FROM backend_job_files WHERE job_id = '",
+                     job_id, "' AND file_index = ", index));
+  }
+  void Fault(const std::string& body) {
+    const std::string cmd = absl::StrCat("curl -sf --cacert ", certs_, "/ca.pem -X POST -d '", body, "' ",
+                                         endpoint_, "/_test/faults >/dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  std::string endpoint_, certs_, dir_, site_a_, site_b_, prefix_;
+  int64_t next_transfer_ = 1;
+  std::unique_ptr<backend::Fts3Client> client_;
+  std::unique_ptr<db::PgBackendJobRepository> repo_;
+  std::unique_ptr<metrics::Metrics> metrics_;
+  FakeClock clock_;
+  Fts3RunnerConfig config_;
+};
+
+TEST_F(Fts3RunnerTest, JobsAreCopiedByFts3AndTheirOutcomesRecorded) {
+  auto job = MakeJob("a", {std::string(5000, 'x'), "", "third"});
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  RunUntilDone(runner, job.job_id());
+  EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
+  EXPECT_EQ(FileState(job.job_id(), 1), "FAILED SOURCE false");  // missing source: not retried
+  EXPECT_EQ(FileState(job.job_id(), 2), "FINISHED  false");
+  EXPECT_EQ(tdb_->QueryText(
+                absl::StrCat("SELECT external_state FROM backend_jobs WHERE job_id = '", job.job_id(), "'")),
+            "FINISHEDDIRTY");
+  // What the reporter sends to bookkeeping.
+  auto outcomes = repo_->UnreportedOutcomes(10);
+  ASSERT_TRUE(outcomes.ok());
+  ASSERT_EQ(outcomes->size(), 3u);
+  int done = 0;
+  for (const auto& o : *outcomes) {
+    if (o.state() == cv1::TRANSFER_STATE_DONE) {
+      ++done;
+      EXPECT_EQ(o.checksum(), job.files(static_cast<int>(o.transfer_id() - 1)).checksum());
+      EXPECT_EQ(o.bytes(), job.files(static_cast<int>(o.transfer_id() - 1)).size_bytes());
+    } else {
+      EXPECT_EQ(o.state(), cv1::TRANSFER_STATE_FAILED);
+      EXPECT_THAT(o.error(), HasSubstr("SOURCE [2]"));
+    }
+  }
+  EXPECT_EQ(done, 2);
+  std::ifstream copied(absl::StrCat(dir_, "/site-b/root/data/", prefix_, "/", prefix_, "-a-0"));
+  EXPECT_TRUE(copied.good());
+}
+
+// The adapter stopped after FTS3 took the job but before recording FTS3's id: the next submission is a 409
+// and the job is adopted, not run twice.
+TEST_F(Fts3RunnerTest, AJobFts3AlreadyHasIsAdopted) {
+  auto job = MakeJob("b", {"adopt me"});
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  backend::Fts3JobRequest earlier;
+  earlier.sid = job.job_id();
+  earlier.job_metadata = {{"user", "alice"}};
+  earlier.files.push_back({job.files(0).source_url(),
+                           job.files(0).destination_url(),
+                           job.files(0).checksum(),
+                           8,
+                           {{"transfer_id", absl::StrCat(job.files(0).transfer_id())}},
+                           "ASO"});
+  auto fts3_id = client_->Submit(earlier);
+  ASSERT_TRUE(fts3_id.ok()) << fts3_id.status();
+  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  RunUntilDone(runner, job.job_id());
+  EXPECT_EQ(tdb_->QueryText(
+                absl::StrCat("SELECT external_id FROM backend_jobs WHERE job_id = '", job.job_id(), "'")),
+            *fts3_id);
+  EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
+}
+
+// FTS3 without a delegated credential (419) or overloaded (503): the round ends with that error, the job
+// waits, and the next round submits it.
+TEST_F(Fts3RunnerTest, CredentialAndOverloadErrorsLeaveTheJobForLater) {
+  auto job = MakeJob("c", {"later"});
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  Fault(R"({"status": 419})");
+  auto r = runner.RunOnce();
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("delegated credential"));
+  Fault(R"({"status": 503})");
+  r = runner.RunOnce();
+  EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  EXPECT_EQ(
+      tdb_->QueryInt(absl::StrCat(
+          "SELECT count(*) FROM backend_jobs WHERE external_id IS NULL AND job_id = '", job.job_id(), "'")),
+      1);
+  RunUntilDone(runner, job.job_id());
+  EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
+}
+
+// A job FTS3 refuses for good (here a local file, which FTS3 does not copy) fails its files with FTS3's
+// reason.
+TEST_F(Fts3RunnerTest, ARefusedJobFailsItsFiles) {
+  auto job = MakeJob("d", {"local"});
+  job.mutable_files(0)->set_source_url("file:///etc/hostname");
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  ASSERT_TRUE(runner.RunOnce().ok());
+  EXPECT_EQ(FileState(job.job_id(), 0), "FAILED BACKEND false");
+  EXPECT_THAT(tdb_->QueryText(
+                  absl::StrCat("SELECT error FROM backend_job_files WHERE job_id = '", job.job_id(), "'")),
+              HasSubstr("local files"));
+}
+
+TEST(Fts3StatesTest, FileStatesAndFailureClasses) {
+  EXPECT_EQ(AdapterFileState("READY"), "SUBMITTED");
+  EXPECT_EQ(AdapterFileState("STARTED"), "ACTIVE");
+  EXPECT_EQ(AdapterFileState("FINISHED"), "FINISHED");
+  backend::Fts3FileStatus f;
+  f.file_state = "FAILED";
+  f.reason = "DESTINATION [28] No space left on device";
+  auto s = ExternalStateOf(f, 7, "adler32:00000001");
+  EXPECT_EQ(s.failure_class, "NO_SPACE");
+  EXPECT_FALSE(s.recoverable);
+  f.reason = std::string("SOURCE [2] No such file or directory\0 (source)", 45);
+  s = ExternalStateOf(f, 7, "");
+  EXPECT_EQ(s.failure_class, "SOURCE");
+  EXPECT_EQ(s.error.find('\0'), std::string::npos);  // PostgreSQL text cannot hold it
+  f.reason = "TRANSFER [110] Connection timed out";
+  s = ExternalStateOf(f, 7, "");
+  EXPECT_TRUE(s.recoverable);
+  f.file_state = "FINISHED";
+  f.filesize = 42;
+  s = ExternalStateOf(f, 7, "adler32:00000001");
+  EXPECT_EQ(s.bytes, 42);
+  EXPECT_EQ(s.checksum, "adler32:00000001");
+}
+
+}  // namespace
+}  // namespace aso::fts_adapter
