@@ -285,6 +285,14 @@ absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::Cancel(const std::vector<
   return out;
 }
 
+absl::Status Fts3Client::CancelFiles(const std::string& job_id, const std::vector<int64_t>& file_ids) const {
+  if (file_ids.empty()) return absl::OkStatus();
+  auto r = Call("DELETE", absl::StrCat("/jobs/", job_id, "/files/", absl::StrJoin(file_ids, ",")), "");
+  if (!r.ok()) return r.status();
+  if (r->status != 200 && r->status != 207) return Fts3Error(r->status, r->body);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Fts3Client::Whoami() const {
   auto r = Call("GET", "/whoami", "");
   if (!r.ok()) return r.status();

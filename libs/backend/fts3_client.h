@@ -96,6 +96,9 @@ class Fts3Client {
   // (FTS3's "304 Not Modified"), an unknown one with http_status 404.
   absl::StatusOr<std::vector<Fts3JobStatus>> Cancel(const std::vector<std::string>& job_ids) const;
 
+  // DELETE /jobs/{id}/files/{fid1},{fid2}: cancels single files of a job. NOT_FOUND for an unknown job.
+  absl::Status CancelFiles(const std::string& job_id, const std::vector<int64_t>& file_ids) const;
+
   // GET /whoami: the identity the server sees (its DN). Health check.
   absl::StatusOr<std::string> Whoami() const;
 

@@ -292,13 +292,14 @@ constexpr char kApplyExternal[] = R"sql(
       finished = CASE WHEN n.state IN ('FINISHED', 'FAILED', 'CANCELED')
                       THEN COALESCE(to_timestamp(NULLIF(n.finished, 0)), to_timestamp($3)) END,
       bytes = n.bytes, verified_checksum = n.checksum, failure_class = n.failure_class, error = n.error,
-      recoverable = n.recoverable
+      recoverable = n.recoverable, external_file_id = COALESCE(NULLIF(n.file_id, 0), f.external_file_id)
   FROM unnest($2::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::bool[],
-              $10::float8[], $11::float8[])
-       AS n(transfer_id, state, bytes, checksum, failure_class, error, recoverable, started, finished)
-  WHERE f.job_id = $1 AND f.transfer_id = n.transfer_id AND f.state <> n.state
-    AND f.state NOT IN ('FINISHED', 'FAILED', 'CANCELED')
-    AND NOT (f.state = 'ACTIVE' AND n.state = 'SUBMITTED'))sql";
+              $10::float8[], $11::float8[], $12::bigint[])
+       AS n(transfer_id, state, bytes, checksum, failure_class, error, recoverable, started, finished, file_id)
+  WHERE f.job_id = $1 AND f.transfer_id = n.transfer_id
+    AND ((f.state <> n.state AND f.state NOT IN ('FINISHED', 'FAILED', 'CANCELED')
+          AND NOT (f.state = 'ACTIVE' AND n.state = 'SUBMITTED'))
+         OR (f.external_file_id IS NULL AND n.file_id <> 0 AND f.state = n.state)))sql";
 
 std::string FloatList(const std::vector<double>& v) {
   std::string out = "{";
@@ -369,12 +370,13 @@ absl::StatusOr<int> PgBackendJobRepository::ApplyExternalStates(const std::strin
                                                                 const std::string& job_state,
                                                                 const std::vector<ExternalFileState>& files,
                                                                 absl::Time now) {
-  std::vector<int64_t> ids, bytes;
+  std::vector<int64_t> ids, bytes, file_ids;
   std::vector<std::string> states, checksums, classes, errors;
   std::vector<bool> recoverable;
   std::vector<double> started, finished;
   for (const auto& f : files) {
     ids.push_back(f.transfer_id);
+    file_ids.push_back(f.external_file_id);
     states.push_back(f.state);
     bytes.push_back(f.bytes);
     checksums.push_back(f.checksum);
@@ -389,7 +391,7 @@ absl::StatusOr<int> PgBackendJobRepository::ApplyExternalStates(const std::strin
     changed = static_cast<int>(txn.exec_params(kApplyExternal, job_id, IntArray(ids), EpochSeconds(now),
                                                TextArray(states), IntArray(bytes), TextArray(checksums),
                                                TextArray(classes), TextArray(errors), BoolList(recoverable),
-                                               FloatList(started), FloatList(finished))
+                                               FloatList(started), FloatList(finished), IntArray(file_ids))
                                    .affected_rows());
     txn.exec_params0(
         "UPDATE backend_jobs SET external_state = $2, done = NOT EXISTS (SELECT 1 FROM backend_job_files "
@@ -399,6 +401,31 @@ absl::StatusOr<int> PgBackendJobRepository::ApplyExternalStates(const std::strin
   });
   if (!s.ok()) return s;
   return changed;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> PgBackendJobRepository::TakeExternalCancels(
+    const std::string& backend, int limit) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    // From the kill index of transfers (few rows): their files at this backend that are still running.
+    for (const auto& r : txn.exec_params(
+             "WITH killed AS (SELECT f.job_id, f.transfer_id FROM transfers t "
+             "  JOIN backend_job_files f ON f.transfer_id = t.id AND f.attempt = t.attempt "
+             "  JOIN backend_jobs b ON b.job_id = f.job_id "
+             "  WHERE t.kill_requested AND t.state IN ('SUBMITTING', 'SUBMITTED', 'ACTIVE') "
+             "    AND b.backend = $1 AND b.external_id IS NOT NULL AND f.external_file_id IS NOT NULL "
+             "    AND NOT f.cancel_sent AND f.state IN ('SUBMITTED', 'ACTIVE') LIMIT $2) "
+             "UPDATE backend_job_files f SET cancel_sent = true FROM killed k, backend_jobs b "
+             "WHERE f.job_id = k.job_id AND f.transfer_id = k.transfer_id AND b.job_id = f.job_id "
+             "RETURNING b.external_id, f.external_file_id",
+             backend, limit)) {
+      out.emplace_back(r[0].as<std::string>(), r[1].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace aso::db

@@ -4,6 +4,7 @@
 #define ASO_LIBS_DB_BACKEND_JOB_REPOSITORY_H_
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -39,7 +40,8 @@ struct ExternalJob {
 // One file's state as the external backend reports it, in the adapter's terms.
 struct ExternalFileState {
   int64_t transfer_id = 0;
-  std::string state;  // SUBMITTED, ACTIVE, FINISHED, FAILED, CANCELED
+  int64_t external_file_id = 0;  // the backend's id of the file (0 = unknown)
+  std::string state;             // SUBMITTED, ACTIVE, FINISHED, FAILED, CANCELED
   int64_t bytes = 0;
   std::string checksum;       // verified at the destination, when FINISHED
   std::string failure_class;  // FailureClass name, when FAILED
@@ -90,6 +92,10 @@ class BackendJobRepository {
   virtual absl::StatusOr<int> ApplyExternalStates(const std::string& job_id, const std::string& job_state,
                                                   const std::vector<ExternalFileState>& files,
                                                   absl::Time now) = 0;
+  // Files of `backend` whose transfer was killed, still running there and not yet asked to cancel:
+  // (backend job id, backend file id) pairs; marks them as asked.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> TakeExternalCancels(
+      const std::string& backend, int limit) = 0;
 };
 
 class PgBackendJobRepository final : public BackendJobRepository {
@@ -110,6 +116,8 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::StatusOr<int> ApplyExternalStates(const std::string& job_id, const std::string& job_state,
                                           const std::vector<ExternalFileState>& files,
                                           absl::Time now) override;
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> TakeExternalCancels(const std::string& backend,
+                                                                                   int limit) override;
 
  private:
   Database& db_;

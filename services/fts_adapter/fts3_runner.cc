@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,7 @@ db::ExternalFileState ExternalStateOf(const backend::Fts3FileStatus& file, int64
                                       const std::string& checksum) {
   db::ExternalFileState out;
   out.transfer_id = transfer_id;
+  out.external_file_id = file.file_id;
   // PostgreSQL text cannot hold NUL; a server's message should not carry one, but it is dropped if it does.
   std::string reason = file.reason;
   reason.erase(std::remove(reason.begin(), reason.end(), '\0'), reason.end());
@@ -74,10 +76,26 @@ absl::StatusOr<Fts3RoundResult> Fts3Runner::RunOnce() {
   auto submitted = Submit();
   if (!submitted.ok()) return submitted.status();
   result.submitted = *submitted;
+  if (auto cancelled = CancelKilled(); !cancelled.ok()) return cancelled;
   auto changed = Poll();
   if (!changed.ok()) return changed.status();
   result.changed = *changed;
   return result;
+}
+
+absl::Status Fts3Runner::CancelKilled() {
+  auto cancels = jobs_.TakeExternalCancels(config_.backend, 500);
+  if (!cancels.ok()) return cancels.status();
+  std::map<std::string, std::vector<int64_t>> by_job;
+  for (const auto& [job, file] : *cancels) by_job[job].push_back(file);
+  for (const auto& [job, files] : by_job) {
+    absl::Status s = fts3_.CancelFiles(job, files);
+    requests_.Inc({"cancel", s.ok() ? "ok" : absl::StatusCodeToString(s.code())});
+    // The cancel shows in the job's next status; a cancel that did not arrive is not repeated, and the file
+    // then ends as FTS3 finishes it (bookkeeping still ends the transfer KILLED).
+    if (!s.ok()) ASO_LOG(WARNING, "FTS3 cancel of ", files.size(), " file(s) of ", job, ": ", s.message());
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Fts3Runner::Submit() {

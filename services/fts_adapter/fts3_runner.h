@@ -1,7 +1,8 @@
 // Runs the adapter's bulk jobs on an FTS3 server: submits the jobs it has not yet handed over (a job FTS3
 // already has — submitted before a crash — is adopted by its deterministic id), polls the jobs that are
-// not over in bulk, and copies FTS3's file states into the adapter's job table, from where the outcome
-// reporter sends them to bookkeeping like any backend's. Several adapter replicas may run one each.
+// not over in bulk, cancels there the files of killed transfers, and copies FTS3's file states into the
+// adapter's job table, from where the outcome reporter sends them to bookkeeping like any backend's.
+// Several adapter replicas may run one each.
 #ifndef ASO_SERVICES_FTS_ADAPTER_FTS3_RUNNER_H_
 #define ASO_SERVICES_FTS_ADAPTER_FTS3_RUNNER_H_
 
@@ -48,6 +49,8 @@ class Fts3Runner {
  private:
   absl::StatusOr<int> Submit();
   absl::StatusOr<int> Poll();
+  // Cancels in FTS3 the running files of killed transfers.
+  absl::Status CancelKilled();
 
   db::BackendJobRepository& jobs_;
   const backend::Fts3Client& fts3_;

@@ -13,3 +13,8 @@ ALTER TABLE backend_jobs
 CREATE INDEX backend_jobs_to_submit ON backend_jobs (backend, created) WHERE external_id IS NULL AND NOT done;
 CREATE INDEX backend_jobs_to_poll ON backend_jobs (backend, polled NULLS FIRST)
   WHERE external_id IS NOT NULL AND NOT done;
+
+-- FTS3's id of each file (for cancelling single files) and whether its cancel was sent.
+ALTER TABLE backend_job_files
+  ADD COLUMN external_file_id  bigint,
+  ADD COLUMN cancel_sent       boolean NOT NULL DEFAULT false;

@@ -199,6 +199,27 @@ TEST_F(Fts3RunnerTest, ARefusedJobFailsItsFiles) {
               HasSubstr("local files"));
 }
 
+// A transfer killed while FTS3 holds its file: the file is cancelled in FTS3 and recorded CANCELED.
+TEST_F(Fts3RunnerTest, AKilledTransferIsCancelledInFts3) {
+  db::AddSite(tdb_->db(), "A");
+  db::AddSite(tdb_->db(), "B");
+  auto ids = db::InsertTransfers(tdb_->db(), 1, "kill");
+  ASSERT_EQ(ids.size(), 1u);
+  tdb_->Exec("UPDATE transfers SET state = 'SUBMITTING', attempt = 1, kill_requested = true");
+  next_transfer_ = ids[0];
+  auto job = MakeJob("k", {"kill me"});
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  Fault(R"({"pause_copies": true})");
+  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  auto first = runner.RunOnce();   // submitted, then polled: FTS3's file id recorded
+  auto second = runner.RunOnce();  // cancel sent, then polled
+  Fault(R"({"pause_copies": false})");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(FileState(job.job_id(), 0), "CANCELED CANCELED false");
+  EXPECT_EQ(tdb_->QueryText("SELECT cancel_sent::text FROM backend_job_files"), "true");
+}
+
 TEST(Fts3StatesTest, FileStatesAndFailureClasses) {
   EXPECT_EQ(AdapterFileState("READY"), "SUBMITTED");
   EXPECT_EQ(AdapterFileState("STARTED"), "ACTIVE");
