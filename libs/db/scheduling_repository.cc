@@ -219,12 +219,14 @@ constexpr char kTakeJob[] = R"sql(
 constexpr char kDropEmptyJob[] = R"sql(
   DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL)sql";
 
-// Link health for the optimizer. A missing source, a cancel or a passed deadline says nothing about it.
+// Link health for the optimizer. A missing or unreadable source, an existing destination, an expired
+// credential, a cancel or a passed deadline says nothing about the link.
 constexpr char kReadOutcomes[] = R"sql(
   SELECT source_site, destination_site,
          count(*) FILTER (WHERE result = 'DONE'),
          count(*) FILTER (WHERE result = 'FAILED'
-                            AND failure_class NOT IN ('SOURCE', 'CANCELED', 'MAX_TIME_IN_QUEUE')),
+                            AND failure_class NOT IN ('SOURCE', 'SOURCE_PERMISSION', 'DESTINATION_EXISTS',
+                                                      'CREDENTIAL_EXPIRED', 'CANCELED', 'MAX_TIME_IN_QUEUE')),
          COALESCE(sum(bytes) FILTER (WHERE result = 'DONE'), 0)::bigint,
          max(id)
   FROM attempts WHERE id > $1

@@ -2,38 +2,81 @@
 
 #include <cerrno>
 
+#include <string>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 
 namespace aso::transfer {
 namespace v1 = aso::common::v1;
 namespace {
 
-constexpr absl::string_view kRetryFragments[] = {
-    "performance marker",   "Name or service not known", "Connection timed out",  "end-of-file was reached",
-    "end of file occurred", "SRM_INTERNAL_ERROR",        "was forcefully killed", "operation timeout"};
-
 struct Fragment {
-  absl::string_view text;
+  absl::string_view text;  // matched without regard to case
   FailureClass failure_class;
 };
-// Checked in order: the first fragment found decides the class (never retried).
+
+// FTS3's "retry" fragments, with the class each stands for.
+constexpr Fragment kRetryFragments[] = {
+    {"performance marker", v1::FAILURE_CLASS_TIMEOUT},
+    {"Name or service not known", v1::FAILURE_CLASS_NETWORK},
+    {"Connection timed out", v1::FAILURE_CLASS_TIMEOUT},
+    {"end-of-file was reached", v1::FAILURE_CLASS_TRANSFER},
+    {"end of file occurred", v1::FAILURE_CLASS_TRANSFER},
+    {"SRM_INTERNAL_ERROR", v1::FAILURE_CLASS_TRANSFER},
+    {"was forcefully killed", v1::FAILURE_CLASS_TRANSFER},
+    {"operation timeout", v1::FAILURE_CLASS_TIMEOUT},
+    {"operation expired", v1::FAILURE_CLASS_TIMEOUT},
+};
+
+// FTS3's "do not retry" fragments (checked in order: the first found decides the class), then the
+// classes FTS3 retries but that are worth naming.
 constexpr Fragment kFatalFragments[] = {
     {"checksum do not match", v1::FAILURE_CLASS_CHECKSUM},
+    {"checksums do not match", v1::FAILURE_CLASS_CHECKSUM},
+    {"ADLER32 do not match", v1::FAILURE_CLASS_CHECKSUM},
     {"CHECKSUM MISMATCH", v1::FAILURE_CLASS_CHECKSUM},
-    {"Checksum mismatch", v1::FAILURE_CLASS_CHECKSUM},
-    {"proxy expired", v1::FAILURE_CLASS_PERMISSION},
-    {"certificate has expired", v1::FAILURE_CLASS_PERMISSION},
-    {"CRL has expired", v1::FAILURE_CLASS_PERMISSION},
+    {"proxy expired", v1::FAILURE_CLASS_CREDENTIAL_EXPIRED},
+    {"certificate has expired", v1::FAILURE_CLASS_CREDENTIAL_EXPIRED},
+    {"CRL has expired", v1::FAILURE_CLASS_CREDENTIAL_EXPIRED},
     {"SRM_AUTHENTICATION_FAILURE", v1::FAILURE_CLASS_PERMISSION},
     {"Permission denied", v1::FAILURE_CLASS_PERMISSION},
     {"SRM_NO_FREE_SPACE", v1::FAILURE_CLASS_NO_SPACE},
-    {"File exists and overwrite", v1::FAILURE_CLASS_DESTINATION},
-    {"File exists", v1::FAILURE_CLASS_DESTINATION},
+    {"No space left on device", v1::FAILURE_CLASS_NO_SPACE},
+    {"Disk quota exceeded", v1::FAILURE_CLASS_NO_SPACE},
+    {"File exists and overwrite", v1::FAILURE_CLASS_DESTINATION_EXISTS},
+    {"File exists", v1::FAILURE_CLASS_DESTINATION_EXISTS},
     {"550 File not found", v1::FAILURE_CLASS_SOURCE},
     {"No such file or directory", v1::FAILURE_CLASS_SOURCE},
     {"SRM_INVALID_PATH", v1::FAILURE_CLASS_SOURCE},
     {"source file is not ONLINE", v1::FAILURE_CLASS_SOURCE},
 };
+constexpr Fragment kNamedRetriedFragments[] = {
+    {"size mismatch", v1::FAILURE_CLASS_SIZE_MISMATCH},
+    {"sizes do not match", v1::FAILURE_CLASS_SIZE_MISMATCH},
+    {"Connection refused", v1::FAILURE_CLASS_NETWORK},
+    {"Connection reset", v1::FAILURE_CLASS_NETWORK},
+    {"No route to host", v1::FAILURE_CLASS_NETWORK},
+    {"Network is unreachable", v1::FAILURE_CLASS_NETWORK},
+    {"Unable to connect", v1::FAILURE_CLASS_NETWORK},
+};
+
+// Whether `text` (already lower case) contains `fragment`, without regard to case.
+bool ContainsFolded(const std::string& text, absl::string_view fragment) {
+  return absl::StrContains(text, absl::AsciiStrToLower(fragment));
+}
+
+// A permission problem belongs to the end that reported it.
+FailureClass PermissionOf(ErrorScope scope) {
+  switch (scope) {
+    case ErrorScope::kSource:
+      return v1::FAILURE_CLASS_SOURCE_PERMISSION;
+    case ErrorScope::kDestination:
+      return v1::FAILURE_CLASS_DESTINATION_PERMISSION;
+    default:
+      return v1::FAILURE_CLASS_PERMISSION;
+  }
+}
 
 FailureClass ClassOfScope(ErrorScope scope) {
   switch (scope) {
@@ -70,27 +113,30 @@ bool IsFatalErrno(ErrorScope scope, int e) {
 
 Classification ClassifyFailure(ErrorScope scope, int error_number, absl::string_view message) {
   if (error_number == ECANCELED) return {v1::FAILURE_CLASS_CANCELED, false};
-  for (auto fragment : kRetryFragments) {
-    if (absl::StrContains(message, fragment)) {
-      bool timeout = absl::StrContains(fragment, "time");
-      return {timeout ? v1::FAILURE_CLASS_TIMEOUT : v1::FAILURE_CLASS_TRANSFER, true};
-    }
+  const std::string folded = absl::AsciiStrToLower(message);
+  for (const Fragment& fragment : kRetryFragments) {
+    if (ContainsFolded(folded, fragment.text)) return {fragment.failure_class, true};
   }
   if (error_number == ETIMEDOUT) return {v1::FAILURE_CLASS_TIMEOUT, true};
   for (const Fragment& fragment : kFatalFragments) {
-    if (absl::StrContains(message, fragment.text)) {
-      FailureClass c = fragment.failure_class;
-      // "File exists" / "No such file" belong to whichever end reported them.
-      if ((c == v1::FAILURE_CLASS_SOURCE || c == v1::FAILURE_CLASS_DESTINATION) &&
-          scope != ErrorScope::kGeneral && scope != ErrorScope::kTransfer) {
-        c = ClassOfScope(scope);
-      }
-      return {c, false};
-    }
+    if (!ContainsFolded(folded, fragment.text)) continue;
+    FailureClass c = fragment.failure_class;
+    if (c == v1::FAILURE_CLASS_PERMISSION && fragment.text == "Permission denied") c = PermissionOf(scope);
+    // "No such file" at the destination end is a destination problem (its parent, say).
+    if (c == v1::FAILURE_CLASS_SOURCE && scope == ErrorScope::kDestination) c = v1::FAILURE_CLASS_DESTINATION;
+    return {c, false};
   }
   if (error_number == ENOSPC || error_number == EDQUOT) return {v1::FAILURE_CLASS_NO_SPACE, false};
-  if (error_number == EACCES || error_number == EPERM) return {v1::FAILURE_CLASS_PERMISSION, false};
+  if (error_number == EACCES || error_number == EPERM) return {PermissionOf(scope), false};
+  if (error_number == EEXIST) return {v1::FAILURE_CLASS_DESTINATION_EXISTS, false};
   if (IsFatalErrno(scope, error_number)) return {ClassOfScope(scope), false};
+  for (const Fragment& fragment : kNamedRetriedFragments) {
+    if (ContainsFolded(folded, fragment.text)) return {fragment.failure_class, true};
+  }
+  if (error_number == ECONNREFUSED || error_number == ECONNRESET || error_number == EHOSTUNREACH ||
+      error_number == ENETUNREACH) {
+    return {v1::FAILURE_CLASS_NETWORK, true};
+  }
   return {ClassOfScope(scope), true};
 }
 

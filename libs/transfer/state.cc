@@ -85,13 +85,25 @@ absl::string_view FailureClassName(FailureClass c) {
       return "MAX_TIME_IN_QUEUE";
     case v1::FAILURE_CLASS_GENERAL:
       return "GENERAL";
+    case v1::FAILURE_CLASS_DESTINATION_EXISTS:
+      return "DESTINATION_EXISTS";
+    case v1::FAILURE_CLASS_SIZE_MISMATCH:
+      return "SIZE_MISMATCH";
+    case v1::FAILURE_CLASS_NETWORK:
+      return "NETWORK";
+    case v1::FAILURE_CLASS_CREDENTIAL_EXPIRED:
+      return "CREDENTIAL_EXPIRED";
+    case v1::FAILURE_CLASS_SOURCE_PERMISSION:
+      return "SOURCE_PERMISSION";
+    case v1::FAILURE_CLASS_DESTINATION_PERMISSION:
+      return "DESTINATION_PERMISSION";
     default:
       return "";
   }
 }
 
 std::optional<FailureClass> FailureClassFromName(absl::string_view name) {
-  for (int c = v1::FAILURE_CLASS_SOURCE; c <= v1::FAILURE_CLASS_GENERAL; ++c) {
+  for (int c = v1::FailureClass_MIN + 1; c <= v1::FailureClass_MAX; ++c) {
     if (absl::EqualsIgnoreCase(FailureClassName(static_cast<FailureClass>(c)), name)) {
       return static_cast<FailureClass>(c);
     }
