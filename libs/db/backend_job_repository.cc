@@ -315,6 +315,18 @@ std::string BoolList(const std::vector<bool>& v) {
 
 }  // namespace
 
+absl::Status PgBackendJobRepository::ExtendLease(const std::string& owner, const std::string& job_id,
+                                                 int64_t transfer_id, absl::Time until) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params(
+        "UPDATE backend_job_files SET lease_until = to_timestamp($4) "
+        "WHERE job_id = $1 AND transfer_id = $2 AND lease_owner = $3 AND state = 'ACTIVE'",
+        job_id, transfer_id, owner, EpochSeconds(until));
+    if (r.affected_rows() == 0) return absl::FailedPreconditionError("the lease was lost");
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<std::vector<Job>> PgBackendJobRepository::JobsToSubmit(const std::string& backend, int limit) {
   std::vector<Job> out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {

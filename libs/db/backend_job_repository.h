@@ -64,6 +64,10 @@ class BackendJobRepository {
   virtual absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
                                                              absl::Duration lease, absl::Time now) = 0;
 
+  // Moves the end of `owner`'s lease on a file to `until`. FAILED_PRECONDITION if the lease was lost.
+  virtual absl::Status ExtendLease(const std::string& owner, const std::string& job_id, int64_t transfer_id,
+                                   absl::Time until) = 0;
+
   // Stores the final outcome (DONE -> FINISHED, FAILED -> FAILED) of a file leased by `owner`.
   // FAILED_PRECONDITION if the lease was lost (another copier owns the file now).
   virtual absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) = 0;
@@ -105,6 +109,8 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
                                                      absl::Duration lease, absl::Time now) override;
   absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) override;
+  absl::Status ExtendLease(const std::string& owner, const std::string& job_id, int64_t transfer_id,
+                           absl::Time until) override;
   absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) override;
   absl::Status MarkReported(const FileOutcome& outcome) override;
   absl::StatusOr<Job> GetJob(const std::string& job_id) override;

@@ -1,5 +1,7 @@
 #include "services/fts_adapter/copy_worker.h"
 
+#include <algorithm>
+
 #include "libs/common/logging.h"
 #include "libs/transfer/state.h"
 
@@ -36,6 +38,12 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
 }
 }  // namespace
 
+absl::Duration CopyTimeout(absl::Duration configured, int64_t size_bytes) {
+  if (configured > absl::ZeroDuration()) return configured;
+  return absl::Seconds(600) +
+         absl::Seconds(2) * static_cast<double>(std::max<int64_t>(size_bytes, 0) / 1'000'000);
+}
+
 CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier, Clock& clock,
                        CopyWorkerConfig config, metrics::Metrics& metrics)
     : jobs_(jobs),
@@ -49,12 +57,21 @@ CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::
                                          {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})) {}
 
 absl::StatusOr<bool> CopyWorker::RunOnce() {
-  // The lease outlives the copy's own timeout, so only a dead worker's file is taken over.
-  const absl::Duration lease = config_.copy_timeout * 2 + absl::Seconds(30);
+  // The lease outlives the copy's own timeout, so only a dead worker's file is taken over; it is taken
+  // for a small file and extended once the file's size (and so its timeout) is known.
+  const absl::Duration lease = CopyTimeout(config_.copy_timeout, 0) * 2 + absl::Seconds(30);
   auto leased = jobs_.LeaseFiles(config_.owner, 1, lease, clock_.Now());
   if (!leased.ok()) return leased.status();
   if (leased->empty()) return false;
   const db::LeasedFile& file = leased->front();
+  const absl::Duration timeout = CopyTimeout(config_.copy_timeout, file.size_bytes);
+  if (timeout * 2 + absl::Seconds(30) > lease) {
+    if (absl::Status s = jobs_.ExtendLease(config_.owner, file.job_id, file.transfer_id,
+                                           clock_.Now() + timeout * 2 + absl::Seconds(30));
+        !s.ok()) {
+      return s;
+    }
+  }
 
   if (file.kill_requested) {
     // Killed after it was handed over: report the cancel without copying.
@@ -77,7 +94,7 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   request.destination_url = file.destination_url;
   request.size_bytes = file.size_bytes;
   request.checksum = file.checksum;
-  request.timeout = config_.copy_timeout;
+  request.timeout = timeout;
   const absl::Time started = clock_.Now();
   backend::CopyResult result = copier_->Copy(request);
   const absl::Time finished = clock_.Now();

@@ -17,8 +17,12 @@ namespace aso::fts_adapter {
 
 struct CopyWorkerConfig {
   std::string owner;  // unique per worker: host/pid/index
-  absl::Duration copy_timeout = absl::Minutes(10);
+  // Timeout of one copy; zero: FTS3's rule, 600 s + 2 s per MB of the file.
+  absl::Duration copy_timeout = absl::ZeroDuration();
 };
+
+// The timeout of a copy of `size_bytes` under `configured` (see CopyWorkerConfig::copy_timeout).
+absl::Duration CopyTimeout(absl::Duration configured, int64_t size_bytes);
 
 class CopyWorker {
  public:

@@ -41,7 +41,8 @@ ABSL_FLAG(std::string, fts3_token_file, "",
 ABSL_FLAG(absl::Duration, fts3_poll_interval, absl::Seconds(2),
           "Pause between FTS3 rounds when nothing changed (env ASO_FTS3_POLL_INTERVAL)");
 ABSL_FLAG(int, copy_workers, 8, "Copies in flight at once (env ASO_COPY_WORKERS)");
-ABSL_FLAG(absl::Duration, copy_timeout, absl::Minutes(10), "Timeout of one copy (env ASO_COPY_TIMEOUT)");
+ABSL_FLAG(absl::Duration, copy_timeout, absl::ZeroDuration(),
+          "Timeout of one copy; 0 = FTS3's rule, 600 s + 2 s per MB (env ASO_COPY_TIMEOUT)");
 ABSL_FLAG(std::vector<std::string>, gfal2_settings, {},
           "Extra gfal2 settings, comma-separated GROUP:KEY=VALUE (env ASO_GFAL2_SETTINGS)");
 

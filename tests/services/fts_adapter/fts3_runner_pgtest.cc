@@ -3,6 +3,8 @@
 // FTS3 already has is adopted; FTS3 errors leave the job for a later round.
 #include "services/fts_adapter/fts3_runner.h"
 
+#include "services/fts_adapter/copy_worker.h"
+
 #include <cstdlib>
 #include <fstream>
 
@@ -218,6 +220,13 @@ TEST_F(Fts3RunnerTest, AKilledTransferIsCancelledInFts3) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(FileState(job.job_id(), 0), "CANCELED CANCELED false");
   EXPECT_EQ(tdb_->QueryText("SELECT cancel_sent::text FROM backend_job_files"), "true");
+}
+
+// The gfal2 backend's copy timeout follows FTS3's rule unless one is configured.
+TEST(CopyTimeoutTest, Fts3RuleUnlessConfigured) {
+  EXPECT_EQ(CopyTimeout(absl::ZeroDuration(), 0), absl::Seconds(600));
+  EXPECT_EQ(CopyTimeout(absl::ZeroDuration(), 1'000'000'000), absl::Seconds(600 + 2000));
+  EXPECT_EQ(CopyTimeout(absl::Minutes(5), 1'000'000'000), absl::Minutes(5));
 }
 
 TEST(Fts3StatesTest, FileStatesAndFailureClasses) {
