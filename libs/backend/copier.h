@@ -20,6 +20,10 @@ struct CopyRequest {
   int64_t size_bytes = -1;  // -1 when unknown
   std::string checksum;     // "adler32:xxxxxxxx" the source must match; empty to compare ends only
   absl::Duration timeout = absl::Minutes(10);
+  // Called as the copy progresses with the bytes copied so far (after every block of a streamed
+  // root->root copy, every few seconds otherwise). Returning false cancels a streamed copy, whose result
+  // then has error_number ECANCELED; other copies run to their end. May be empty.
+  std::function<bool(int64_t bytes)> progress;
 };
 
 struct CopyResult {

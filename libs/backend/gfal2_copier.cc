@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gfal_api.h>
 #include <stdlib.h>
+#include <cerrno>
 
 #include <vector>
 
@@ -41,6 +42,11 @@ class Gfal2Copier final : public Copier {
     }
     gfalt_set_checksum(params, GFALT_CHECKSUM_BOTH, "ADLER32", expected.empty() ? nullptr : expected.c_str(),
                        nullptr);
+    // Progress only: gfal2_cancel() waits for the operations it cancels and leaves the context cancelled,
+    // so a copy through gfalt_copy_file runs to its end (or timeout) even if the callback asks to stop.
+    if (request.progress) {
+      gfalt_add_monitor_callback(params, &OnProgress, const_cast<CopyRequest*>(&request), nullptr, nullptr);
+    }
     int rc = gfalt_copy_file(ctx_, params, request.source_url.c_str(), request.destination_url.c_str(), &err);
     gfalt_params_handle_delete(params, nullptr);
     if (rc != 0) return Failure(err, "copy failed");
@@ -68,6 +74,12 @@ class Gfal2Copier final : public Copier {
   }
 
  private:
+  // Feeds gfal2's progress to the request's callback.
+  static void OnProgress(gfalt_transfer_status_t status, const char*, const char*, gpointer data) {
+    const auto* request = static_cast<const CopyRequest*>(data);
+    (void)request->progress(static_cast<int64_t>(gfalt_copy_get_bytes_transfered(status, nullptr)));
+  }
+
   // Reads the adler32 of `url` as "adler32:xxxxxxxx".
   absl::StatusOr<std::string> Checksum(const std::string& url, GError** err) {
     char sum[64] = {0};
@@ -122,6 +134,7 @@ class Gfal2Copier final : public Copier {
     const absl::Time deadline = absl::Now() + request.timeout;
     const char* failed_scope = nullptr;
     std::string failed_what;
+    bool canceled = false;
     for (;;) {
       ssize_t n = gfal2_read(ctx_, in, buffer.data(), buffer.size(), &err);
       if (n < 0) {
@@ -142,6 +155,12 @@ class Gfal2Copier final : public Copier {
         break;
       }
       copied += n;
+      if (request.progress && !request.progress(copied)) {
+        failed_scope = "TRANSFER";
+        failed_what = "canceled while copying";
+        canceled = true;
+        break;
+      }
       if (absl::Now() > deadline) {
         failed_scope = "TRANSFER";
         failed_what = "operation timeout";
@@ -175,6 +194,7 @@ class Gfal2Copier final : public Copier {
       }
     }
     CopyResult r = fail(failed_scope, failed_what);
+    if (canceled) r.error_number = ECANCELED;
     GError* unlink_err = nullptr;
     gfal2_unlink(ctx_, request.destination_url.c_str(), &unlink_err);  // leave no partial file
     g_clear_error(&unlink_err);

@@ -315,6 +315,18 @@ std::string BoolList(const std::vector<bool>& v) {
 
 }  // namespace
 
+absl::StatusOr<bool> PgBackendJobRepository::KillRequested(int64_t transfer_id, int32_t attempt) {
+  bool killed = false;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    auto r = txn.exec_params("SELECT kill_requested FROM transfers WHERE id = $1 AND attempt = $2",
+                             transfer_id, attempt);
+    killed = !r.empty() && r[0][0].as<bool>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return killed;
+}
+
 absl::Status PgBackendJobRepository::ExtendLease(const std::string& owner, const std::string& job_id,
                                                  int64_t transfer_id, absl::Time until) {
   return Transact(db_, [&](pqxx::work& txn) {

@@ -64,6 +64,9 @@ class BackendJobRepository {
   virtual absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
                                                              absl::Duration lease, absl::Time now) = 0;
 
+  // Whether a kill was requested for the transfer's attempt (false once it moved to another attempt).
+  virtual absl::StatusOr<bool> KillRequested(int64_t transfer_id, int32_t attempt) = 0;
+
   // Moves the end of `owner`'s lease on a file to `until`. FAILED_PRECONDITION if the lease was lost.
   virtual absl::Status ExtendLease(const std::string& owner, const std::string& job_id, int64_t transfer_id,
                                    absl::Time until) = 0;
@@ -111,6 +114,7 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) override;
   absl::Status ExtendLease(const std::string& owner, const std::string& job_id, int64_t transfer_id,
                            absl::Time until) override;
+  absl::StatusOr<bool> KillRequested(int64_t transfer_id, int32_t attempt) override;
   absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) override;
   absl::Status MarkReported(const FileOutcome& outcome) override;
   absl::StatusOr<Job> GetJob(const std::string& job_id) override;

@@ -1,6 +1,7 @@
 #include "services/fts_adapter/copy_worker.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include "libs/common/logging.h"
 #include "libs/transfer/state.h"
@@ -54,7 +55,11 @@ CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::
                                  "Copies run by the gfal2 backend, by result and failure class.",
                                  {"result", "failure_class"})),
       copy_seconds_(metrics.AddHistogram("aso_adapter_copy_seconds", "Duration of one copy.", {"result"},
-                                         {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})) {}
+                                         {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})),
+      copied_bytes_(metrics.AddCounter("aso_adapter_copied_bytes_total",
+                                       "Bytes written by running copies, as they progress (rate() is the "
+                                       "backend's throughput).",
+                                       {})) {}
 
 absl::StatusOr<bool> CopyWorker::RunOnce() {
   // The lease outlives the copy's own timeout, so only a dead worker's file is taken over; it is taken
@@ -95,6 +100,21 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   request.size_bytes = file.size_bytes;
   request.checksum = file.checksum;
   request.timeout = timeout;
+  // Progress feeds the byte counter; a kill requested while the file is copying stops the copy.
+  int64_t reported = 0;
+  absl::Time next_kill_check = clock_.Now() + config_.kill_check_interval;
+  bool killed = false;
+  request.progress = [&](int64_t bytes) {
+    if (bytes > reported) {
+      copied_bytes_.Inc({}, static_cast<double>(bytes - reported));
+      reported = bytes;
+    }
+    if (clock_.Now() < next_kill_check) return true;
+    next_kill_check = clock_.Now() + config_.kill_check_interval;
+    auto kill = jobs_.KillRequested(file.transfer_id, file.attempt);
+    killed = kill.ok() && *kill;
+    return !killed;
+  };
   const absl::Time started = clock_.Now();
   backend::CopyResult result = copier_->Copy(request);
   const absl::Time finished = clock_.Now();
@@ -109,6 +129,10 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   if (result.ok) {
     outcome.set_state(cv1::TRANSFER_STATE_DONE);
     outcome.set_checksum(result.checksum);
+  } else if (killed && result.error_number == ECANCELED) {
+    outcome.set_state(cv1::TRANSFER_STATE_KILLED);
+    outcome.set_failure_class(cv1::FAILURE_CLASS_CANCELED);
+    outcome.set_error("cancelled while copying: the transfer was killed");
   } else {
     auto c = transfer::ClassifyFailure(result.scope, result.error_number, result.error);
     outcome.set_state(cv1::TRANSFER_STATE_FAILED);

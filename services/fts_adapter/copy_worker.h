@@ -19,6 +19,8 @@ struct CopyWorkerConfig {
   std::string owner;  // unique per worker: host/pid/index
   // Timeout of one copy; zero: FTS3's rule, 600 s + 2 s per MB of the file.
   absl::Duration copy_timeout = absl::ZeroDuration();
+  // How often a running copy checks whether its transfer was killed (and stops if so).
+  absl::Duration kill_check_interval = absl::Seconds(5);
 };
 
 // The timeout of a copy of `size_bytes` under `configured` (see CopyWorkerConfig::copy_timeout).
@@ -39,6 +41,7 @@ class CopyWorker {
   CopyWorkerConfig config_;
   metrics::CounterVec copies_;
   metrics::HistogramVec copy_seconds_;
+  metrics::CounterVec copied_bytes_;
 };
 
 }  // namespace aso::fts_adapter

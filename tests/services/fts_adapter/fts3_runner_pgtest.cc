@@ -5,12 +5,15 @@
 
 #include "services/fts_adapter/copy_worker.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/backend/gfal2_copier.h"
 #include "libs/common/adler32.h"
 #include "tests/libs/db/db_test_util.h"
 
@@ -220,6 +223,76 @@ TEST_F(Fts3RunnerTest, AKilledTransferIsCancelledInFts3) {
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(FileState(job.job_id(), 0), "CANCELED CANCELED false");
   EXPECT_EQ(tdb_->QueryText("SELECT cancel_sent::text FROM backend_job_files"), "true");
+}
+
+// A streamed root->root copy stops when its progress callback says so (the transfer was killed), and
+// leaves no partial file.
+TEST_F(Fts3RunnerTest, AStreamedCopyStopsWhenAsked) {
+  const std::string name = absl::StrCat(prefix_, "-big");
+  {
+    std::ofstream big(absl::StrCat(dir_, "/site-a/root/data/", name), std::ios::binary);
+    big << std::string(32 << 20, 'b');
+  }
+  auto copier = backend::NewGfal2Copier({});
+  ASSERT_TRUE(copier.ok()) << copier.status();
+  backend::CopyRequest r;
+  r.source_url = absl::StrCat(site_a_, "/", name);
+  r.destination_url = absl::StrCat(site_b_, "/", prefix_, "/", name);
+  int calls = 0;
+  r.progress = [&](int64_t) { return ++calls < 2; };
+  backend::CopyResult result = (*copier)->Copy(r);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.error_number, ECANCELED) << result.error;
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(std::ifstream(absl::StrCat(dir_, "/site-b/root/data/", prefix_, "/", name)).good());
+}
+
+// A copy worker whose file's transfer is killed while it copies stops the copy and reports it KILLED.
+class ProgressingCopier final : public backend::Copier {
+ public:
+  explicit ProgressingCopier(std::function<void(int)> at_step) : at_step_(std::move(at_step)) {}
+  backend::CopyResult Copy(const backend::CopyRequest& r) override {
+    backend::CopyResult out;
+    for (steps = 1; steps <= 100; ++steps) {
+      at_step_(steps);
+      if (!r.progress(steps * 1000)) {
+        out.error_number = ECANCELED;
+        out.error = "TRANSFER canceled while copying";
+        return out;
+      }
+    }
+    out.ok = true;
+    return out;
+  }
+  int steps = 0;
+
+ private:
+  std::function<void(int)> at_step_;
+};
+
+TEST_F(Fts3RunnerTest, AKillStopsARunningGfal2Copy) {
+  db::AddSite(tdb_->db(), "A");
+  db::AddSite(tdb_->db(), "B");
+  auto ids = db::InsertTransfers(tdb_->db(), 1, "running");
+  tdb_->Exec("UPDATE transfers SET state = 'SUBMITTING', attempt = 1");
+  next_transfer_ = ids[0];
+  auto job = MakeJob("g", {"copying"});
+  ASSERT_TRUE(repo_->InsertJob(job, "gfal2", clock_.Now()).ok());
+  auto copier = std::make_unique<ProgressingCopier>([&](int step) {
+    if (step == 3) tdb_->Exec("UPDATE transfers SET kill_requested = true");
+  });
+  ProgressingCopier* raw = copier.get();
+  CopyWorkerConfig wc;
+  wc.owner = "w1";
+  wc.kill_check_interval = absl::ZeroDuration();
+  CopyWorker worker(*repo_, std::move(copier), clock_, wc, *metrics_);
+  ASSERT_TRUE(*worker.RunOnce());
+  EXPECT_EQ(raw->steps, 3);
+  auto outcomes = repo_->UnreportedOutcomes(10);
+  ASSERT_TRUE(outcomes.ok());
+  ASSERT_EQ(outcomes->size(), 1u);
+  EXPECT_EQ((*outcomes)[0].state(), cv1::TRANSFER_STATE_KILLED);
+  EXPECT_EQ((*outcomes)[0].failure_class(), cv1::FAILURE_CLASS_CANCELED);
 }
 
 // The gfal2 backend's copy timeout follows FTS3's rule unless one is configured.
