@@ -219,6 +219,19 @@ constexpr char kTakeJob[] = R"sql(
 constexpr char kDropEmptyJob[] = R"sql(
   DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL)sql";
 
+// A job never sent: its files are as they were before the claim (the attempt was not used).
+constexpr char kReturnUnsentJob[] = R"sql(
+  WITH job AS (
+    DELETE FROM submissions WHERE job_id = $1 AND accepted_at IS NULL RETURNING transfer_ids)
+  UPDATE transfers
+  SET state = CASE WHEN kill_requested THEN 'KILLED' ELSE 'QUEUED' END,
+      failure_class = CASE WHEN kill_requested THEN 'CANCELED' ELSE failure_class END,
+      attempt = CASE WHEN kill_requested THEN attempt ELSE attempt - 1 END,
+      backend_job_id = NULL, claimed_at = NULL, updated = to_timestamp($2)
+  FROM job
+  WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
+    AND transfers.state = 'SUBMITTING')sql";
+
 // Link health for the optimizer. A missing or unreadable source, an existing destination, an expired
 // credential, a cancel or a passed deadline says nothing about the link.
 constexpr char kReadOutcomes[] = R"sql(
@@ -675,6 +688,16 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePending
     if (!job.files.empty()) jobs.push_back(std::move(job));
   }
   return jobs;
+}
+
+absl::StatusOr<int> PgSchedulingRepository::ReturnUnsentJob(const std::string& job_id, absl::Time now) {
+  int changed = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed = static_cast<int>(txn.exec_params(kReturnUnsentJob, job_id, EpochSeconds(now)).affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return changed;
 }
 
 absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(

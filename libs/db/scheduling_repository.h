@@ -163,6 +163,11 @@ class SchedulingRepository {
   virtual absl::StatusOr<int> FailRefusedJob(const std::string& job_id, const std::string& reason,
                                              absl::Time now) = 0;
 
+  // A job that was never sent (the adapter was known to be unreachable): its files go back to QUEUED as
+  // they were before the claim (attempt number included; KILLED if a kill waits) and the job is dropped.
+  // Returns how many changed.
+  virtual absl::StatusOr<int> ReturnUnsentJob(const std::string& job_id, absl::Time now) = 0;
+
   // Jobs whose files have been SUBMITTING since before `claimed_before` (the scheduler or the adapter
   // died mid-hand-over); their claim time is renewed to `now` so one replica takes each.
   virtual absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before,
@@ -218,6 +223,7 @@ class PgSchedulingRepository final : public SchedulingRepository {
                                      absl::Time now) override;
   absl::StatusOr<std::vector<PendingJob>> TakeStalePendingJobs(absl::Time claimed_before, absl::Time now,
                                                                int limit) override;
+  absl::StatusOr<int> ReturnUnsentJob(const std::string& job_id, absl::Time now) override;
   absl::StatusOr<bool> OptimizeLinks(
       absl::Time now, absl::Duration interval,
       const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration window)>&

@@ -9,8 +9,13 @@ class GrpcAdapterStub final : public AdapterStub {
  public:
   GrpcAdapterStub(std::shared_ptr<auth::ClientAuth> auth, const std::string& target, absl::Duration deadline)
       : auth_(std::move(auth)),
-        stub_(aso::fts_adapter::v1::FtsAdapter::NewStub(auth_->Channel(target))),
+        channel_(auth_->Channel(target)),
+        stub_(aso::fts_adapter::v1::FtsAdapter::NewStub(channel_)),
         deadline_(deadline) {}
+
+  bool KnownUnreachable() override {
+    return channel_->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_TRANSIENT_FAILURE;
+  }
 
   absl::StatusOr<bool> SubmitJob(const aso::fts_adapter::v1::Job& job) override {
     grpc::ClientContext ctx;
@@ -26,6 +31,7 @@ class GrpcAdapterStub final : public AdapterStub {
 
  private:
   std::shared_ptr<auth::ClientAuth> auth_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<aso::fts_adapter::v1::FtsAdapter::Stub> stub_;
   absl::Duration deadline_;
 };

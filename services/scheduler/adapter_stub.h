@@ -18,6 +18,10 @@ class AdapterStub {
   // Hands a job to the adapter. Returns whether the adapter already knew it. UNAVAILABLE /
   // DEADLINE_EXCEEDED when the adapter could not be reached (the job may or may not have arrived).
   virtual absl::StatusOr<bool> SubmitJob(const aso::fts_adapter::v1::Job& job) = 0;
+  // True when a call made now would fail without reaching the adapter (gRPC: the channel is in
+  // TRANSIENT_FAILURE, so the call is refused before anything is sent). Then a job is certainly not
+  // delivered.
+  virtual bool KnownUnreachable() { return false; }
 };
 
 // Calls the real service with a deadline on every call.

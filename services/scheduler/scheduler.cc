@@ -69,14 +69,34 @@ void Scheduler::BackendReachable(bool reachable, const std::string& error, absl:
   }
 }
 
-absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs) {
+void Scheduler::ReturnUnsent(const db::PendingJob& job) {
+  auto back = repo_.ReturnUnsentJob(job.job_id, clock_.Now());
+  if (!back.ok()) {
+    // Left SUBMITTING: re-sent under the same id after resubmit_after.
+    ASO_LOG(WARNING, "job=", job.job_id, " not returned to the queue: ", back.status().message());
+    return;
+  }
+  ASO_LOG(WARNING, "job=", job.job_id, " not sent (adapter unreachable); ", *back,
+          " file(s) back in the queue");
+}
+
+absl::StatusOr<int> Scheduler::SubmitAll(const std::vector<db::PendingJob>& jobs, bool fresh) {
   std::vector<std::string> accepted;
   int files = 0;
   absl::Status unreachable;
   for (const auto& job : jobs) {
-    // Once the adapter is unreachable, the remaining jobs are not tried: they stay SUBMITTING and are
-    // re-sent under the same ids after resubmit_after, like the one that failed.
-    if (!unreachable.ok()) break;
+    // Once the adapter is unreachable, the remaining jobs are not tried: fresh ones go back to the queue
+    // (never sent), re-sent ones stay SUBMITTING and are re-sent under the same ids after resubmit_after.
+    if (!unreachable.ok()) {
+      if (fresh) ReturnUnsent(job);
+      continue;
+    }
+    if (fresh && adapter_.KnownUnreachable()) {
+      // The call would be refused before reaching the adapter: the job is certainly not delivered.
+      ReturnUnsent(job);
+      unreachable = absl::UnavailableError("the fts-adapter cannot be reached (connection failing)");
+      continue;
+    }
     auto taken = Submit(job);
     if (!taken.ok()) {
       unreachable = taken.status();
@@ -192,7 +212,7 @@ absl::StatusOr<int> Scheduler::ClaimAndSend(
     note_waiting(*done_links[i], std::move(r.waiting));
     for (auto& j : r.jobs) jobs.push_back(std::move(j));
   }
-  auto sent = SubmitAll(jobs);
+  auto sent = SubmitAll(jobs, /*fresh=*/true);
   if (!sent.ok()) return absl::UnavailableError(absl::StrCat("adapter: ", sent.status().message()));
   return *sent;
 }
@@ -222,7 +242,7 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
   };
   auto stale = repo_.TakeStalePendingJobs(now - config_.resubmit_after, now, 100);
   if (!stale.ok()) return stale.status();
-  auto resent = SubmitAll(*stale);
+  auto resent = SubmitAll(*stale, /*fresh=*/false);
   if (!resent.ok()) return adapter_down(resent.status());
   dispatched += *resent;
 

@@ -68,9 +68,11 @@ class Scheduler {
   // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or
   // failed for good, UNAVAILABLE when the adapter could not be reached (it will be re-sent).
   absl::StatusOr<bool> Submit(const db::PendingJob& job);
-  // Sends the jobs and marks the files of those taken SUBMITTED. Returns the number of files taken;
-  // stops at an unreachable adapter (UNAVAILABLE).
-  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs);
+  // Sends the jobs (`fresh`: just claimed, never sent) and marks the files of those taken SUBMITTED.
+  // Returns the number of files taken; stops at an unreachable adapter (UNAVAILABLE). Fresh jobs that were
+  // certainly not delivered (the adapter known unreachable before the call) go back to the queue.
+  absl::StatusOr<int> SubmitAll(const std::vector<db::PendingJob>& jobs, bool fresh);
+  void ReturnUnsent(const db::PendingJob& job);
   void BackOff(absl::Time now);
   void BackendReachable(bool reachable, const std::string& error, absl::Time now);
 

@@ -41,7 +41,12 @@ class FakeAdapter : public AdapterStub {
     }
     return out;
   }
+  bool KnownUnreachable() override {
+    absl::MutexLock lock(&mu);
+    return known_unreachable;
+  }
   absl::Mutex mu;
+  bool known_unreachable = false;
   absl::Status fail_with;
   bool refuse = false;
   std::function<void()> on_job;
@@ -148,6 +153,23 @@ TEST_F(SchedulerTest, UnreachableAdapterGetsTheSameJobAgainAfterABackOff) {
   EXPECT_EQ(adapter_.Files().size(), 3u);
   EXPECT_EQ(tdb_->QueryInt("SELECT max(attempt) FROM transfers"), 1);
   EXPECT_EQ(tdb_->QueryText("SELECT available::text FROM backends WHERE name = 'fts'"), "true");
+}
+
+// An adapter known to be unreachable before the call (its connection failing): the claimed files were
+// certainly not delivered and go back to the queue as they were.
+TEST_F(SchedulerTest, FilesClaimedWhileTheAdapterIsDownReturnToTheQueue) {
+  aso::db::InsertTransfers(tdb_->db(), 3, "a");
+  adapter_.known_unreachable = true;
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  auto n = scheduler.RunOnce();
+  EXPECT_TRUE(absl::IsUnavailable(n.status())) << n.status();
+  EXPECT_TRUE(adapter_.jobs.empty());  // nothing was sent
+  EXPECT_EQ(Count("state = 'QUEUED' AND attempt = 0 AND backend_job_id IS NULL"), 3);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM submissions"), 0);
+  adapter_.known_unreachable = false;
+  clock_.SetTime(scheduler.backoff_until());
+  EXPECT_EQ(*scheduler.RunOnce(), 3);
+  for (const auto& [id, attempt] : adapter_.Files()) EXPECT_EQ(attempt, 1) << id;
 }
 
 TEST_F(SchedulerTest, UnconfirmedJobIsResentUnderTheSameId) {
