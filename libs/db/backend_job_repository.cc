@@ -315,6 +315,35 @@ std::string BoolList(const std::vector<bool>& v) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::string>> PgBackendJobRepository::LeaseOwners(const std::string& prefix) {
+  std::vector<std::string> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    // ACTIVE files are in the runnable index (few rows): what is leased now.
+    for (const auto& r : txn.exec_params("SELECT DISTINCT lease_owner FROM backend_job_files "
+                                         "WHERE state = 'ACTIVE' AND starts_with(lease_owner, $1)",
+                                         prefix)) {
+      out.push_back(r[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int> PgBackendJobRepository::ExpireLeases(const std::string& owner, absl::Time now) {
+  int n = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    n = static_cast<int>(txn.exec_params("UPDATE backend_job_files SET lease_until = to_timestamp($2) "
+                                         "WHERE lease_owner = $1 AND state = 'ACTIVE'",
+                                         owner, EpochSeconds(now))
+                             .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
 absl::StatusOr<bool> PgBackendJobRepository::KillRequested(int64_t transfer_id, int32_t attempt) {
   bool killed = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {

@@ -64,6 +64,11 @@ class BackendJobRepository {
   virtual absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
                                                              absl::Duration lease, absl::Time now) = 0;
 
+  // The owners of current leases whose name starts with `prefix` (e.g. "host/").
+  virtual absl::StatusOr<std::vector<std::string>> LeaseOwners(const std::string& prefix) = 0;
+  // Ends every lease of `owner` now (its files can be leased again at once). Returns how many.
+  virtual absl::StatusOr<int> ExpireLeases(const std::string& owner, absl::Time now) = 0;
+
   // Whether a kill was requested for the transfer's attempt (false once it moved to another attempt).
   virtual absl::StatusOr<bool> KillRequested(int64_t transfer_id, int32_t attempt) = 0;
 
@@ -115,6 +120,8 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::Status ExtendLease(const std::string& owner, const std::string& job_id, int64_t transfer_id,
                            absl::Time until) override;
   absl::StatusOr<bool> KillRequested(int64_t transfer_id, int32_t attempt) override;
+  absl::StatusOr<std::vector<std::string>> LeaseOwners(const std::string& prefix) override;
+  absl::StatusOr<int> ExpireLeases(const std::string& owner, absl::Time now) override;
   absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) override;
   absl::Status MarkReported(const FileOutcome& outcome) override;
   absl::StatusOr<Job> GetJob(const std::string& job_id) override;

@@ -1,8 +1,12 @@
 #include "services/fts_adapter/copy_worker.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cerrno>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "libs/common/logging.h"
 #include "libs/transfer/state.h"
 
@@ -38,6 +42,24 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
 }
 }  // namespace
+
+absl::StatusOr<int> ReclaimLeasesOfDeadProcesses(db::BackendJobRepository& jobs, const std::string& host,
+                                                 absl::Time now) {
+  auto owners = jobs.LeaseOwners(host + "/");
+  if (!owners.ok()) return owners.status();
+  int freed = 0;
+  for (const std::string& owner : *owners) {
+    const std::vector<std::string> parts = absl::StrSplit(owner, '/');
+    int pid = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &pid) || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    auto n = jobs.ExpireLeases(owner, now);
+    if (!n.ok()) return n.status();
+    if (*n > 0) ASO_LOG(INFO, "took back ", *n, " file(s) leased by ", owner, ", a process that is gone");
+    freed += *n;
+  }
+  return freed;
+}
 
 absl::Duration CopyTimeout(absl::Duration configured, int64_t size_bytes) {
   if (configured > absl::ZeroDuration()) return configured;

@@ -26,6 +26,12 @@ struct CopyWorkerConfig {
 // The timeout of a copy of `size_bytes` under `configured` (see CopyWorkerConfig::copy_timeout).
 absl::Duration CopyTimeout(absl::Duration configured, int64_t size_bytes);
 
+// After a crash: the leases held by copy workers of this host ("<host>/<pid>/<i>") whose process is gone
+// end now, so their files are copied again at once instead of when the leases run out (they are long:
+// twice the copy timeout). Returns how many files were freed.
+absl::StatusOr<int> ReclaimLeasesOfDeadProcesses(db::BackendJobRepository& jobs, const std::string& host,
+                                                 absl::Time now);
+
 class CopyWorker {
  public:
   CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier, Clock& clock,

@@ -116,6 +116,11 @@ int main(int argc, char** argv) {
           return r.ok() && (r->submitted > 0 || r->changed > 0);
         }));
   }
+  if (backend_kind == "gfal2") {
+    // Files this host's previous adapter process was copying when it died are copied again at once.
+    auto freed = aso::fts_adapter::ReclaimLeasesOfDeadProcesses(jobs, host, absl::Now());
+    if (!freed.ok()) ASO_LOG(WARNING, "reclaiming the leases of dead processes: ", freed.status().message());
+  }
   for (int i = 0; backend_kind == "gfal2" && i < workers; ++i) {
     auto copier = aso::backend::NewGfal2Copier(gfal2);
     if (!copier.ok()) return std::cerr << copier.status().message() << "\n", 2;

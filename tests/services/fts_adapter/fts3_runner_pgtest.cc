@@ -5,6 +5,9 @@
 
 #include "services/fts_adapter/copy_worker.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -293,6 +296,28 @@ TEST_F(Fts3RunnerTest, AKillStopsARunningGfal2Copy) {
   ASSERT_EQ(outcomes->size(), 1u);
   EXPECT_EQ((*outcomes)[0].state(), cv1::TRANSFER_STATE_KILLED);
   EXPECT_EQ((*outcomes)[0].failure_class(), cv1::FAILURE_CLASS_CANCELED);
+}
+
+// After a crash, the files a dead copy worker of this host had leased are leased again at once; a live
+// process's leases are left alone.
+TEST_F(Fts3RunnerTest, LeasesOfADeadLocalProcessAreTakenBack) {
+  auto job = MakeJob("l", {"one", "two"});
+  ASSERT_TRUE(repo_->InsertJob(job, "gfal2", clock_.Now()).ok());
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);  // a pid that is gone
+  const std::string dead = absl::StrCat("testhost/", child, "/0");
+  const std::string live = absl::StrCat("testhost/", getpid(), "/0");
+  ASSERT_EQ(repo_->LeaseFiles(dead, 1, absl::Hours(1), clock_.Now())->size(), 1u);
+  ASSERT_EQ(repo_->LeaseFiles(live, 1, absl::Hours(1), clock_.Now())->size(), 1u);
+  EXPECT_TRUE(repo_->LeaseFiles("other", 5, absl::Hours(1), clock_.Now())->empty());
+  auto freed = ReclaimLeasesOfDeadProcesses(*repo_, "testhost", clock_.Now());
+  ASSERT_TRUE(freed.ok()) << freed.status();
+  EXPECT_EQ(*freed, 1);
+  clock_.AdvanceTime(absl::Seconds(1));
+  auto again = repo_->LeaseFiles("restarted", 5, absl::Hours(1), clock_.Now());
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 1u);  // the dead worker's file; the live one keeps its own
 }
 
 // The gfal2 backend's copy timeout follows FTS3's rule unless one is configured.
