@@ -69,9 +69,25 @@ Fts3Runner::Fts3Runner(db::BackendJobRepository& jobs, const backend::Fts3Client
       clock_(clock),
       config_(std::move(config)),
       requests_(metrics.AddCounter("aso_fts3_requests_total",
-                                   "Calls to the FTS3 REST API, by call and result.", {"call", "result"})) {}
+                                   "Calls to the FTS3 REST API, by call and result.", {"call", "result"})),
+      up_(metrics.AddGauge("aso_fts3_up", "1 when the FTS3 server answers /whoami, else 0.", {"endpoint"})),
+      credential_errors_(metrics.AddCounter(
+          "aso_fts3_credential_errors_total",
+          "FTS3 answers 419: no delegated credential, or one that expires within the hour.", {"endpoint"})) {}
+
+void Fts3Runner::CheckHealth() {
+  const absl::Time now = clock_.Now();
+  if (now < next_health_check_) return;
+  next_health_check_ = now + config_.health_interval;
+  auto dn = fts3_.Whoami();
+  requests_.Inc({"whoami", dn.ok() ? "ok" : absl::StatusCodeToString(dn.status().code())});
+  up_.Set({fts3_.config().endpoint}, dn.ok() ? 1 : 0);
+  if (!dn.ok())
+    ASO_LOG(WARNING, "FTS3 at ", fts3_.config().endpoint, " does not answer: ", dn.status().message());
+}
 
 absl::StatusOr<Fts3RoundResult> Fts3Runner::RunOnce() {
+  CheckHealth();
   Fts3RoundResult result;
   auto submitted = Submit();
   if (!submitted.ok()) return submitted.status();
@@ -132,6 +148,7 @@ absl::StatusOr<int> Fts3Runner::Submit() {
       ++submitted;
       continue;
     }
+    if (absl::IsFailedPrecondition(id.status())) credential_errors_.Inc({fts3_.config().endpoint});
     if (EndsTheRound(id.status())) {
       ASO_LOG(WARNING, "FTS3 submission of job=", job.job_id(), " failed: ", id.status().message());
       return id.status();

@@ -21,7 +21,8 @@ struct Fts3RunnerConfig {
   int submit_per_round = 50;
   int poll_per_round = 200;  // jobs; asked in bulk, `poll_batch` ids per request
   int poll_batch = 50;
-  int file_timeout_seconds = 0;  // per file; 0 = FTS3's default (600 s + 2 s/MB)
+  int file_timeout_seconds = 0;                        // per file; 0 = FTS3's default (600 s + 2 s/MB)
+  absl::Duration health_interval = absl::Seconds(30);  // how often /whoami is asked
 };
 
 struct Fts3RoundResult {
@@ -49,6 +50,8 @@ class Fts3Runner {
  private:
   absl::StatusOr<int> Submit();
   absl::StatusOr<int> Poll();
+  // Asks FTS3 who we are every health_interval: the gauge aso_fts3_up says whether it answers.
+  void CheckHealth();
   // Cancels in FTS3 the running files of killed transfers.
   absl::Status CancelKilled();
 
@@ -57,6 +60,9 @@ class Fts3Runner {
   Clock& clock_;
   Fts3RunnerConfig config_;
   metrics::CounterVec requests_;  // by call and result
+  metrics::GaugeVec up_;
+  metrics::CounterVec credential_errors_;
+  absl::Time next_health_check_ = absl::InfinitePast();
 };
 
 }  // namespace aso::fts_adapter

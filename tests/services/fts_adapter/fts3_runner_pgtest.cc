@@ -175,9 +175,10 @@ TEST_F(Fts3RunnerTest, AJobFts3AlreadyHasIsAdopted) {
 // FTS3 without a delegated credential (419) or overloaded (503): the round ends with that error, the job
 // waits, and the next round submits it.
 TEST_F(Fts3RunnerTest, CredentialAndOverloadErrorsLeaveTheJobForLater) {
+  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  ASSERT_TRUE(runner.RunOnce().ok());  // nothing to do; the health check (next one in 30 s) is done
   auto job = MakeJob("c", {"later"});
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
-  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
   Fault(R"({"status": 419})");
   auto r = runner.RunOnce();
   EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
@@ -191,6 +192,10 @@ TEST_F(Fts3RunnerTest, CredentialAndOverloadErrorsLeaveTheJobForLater) {
       1);
   RunUntilDone(runner, job.job_id());
   EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
+  const std::string text = metrics_->Serialize();
+  EXPECT_THAT(text,
+              HasSubstr(absl::StrCat("aso_fts3_credential_errors_total{endpoint=\"", endpoint_, "\"} 1")));
+  EXPECT_THAT(text, HasSubstr(absl::StrCat("aso_fts3_up{endpoint=\"", endpoint_, "\"} 1")));
 }
 
 // A job FTS3 refuses for good (here a local file, which FTS3 does not copy) fails its files with FTS3's
