@@ -119,6 +119,29 @@ absl::Status Fts3Error(long http_status, const std::string& body) {
   }
 }
 
+// The answer to a call on jobs by id (status, cancel): one entry per job, in FTS3's order. A single
+// unknown id is FTS3's 404; several ids answer 207 with an http_status per item.
+absl::StatusOr<std::vector<Fts3JobStatus>> JobsFromAnswer(const std::vector<std::string>& job_ids,
+                                                          long status, const std::string& body) {
+  std::vector<Fts3JobStatus> out;
+  if (job_ids.size() == 1 && status == 404) {
+    Fts3JobStatus missing;
+    missing.job_id = job_ids[0];
+    missing.http_status = "404 Not Found";
+    out.push_back(std::move(missing));
+    return out;
+  }
+  if (status != 200 && status != 207) return Fts3Error(status, body);
+  auto j = Parse(body);
+  if (!j.ok()) return j.status();
+  if (j->is_array()) {
+    for (const auto& item : *j) out.push_back(JobFromJson(item));
+  } else {
+    out.push_back(JobFromJson(*j));
+  }
+  return out;
+}
+
 Fts3Client::Fts3Client(Fts3Config config) : config_(std::move(config)) {
   while (!config_.endpoint.empty() && config_.endpoint.back() == '/') config_.endpoint.pop_back();
   GlobalInitOnce();
@@ -221,26 +244,10 @@ absl::StatusOr<std::string> Fts3Client::Submit(const Fts3JobRequest& job) const 
 
 absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::GetJobs(
     const std::vector<std::string>& job_ids) const {
-  std::vector<Fts3JobStatus> out;
-  if (job_ids.empty()) return out;
+  if (job_ids.empty()) return std::vector<Fts3JobStatus>{};
   auto r = Call("GET", absl::StrCat("/jobs/", absl::StrJoin(job_ids, ","), "?files=", kFileFields), "");
   if (!r.ok()) return r.status();
-  if (job_ids.size() == 1 && r->status == 404) {
-    Fts3JobStatus missing;
-    missing.job_id = job_ids[0];
-    missing.http_status = "404 Not Found";
-    out.push_back(std::move(missing));
-    return out;
-  }
-  if (r->status != 200 && r->status != 207) return Fts3Error(r->status, r->body);
-  auto j = Parse(r->body);
-  if (!j.ok()) return j.status();
-  if (j->is_array()) {
-    for (const auto& item : *j) out.push_back(JobFromJson(item));
-  } else {
-    out.push_back(JobFromJson(*j));
-  }
-  return out;
+  return JobsFromAnswer(job_ids, r->status, r->body);
 }
 
 absl::StatusOr<std::string> Fts3Client::FindJobBySid(const std::string& sid, int limit) const {
@@ -263,26 +270,10 @@ absl::StatusOr<std::string> Fts3Client::FindJobBySid(const std::string& sid, int
 }
 
 absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::Cancel(const std::vector<std::string>& job_ids) const {
-  std::vector<Fts3JobStatus> out;
-  if (job_ids.empty()) return out;
+  if (job_ids.empty()) return std::vector<Fts3JobStatus>{};
   auto r = Call("DELETE", absl::StrCat("/jobs/", absl::StrJoin(job_ids, ",")), "");
   if (!r.ok()) return r.status();
-  if (job_ids.size() == 1 && r->status == 404) {
-    Fts3JobStatus missing;
-    missing.job_id = job_ids[0];
-    missing.http_status = "404 Not Found";
-    out.push_back(std::move(missing));
-    return out;
-  }
-  if (r->status != 200 && r->status != 207) return Fts3Error(r->status, r->body);
-  auto j = Parse(r->body);
-  if (!j.ok()) return j.status();
-  if (j->is_array()) {
-    for (const auto& item : *j) out.push_back(JobFromJson(item));
-  } else {
-    out.push_back(JobFromJson(*j));
-  }
-  return out;
+  return JobsFromAnswer(job_ids, r->status, r->body);
 }
 
 absl::Status Fts3Client::CancelFiles(const std::string& job_id, const std::vector<int64_t>& file_ids) const {

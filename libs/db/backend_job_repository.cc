@@ -1,7 +1,6 @@
 #include "libs/db/backend_job_repository.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 #include "libs/transfer/state.h"
@@ -183,72 +182,6 @@ absl::Status PgBackendJobRepository::MarkReported(const FileOutcome& o) {
   });
 }
 
-absl::StatusOr<Job> PgBackendJobRepository::GetJob(const std::string& job_id) {
-  Job job;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    job.Clear();
-    auto head = txn.exec_params(
-        "SELECT job_id, backend, username, task_id, source_site, destination_site FROM backend_jobs "
-        "WHERE job_id = $1",
-        job_id);
-    if (head.empty()) return absl::NotFoundError(absl::StrCat("unknown backend job ", job_id));
-    job.set_job_id(head[0][0].as<std::string>());
-    job.set_backend(head[0][1].as<std::string>());
-    job.set_user(head[0][2].as<std::string>());
-    job.set_task_id(head[0][3].as<std::string>());
-    job.set_source_site(head[0][4].as<std::string>());
-    job.set_destination_site(head[0][5].as<std::string>());
-    int done = 0, failed = 0, canceled = 0, active = 0, total = 0;
-    for (const auto& r :
-         txn.exec_params(absl::StrCat(kOutcomeColumns, "WHERE job_id = $1 ORDER BY file_index"), job_id)) {
-      FileOutcome o = OutcomeFromRow(r);
-      ++total;
-      switch (o.state()) {
-        case v1::TRANSFER_STATE_DONE:
-          ++done;
-          break;
-        case v1::TRANSFER_STATE_FAILED:
-          ++failed;
-          break;
-        case v1::TRANSFER_STATE_KILLED:
-          ++canceled;
-          break;
-        case v1::TRANSFER_STATE_ACTIVE:
-          ++active;
-          break;
-        default:
-          break;
-      }
-      *job.add_outcomes() = std::move(o);
-    }
-    for (const auto& r :
-         txn.exec_params("SELECT transfer_id, attempt, source_url, destination_url, size_bytes, checksum "
-                         "FROM backend_job_files WHERE job_id = $1 ORDER BY file_index",
-                         job_id)) {
-      auto* f = job.add_files();
-      f->set_transfer_id(r[0].as<int64_t>());
-      f->set_attempt(r[1].as<int32_t>());
-      f->set_source_url(r[2].as<std::string>());
-      f->set_destination_url(r[3].as<std::string>());
-      f->set_size_bytes(r[4].as<int64_t>());
-      f->set_checksum(r[5].as<std::string>());
-    }
-    const int terminal = done + failed + canceled;
-    if (terminal < total) {
-      job.set_state(active > 0 || terminal > 0 ? av1::JOB_STATE_ACTIVE : av1::JOB_STATE_SUBMITTED);
-    } else if (done == total) {
-      job.set_state(av1::JOB_STATE_FINISHED);
-    } else if (canceled == total) {
-      job.set_state(av1::JOB_STATE_CANCELED);
-    } else {
-      job.set_state(done > 0 ? av1::JOB_STATE_FINISHED_DIRTY : av1::JOB_STATE_FAILED);
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return job;
-}
-
 namespace {
 
 // The files of jobs, in file order, keyed by job.
@@ -301,19 +234,58 @@ constexpr char kApplyExternal[] = R"sql(
           AND NOT (f.state = 'ACTIVE' AND n.state = 'SUBMITTED'))
          OR (f.external_file_id IS NULL AND n.file_id <> 0 AND f.state = n.state)))sql";
 
-std::string FloatList(const std::vector<double>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.6f", v[i]));
-  return out + "}";
-}
-
-std::string BoolList(const std::vector<bool>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", v[i] ? "t" : "f");
-  return out + "}";
-}
-
 }  // namespace
+
+absl::StatusOr<Job> PgBackendJobRepository::GetJob(const std::string& job_id) {
+  Job job;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    job.Clear();
+    auto head = txn.exec_params(
+        "SELECT job_id, backend, username, task_id, source_site, destination_site FROM backend_jobs "
+        "WHERE job_id = $1",
+        job_id);
+    if (head.empty()) return absl::NotFoundError(absl::StrCat("unknown backend job ", job_id));
+    job = JobHead(head[0]);
+    int done = 0, failed = 0, canceled = 0, active = 0, total = 0;
+    for (const auto& r :
+         txn.exec_params(absl::StrCat(kOutcomeColumns, "WHERE job_id = $1 ORDER BY file_index"), job_id)) {
+      FileOutcome o = OutcomeFromRow(r);
+      ++total;
+      switch (o.state()) {
+        case v1::TRANSFER_STATE_DONE:
+          ++done;
+          break;
+        case v1::TRANSFER_STATE_FAILED:
+          ++failed;
+          break;
+        case v1::TRANSFER_STATE_KILLED:
+          ++canceled;
+          break;
+        case v1::TRANSFER_STATE_ACTIVE:
+          ++active;
+          break;
+        default:
+          break;
+      }
+      *job.add_outcomes() = std::move(o);
+    }
+    std::vector<Job*> one = {&job};
+    LoadFiles(txn, one);
+    const int terminal = done + failed + canceled;
+    if (terminal < total) {
+      job.set_state(active > 0 || terminal > 0 ? av1::JOB_STATE_ACTIVE : av1::JOB_STATE_SUBMITTED);
+    } else if (done == total) {
+      job.set_state(av1::JOB_STATE_FINISHED);
+    } else if (canceled == total) {
+      job.set_state(av1::JOB_STATE_CANCELED);
+    } else {
+      job.set_state(done > 0 ? av1::JOB_STATE_FINISHED_DIRTY : av1::JOB_STATE_FAILED);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return job;
+}
 
 absl::StatusOr<std::vector<std::string>> PgBackendJobRepository::LeaseOwners(const std::string& prefix) {
   std::vector<std::string> out;
@@ -443,8 +415,8 @@ absl::StatusOr<int> PgBackendJobRepository::ApplyExternalStates(const std::strin
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     changed = static_cast<int>(txn.exec_params(kApplyExternal, job_id, IntArray(ids), EpochSeconds(now),
                                                TextArray(states), IntArray(bytes), TextArray(checksums),
-                                               TextArray(classes), TextArray(errors), BoolList(recoverable),
-                                               FloatList(started), FloatList(finished), IntArray(file_ids))
+                                               TextArray(classes), TextArray(errors), BoolArray(recoverable),
+                                               FloatArray(started), FloatArray(finished), IntArray(file_ids))
                                    .affected_rows());
     txn.exec_params0(
         "UPDATE backend_jobs SET external_state = $2, done = NOT EXISTS (SELECT 1 FROM backend_job_files "

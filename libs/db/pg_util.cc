@@ -23,6 +23,19 @@ std::string TextArray(const std::vector<std::string>& values) {
   return out;
 }
 
+std::string FloatArray(const std::vector<double>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i)
+    absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
+  return out + "}";
+}
+
+std::string BoolArray(const std::vector<bool>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i ? "," : "", values[i] ? "t" : "f");
+  return out + "}";
+}
+
 std::string IntArray(const std::vector<int64_t>& values) {
   return absl::StrCat("{", absl::StrJoin(values, ","), "}");
 }

@@ -15,6 +15,10 @@ namespace aso::db {
 std::string TextArray(const std::vector<std::string>& values);
 // {1,2,3}; use as $n::bigint[] (or ::int[]).
 std::string IntArray(const std::vector<int64_t>& values);
+// {1.5,2}; use as $n::float8[] (full precision).
+std::string FloatArray(const std::vector<double>& values);
+// {t,f}; use as $n::bool[].
+std::string BoolArray(const std::vector<bool>& values);
 // Parses a text[] column value as returned by PostgreSQL.
 std::vector<std::string> ParseTextArray(const std::string& literal);
 

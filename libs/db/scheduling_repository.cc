@@ -323,14 +323,6 @@ struct Share {
   bool exhausted = false;
 };
 
-std::string FloatArray(const std::vector<double>& values) {
-  std::string out = "{";
-  for (size_t i = 0; i < values.size(); ++i) {
-    absl::StrAppend(&out, i ? "," : "", absl::StrFormat("%.17g", values[i]));
-  }
-  return out + "}";
-}
-
 double ParseDouble(const std::string& s) {
   double v = 0;
   return absl::SimpleAtod(s, &v) ? v : 0;
