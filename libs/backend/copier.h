@@ -1,5 +1,6 @@
-// Copies one file between two storage URLs with checksum verification. One Copier per thread: an
-// implementation may hold per-thread library state (a gfal2 context), so a Copier is not thread-safe.
+// Copies one file between two storage URLs with checksum verification, and deletes files. One Copier per
+// thread: an implementation may hold per-thread library state (a gfal2 context), so a Copier is not
+// thread-safe.
 #ifndef ASO_LIBS_BACKEND_COPIER_H_
 #define ASO_LIBS_BACKEND_COPIER_H_
 
@@ -9,6 +10,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "libs/transfer/failure_classifier.h"
 
@@ -24,7 +27,21 @@ struct CopyRequest {
   // root->root copy, every few seconds otherwise). Returning false cancels a streamed copy, whose result
   // then has error_number ECANCELED; other copies run to their end. May be empty.
   std::function<bool(int64_t bytes)> progress;
+  // Whether a file already at the destination is replaced; if not, the copy fails with EEXIST
+  // (DESTINATION_EXISTS) and leaves that file as it is.
+  bool overwrite = true;
 };
+
+// Which copies may replace a file that is already at their destination.
+enum class OverwritePolicy {
+  kAlways,   // every attempt replaces it (CRAB's choice: a re-run job writes the same LFN again)
+  kRetries,  // only retries replace it: a file that was there before ASO's first attempt is kept
+  kNever,    // no copy replaces a file; an existing destination is a non-recoverable failure
+};
+// "always", "retries" or "never"; INVALID_ARGUMENT otherwise.
+absl::StatusOr<OverwritePolicy> ParseOverwritePolicy(absl::string_view text);
+// Whether attempt `attempt` (1 = first) of a transfer may replace its destination under `policy`.
+bool MayOverwrite(OverwritePolicy policy, int attempt);
 
 struct CopyResult {
   bool ok = false;
@@ -38,9 +55,13 @@ struct CopyResult {
 class Copier {
  public:
   virtual ~Copier() = default;
-  // Copies, creating parent directories and replacing a destination left by an earlier attempt, and
-  // verifies adler32 on both ends. Never throws; failures are described in the result.
+  // Copies, creating parent directories, and verifies adler32 on both ends. Never throws; failures are
+  // described in the result.
   virtual CopyResult Copy(const CopyRequest& request) = 0;
+
+  // Deletes one file (a source after its stage-out). NOT_FOUND if it is not there, PERMISSION_DENIED,
+  // INVALID_ARGUMENT (a directory, an unsupported protocol), UNAVAILABLE for storage errors worth a retry.
+  virtual absl::Status Delete(const std::string& url) = 0;
 };
 
 using CopierFactory = std::function<absl::StatusOr<std::unique_ptr<Copier>>()>;

@@ -51,15 +51,15 @@ std::map<std::string, std::string> StringMap(const json& j, const char* key) {
   return out;
 }
 
-Fts3JobStatus JobFromJson(const json& j) {
-  Fts3JobStatus job;
+JobStatus JobFromJson(const json& j) {
+  JobStatus job;
   job.job_id = Text(j, "job_id");
   job.http_status = j.contains("http_status") ? Text(j, "http_status") : "200 Ok";
   job.job_state = Text(j, "job_state");
   job.reason = Text(j, "reason");
   if (auto files = j.find("files"); files != j.end() && files->is_array()) {
     for (const auto& f : *files) {
-      Fts3FileStatus s;
+      FileStatus s;
       s.file_id = static_cast<int64_t>(Number(f, "file_id"));
       s.file_state = Text(f, "file_state");
       s.reason = Text(f, "reason");
@@ -121,11 +121,11 @@ absl::Status Fts3Error(long http_status, const std::string& body) {
 
 // The answer to a call on jobs by id (status, cancel): one entry per job, in FTS3's order. A single
 // unknown id is FTS3's 404; several ids answer 207 with an http_status per item.
-absl::StatusOr<std::vector<Fts3JobStatus>> JobsFromAnswer(const std::vector<std::string>& job_ids,
-                                                          long status, const std::string& body) {
-  std::vector<Fts3JobStatus> out;
+absl::StatusOr<std::vector<JobStatus>> JobsFromAnswer(const std::vector<std::string>& job_ids, long status,
+                                                      const std::string& body) {
+  std::vector<JobStatus> out;
   if (job_ids.size() == 1 && status == 404) {
-    Fts3JobStatus missing;
+    JobStatus missing;
     missing.job_id = job_ids[0];
     missing.http_status = "404 Not Found";
     out.push_back(std::move(missing));
@@ -210,7 +210,7 @@ absl::StatusOr<Fts3Client::Response> Fts3Client::Call(const std::string& method,
   return last;
 }
 
-absl::StatusOr<std::string> Fts3Client::Submit(const Fts3JobRequest& job) const {
+absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
   json files = json::array();
   for (const auto& f : job.files) {
     json file = {{"sources", {f.source}},
@@ -242,20 +242,20 @@ absl::StatusOr<std::string> Fts3Client::Submit(const Fts3JobRequest& job) const 
   return id;
 }
 
-absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::GetJobs(
-    const std::vector<std::string>& job_ids) const {
-  if (job_ids.empty()) return std::vector<Fts3JobStatus>{};
+absl::StatusOr<std::vector<JobStatus>> Fts3Client::GetJobs(const std::vector<std::string>& job_ids) const {
+  if (job_ids.empty()) return std::vector<JobStatus>{};
   auto r = Call("GET", absl::StrCat("/jobs/", absl::StrJoin(job_ids, ","), "?files=", kFileFields), "");
   if (!r.ok()) return r.status();
   return JobsFromAnswer(job_ids, r->status, r->body);
 }
 
-absl::StatusOr<std::string> Fts3Client::FindJobBySid(const std::string& sid, int limit) const {
+absl::StatusOr<std::string> Fts3Client::FindJobBySid(const std::string& sid) const {
+  constexpr int limit = 500;
   auto r =
       Call("GET",
            absl::StrCat("/jobs?state_in=SUBMITTED,READY,ACTIVE,STAGING,FINISHED,FAILED,FINISHEDDIRTY,CANCELED"
                         "&fields=job_id,job_metadata&limit=",
-                        std::clamp(limit, 1, 500)),
+                        limit),
            "");
   if (!r.ok()) return r.status();
   if (r->status != 200) return Fts3Error(r->status, r->body);
@@ -269,8 +269,8 @@ absl::StatusOr<std::string> Fts3Client::FindJobBySid(const std::string& sid, int
   return absl::NotFoundError(absl::StrCat("no FTS3 job for ", sid, " among the newest ", limit));
 }
 
-absl::StatusOr<std::vector<Fts3JobStatus>> Fts3Client::Cancel(const std::vector<std::string>& job_ids) const {
-  if (job_ids.empty()) return std::vector<Fts3JobStatus>{};
+absl::StatusOr<std::vector<JobStatus>> Fts3Client::Cancel(const std::vector<std::string>& job_ids) const {
+  if (job_ids.empty()) return std::vector<JobStatus>{};
   auto r = Call("DELETE", absl::StrCat("/jobs/", absl::StrJoin(job_ids, ",")), "");
   if (!r.ok()) return r.status();
   return JobsFromAnswer(job_ids, r->status, r->body);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <cerrno>
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -15,8 +16,10 @@
 namespace aso::backend {
 namespace {
 
-bool IsXrootd(const std::string& url) {
-  return absl::StartsWith(url, "root://") || absl::StartsWith(url, "xroot://");
+// Storage this process can stream through itself (gfal2's POSIX calls, checksums on both ends).
+bool IsStreamable(const std::string& url) {
+  return absl::StartsWith(url, "root://") || absl::StartsWith(url, "xroot://") ||
+         absl::StartsWith(url, "file://");
 }
 
 class Gfal2Copier final : public Copier {
@@ -26,14 +29,20 @@ class Gfal2Copier final : public Copier {
 
   CopyResult Copy(const CopyRequest& request) override {
     // gfal2's xrootd plugin always runs root->root as a third-party copy, and XrdCl waits a fixed 2.5 s
-    // before its first completion check; streaming through this process costs milliseconds instead.
-    if (IsXrootd(request.source_url) && IsXrootd(request.destination_url)) return StreamCopy(request);
+    // before its first completion check; streaming through this process costs milliseconds instead, and
+    // a streamed copy can be cancelled (gfalt_copy_file cannot: gfal2_cancel() blocks on the operations it
+    // cancels and leaves the context cancelled). HTTP/WebDAV and other protocols go through
+    // gfalt_copy_file, which negotiates third-party copies.
+    if (!request.overwrite) {
+      if (auto existing = ExistingDestination(request); existing.has_value()) return *existing;
+    }
+    if (IsStreamable(request.source_url) && IsStreamable(request.destination_url)) return StreamCopy(request);
     CopyResult result;
     GError* err = nullptr;
     gfalt_params_t params = gfalt_params_handle_new(&err);
     if (params == nullptr) return Failure(err, "cannot create gfal2 transfer parameters");
     gfalt_set_timeout(params, static_cast<guint64>(absl::ToInt64Seconds(request.timeout)), nullptr);
-    gfalt_set_replace_existing_file(params, TRUE, nullptr);
+    gfalt_set_replace_existing_file(params, request.overwrite ? TRUE : FALSE, nullptr);
     gfalt_set_create_parent_dir(params, TRUE, nullptr);
     std::string expected;
     if (!request.checksum.empty()) {
@@ -74,6 +83,44 @@ class Gfal2Copier final : public Copier {
   }
 
  private:
+  // Without overwrite, a file already at the destination ends the copy: as done when it is the source's
+  // file (same adler32: an earlier copy of this very file, e.g. before a crash), else as EEXIST, leaving
+  // it untouched. Nothing when the destination is free.
+  std::optional<CopyResult> ExistingDestination(const CopyRequest& request) {
+    GError* err = nullptr;
+    struct stat st {};
+    if (gfal2_stat(ctx_, request.destination_url.c_str(), &st, &err) != 0) {
+      g_clear_error(&err);
+      return std::nullopt;
+    }
+    auto source_sum = Checksum(request.source_url, &err);
+    if (!source_sum.ok()) {
+      CopyResult r = Failure(err, "cannot read the source checksum");
+      r.error = absl::StrCat("SOURCE cannot read the source checksum: ", r.error);
+      r.scope = transfer::ErrorScope::kSource;
+      return r;
+    }
+    if (!request.checksum.empty()) {
+      auto expected = ParseAdler32Checksum(request.checksum);
+      // A source that is not the file the user declared: the copy reports the mismatch.
+      if (expected.ok() && absl::StrCat("adler32:", FormatAdler32(*expected)) != *source_sum)
+        return std::nullopt;
+    }
+    auto dest_sum = Checksum(request.destination_url, &err);
+    g_clear_error(&err);
+    CopyResult r;
+    if (dest_sum.ok() && *dest_sum == *source_sum) {
+      r.ok = true;
+      r.bytes = st.st_size;
+      r.checksum = *dest_sum;
+      return r;
+    }
+    r.scope = transfer::ErrorScope::kDestination;
+    r.error_number = EEXIST;
+    r.error = "DESTINATION the destination file exists and overwrite is not enabled";
+    return r;
+  }
+
   // Feeds gfal2's progress to the request's callback.
   static void OnProgress(gfalt_transfer_status_t status, const char*, const char*, gpointer data) {
     const auto* request = static_cast<const CopyRequest*>(data);
@@ -124,7 +171,15 @@ class Gfal2Copier final : public Copier {
     }
     int in = gfal2_open(ctx_, request.source_url.c_str(), O_RDONLY, &err);
     if (in < 0) return fail("SOURCE", "cannot open the source");
-    int out = gfal2_open2(ctx_, request.destination_url.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644, &err);
+    // A file already there is deleted, not truncated: XRootD keeps a file's adler32 in an extended
+    // attribute that a rewrite within the same second would not refresh.
+    int out = gfal2_open2(ctx_, request.destination_url.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644, &err);
+    if (out < 0 && err != nullptr && err->code == EEXIST && request.overwrite) {
+      g_clear_error(&err);
+      if (gfal2_unlink(ctx_, request.destination_url.c_str(), &err) == 0) {
+        out = gfal2_open2(ctx_, request.destination_url.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644, &err);
+      }
+    }
     if (out < 0) {
       gfal2_close(ctx_, in, nullptr);
       return fail("DESTINATION", "cannot open the destination");
@@ -201,6 +256,20 @@ class Gfal2Copier final : public Copier {
     return r;
   }
 
+  absl::Status Delete(const std::string& url) override {
+    GError* err = nullptr;
+    if (gfal2_unlink(ctx_, url.c_str(), &err) == 0) return absl::OkStatus();
+    const int code = err != nullptr ? err->code : EIO;
+    std::string message =
+        absl::StrCat("deleting ", url, ": ", err != nullptr ? err->message : "unknown error");
+    g_clear_error(&err);
+    if (code == ENOENT) return absl::NotFoundError(message);
+    if (code == EACCES || code == EPERM) return absl::PermissionDeniedError(message);
+    if (code == EISDIR || code == EINVAL || code == EPROTONOSUPPORT)
+      return absl::InvalidArgumentError(message);
+    return absl::UnavailableError(message);
+  }
+
   static CopyResult Failure(GError* err, const char* fallback) {
     CopyResult r;
     r.ok = false;
@@ -225,6 +294,9 @@ absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& optio
   // Before gfal2 loads its XRootD plugin, which reads XrdCl's settings from the environment once.
   setenv("XRD_REQUESTTIMEOUT", absl::StrCat(absl::ToInt64Seconds(options.xrootd_request_timeout)).c_str(),
          /*overwrite=*/0);
+  setenv("XRD_CONNECTIONWINDOW", absl::StrCat(absl::ToInt64Seconds(options.xrootd_connection_window)).c_str(),
+         /*overwrite=*/0);
+  setenv("XRD_CONNECTIONRETRY", absl::StrCat(options.xrootd_connection_retry).c_str(), /*overwrite=*/0);
   GError* err = nullptr;
   gfal2_context_t ctx = gfal2_context_new(&err);
   if (ctx == nullptr) {

@@ -18,6 +18,11 @@ struct Gfal2Options {
   // waits 30 minutes by default; a storage that never answers one request (seen with checksum queries)
   // would hold a copy worker that long.
   absl::Duration xrootd_request_timeout = absl::Minutes(2);
+  // How long XrdCl tries to reach a server (XRD_CONNECTIONWINDOW) and how often (XRD_CONNECTIONRETRY),
+  // unless set in the environment. XrdCl's defaults (120 s, 5 times) hold a copy worker for ten minutes
+  // on a storage that is down; ASO retries the file later with a backoff instead.
+  absl::Duration xrootd_connection_window = absl::Seconds(15);
+  int xrootd_connection_retry = 2;
 };
 
 // Creates a gfal2 context with `options`. INVALID_ARGUMENT for a malformed setting, INTERNAL if gfal2

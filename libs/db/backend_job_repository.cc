@@ -17,8 +17,8 @@ constexpr char kInsertJob[] = R"sql(
 
 constexpr char kInsertFiles[] = R"sql(
   INSERT INTO backend_job_files (job_id, file_index, transfer_id, attempt, source_url, destination_url,
-                                 size_bytes, checksum)
-  SELECT $1, i, t, a, s, d, z, c
+                                 size_bytes, checksum, in_process)
+  SELECT $1, i, t, a, s, d, z, c, (SELECT backend = 'gfal2' FROM backend_jobs WHERE job_id = $1)
   FROM unnest($2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::bigint[], $8::text[])
        AS n(i, t, a, s, d, z, c)
   ON CONFLICT (job_id, transfer_id) DO NOTHING)sql";
@@ -26,7 +26,7 @@ constexpr char kInsertFiles[] = R"sql(
 constexpr char kLease[] = R"sql(
   WITH runnable AS (
     SELECT job_id, transfer_id FROM backend_job_files
-    WHERE state = 'SUBMITTED' OR (state = 'ACTIVE' AND lease_until < to_timestamp($3))
+    WHERE in_process AND (state = 'SUBMITTED' OR (state = 'ACTIVE' AND lease_until < to_timestamp($3)))
     ORDER BY seq LIMIT $2
     FOR UPDATE SKIP LOCKED)
   UPDATE backend_job_files f

@@ -28,12 +28,13 @@ grpc::Status AdapterService::SubmitJob(grpc::ServerContext* ctx, const v1::Submi
           absl::StrCat("job.files[", i, "]: transfer_id and attempt must be positive")));
     }
   }
-  auto known = jobs_.InsertJob(job, backend_name_, clock_.Now());
+  const std::string& backend = router_.For(job.source_site(), job.destination_site());
+  auto known = jobs_.InsertJob(job, backend, clock_.Now());
   if (!known.ok()) return ToGrpcStatus(known.status());
   response->set_job_id(job.job_id());
   response->set_already_known(*known);
   ASO_LOG(INFO, known.value() ? "re-acknowledged" : "accepted", " job=", job.job_id(),
-          " files=", job.files_size());
+          " files=", job.files_size(), " backend=", backend);
   return grpc::Status::OK;
 }
 

@@ -1,5 +1,6 @@
 // The gRPC adapter of aso-fts-adapter: accepts bulk jobs (idempotent on the job id) into the adapter's
-// own table, from which copy workers run them. Thread-safe.
+// own table under the backend that serves their link, from which copy workers (gfal2) or a backend
+// runner (FTS3) run them. Thread-safe.
 #ifndef ASO_SERVICES_FTS_ADAPTER_ADAPTER_SERVICE_H_
 #define ASO_SERVICES_FTS_ADAPTER_ADAPTER_SERVICE_H_
 
@@ -9,14 +10,15 @@
 #include "libs/auth/authenticator.h"
 #include "libs/common/clock.h"
 #include "libs/db/backend_job_repository.h"
+#include "services/fts_adapter/backend_routes.h"
 
 namespace aso::fts_adapter {
 
 class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
  public:
-  AdapterService(db::BackendJobRepository& jobs, Clock& clock, std::string backend_name,
+  AdapterService(db::BackendJobRepository& jobs, Clock& clock, const BackendRouter& router,
                  const auth::Authenticator& auth)
-      : jobs_(jobs), clock_(clock), backend_name_(std::move(backend_name)), auth_(auth) {}
+      : jobs_(jobs), clock_(clock), router_(router), auth_(auth) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
@@ -25,7 +27,7 @@ class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
  private:
   db::BackendJobRepository& jobs_;
   Clock& clock_;
-  std::string backend_name_;
+  const BackendRouter& router_;
   const auth::Authenticator& auth_;
 };
 

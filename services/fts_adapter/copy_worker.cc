@@ -122,6 +122,7 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   request.size_bytes = file.size_bytes;
   request.checksum = file.checksum;
   request.timeout = timeout;
+  request.overwrite = backend::MayOverwrite(config_.overwrite, file.attempt);
   // Progress feeds the byte counter; a kill requested while the file is copying stops the copy.
   int64_t reported = 0;
   absl::Time next_kill_check = clock_.Now() + config_.kill_check_interval;

@@ -21,6 +21,8 @@ struct CopyWorkerConfig {
   absl::Duration copy_timeout = absl::ZeroDuration();
   // How often a running copy checks whether its transfer was killed (and stops if so).
   absl::Duration kill_check_interval = absl::Seconds(5);
+  // Which attempts may replace a file already at the destination.
+  backend::OverwritePolicy overwrite = backend::OverwritePolicy::kAlways;
 };
 
 // The timeout of a copy of `size_bytes` under `configured` (see CopyWorkerConfig::copy_timeout).

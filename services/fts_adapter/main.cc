@@ -1,4 +1,5 @@
-// aso-fts-adapter: runs bulk jobs on the transfer backend (gfal2 in-process) and reports outcomes.
+// aso-fts-adapter: runs bulk jobs on the transfer backends (gfal2 in-process, FTS3 servers) and reports
+// outcomes.
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/credentials.h"
 #include "libs/auth/flags.h"
+#include "libs/backend/fts3_client.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
@@ -20,20 +22,29 @@
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
 #include "services/fts_adapter/adapter_service.h"
+#include "services/fts_adapter/backend_routes.h"
+#include "services/fts_adapter/backend_runner.h"
 #include "services/fts_adapter/copy_worker.h"
-#include "services/fts_adapter/fts3_runner.h"
 #include "services/fts_adapter/outcome_reporter.h"
 
 ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping gRPC address (env ASO_BOOKKEEPING)");
 ABSL_FLAG(std::string, backend, "gfal2",
-          "Transfer backend: gfal2 (copies in-process) or fts3 (an FTS3 server, --fts3_endpoint) (env "
-          "ASO_BACKEND)");
+          "Default transfer backend: gfal2 (copies in-process), fts3 (the FTS3 server --fts3_endpoint) or an "
+          "FTS3 endpoint https://HOST:PORT (env ASO_BACKEND)");
 ABSL_FLAG(std::string, fts3_endpoint, "",
-          "FTS3 REST endpoint, e.g. https://fts3.example:8446 (env ASO_FTS3_ENDPOINT)");
+          "FTS3 REST endpoint for --backend fts3, e.g. https://fts3.example:8446 (env ASO_FTS3_ENDPOINT)");
+ABSL_FLAG(std::vector<std::string>, backend_routes, {},
+          "Per-link backends, comma-separated SOURCE:DESTINATION=BACKEND with site globs, first match wins, "
+          "e.g. T2_US_*:*=https://fts3-us.example:8446,*:T3_*=gfal2; other links use --backend (env "
+          "ASO_BACKEND_ROUTES)");
+ABSL_FLAG(std::string, overwrite, "always",
+          "Which copies may replace a file already at the destination: always, retries (not a first "
+          "attempt) or never (env ASO_OVERWRITE)");
 ABSL_FLAG(std::string, fts3_ca_file, "", "PEM CA bundle to trust for FTS3 (env ASO_FTS3_CA_FILE)");
 ABSL_FLAG(std::string, fts3_ca_path, "/etc/grid-security/certificates",
           "Hashed CA directory to trust for FTS3, when it exists (env ASO_FTS3_CA_PATH)");
-ABSL_FLAG(std::string, fts3_cert, "", "Certificate or proxy presented to FTS3 (env ASO_FTS3_CERT)");
+ABSL_FLAG(std::string, fts3_cert, "",
+          "Certificate or proxy presented to the FTS3 servers (env ASO_FTS3_CERT)");
 ABSL_FLAG(std::string, fts3_key, "",
           "Its key; empty: in the certificate file, as in a proxy (env ASO_FTS3_KEY)");
 ABSL_FLAG(std::string, fts3_token_file, "",
@@ -51,24 +62,31 @@ int main(int argc, char** argv) {
   aso::ParseFlagsWithEnv(argc, argv, "aso-fts-adapter: runs transfers on the backend. Flags: --helpfull");
   auto config = aso::server::CommonConfigFromFlags("aso-fts-adapter", "0.0.0.0:50053", "0.0.0.0:9103");
   if (!config.ok()) return std::cerr << config.status().message() << "\n", 2;
-  const std::string backend_kind = absl::GetFlag(FLAGS_backend);
-  if (backend_kind != "gfal2" && backend_kind != "fts3") {
-    std::cerr << "--backend must be gfal2 or fts3, got " << backend_kind << "\n";
+  std::string default_spec = absl::GetFlag(FLAGS_backend);
+  if (default_spec == "fts3") default_spec = absl::GetFlag(FLAGS_fts3_endpoint);
+  auto default_backend = aso::fts_adapter::BackendName(default_spec);
+  if (!default_backend.ok()) {
+    std::cerr << "--backend"
+              << (absl::GetFlag(FLAGS_backend) == "fts3" ? " fts3 needs --fts3_endpoint: " : ": ")
+              << default_backend.status().message() << "\n";
     return 2;
   }
-  if (backend_kind == "fts3" && absl::GetFlag(FLAGS_fts3_endpoint).rfind("https://", 0) != 0) {
-    std::cerr << "--backend fts3 needs --fts3_endpoint https://HOST:PORT\n";
-    return 2;
+  std::vector<aso::fts_adapter::BackendRoute> routes;
+  for (const std::string& spec : absl::GetFlag(FLAGS_backend_routes)) {
+    auto route = aso::fts_adapter::ParseBackendRoute(spec);
+    if (!route.ok()) return std::cerr << "--backend_routes: " << route.status().message() << "\n", 2;
+    routes.push_back(*std::move(route));
   }
+  const aso::fts_adapter::BackendRouter router(*default_backend, std::move(routes));
+  auto overwrite = aso::backend::ParseOverwritePolicy(absl::GetFlag(FLAGS_overwrite));
+  if (!overwrite.ok()) return std::cerr << "--overwrite: " << overwrite.status().message() << "\n", 2;
   const int workers = absl::GetFlag(FLAGS_copy_workers);
   if (workers < 1 || workers > 256) return std::cerr << "--copy_workers must be 1..256\n", 2;
   auto rt = aso::server::StartRuntime(*config, "fts-adapter");
   if (!rt.ok()) return std::cerr << "aso-fts-adapter: " << rt.status().message() << "\n", 1;
 
   aso::db::PgBackendJobRepository jobs(*rt->db);
-  const std::string backend_name =
-      backend_kind == "fts3" ? "fts3:" + absl::GetFlag(FLAGS_fts3_endpoint) : std::string("gfal2");
-  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), backend_name, *rt->auth);
+  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth);
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
   auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
@@ -87,11 +105,17 @@ int main(int argc, char** argv) {
     if (!n.ok()) ASO_LOG(WARNING, "reporting outcomes: ", n.status().message());
     return n.ok() && *n > 0;
   });
-  std::unique_ptr<aso::backend::Fts3Client> fts3;
-  std::unique_ptr<aso::fts_adapter::Fts3Runner> fts3_runner;
-  if (backend_kind == "fts3") {
+  // One client and runner per FTS3 server; copy workers when some link is copied in-process.
+  std::vector<std::unique_ptr<aso::backend::Fts3Client>> fts3_clients;
+  std::vector<std::unique_ptr<aso::fts_adapter::BackendRunner>> runners;
+  bool in_process = false;
+  for (const std::string& backend : router.Backends()) {
+    if (backend == aso::fts_adapter::kGfal2Backend) {
+      in_process = true;
+      continue;
+    }
     aso::backend::Fts3Config fc;
-    fc.endpoint = absl::GetFlag(FLAGS_fts3_endpoint);
+    fc.endpoint = aso::fts_adapter::Fts3Endpoint(backend);
     fc.ca_file = absl::GetFlag(FLAGS_fts3_ca_file);
     if (std::filesystem::is_directory(absl::GetFlag(FLAGS_fts3_ca_path)))
       fc.ca_path = absl::GetFlag(FLAGS_fts3_ca_path);
@@ -102,31 +126,36 @@ int main(int argc, char** argv) {
       if (!token.ok()) return std::cerr << "--fts3_token_file: " << token.status().message() << "\n", 2;
       fc.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
     }
-    fts3 = std::make_unique<aso::backend::Fts3Client>(fc);
-    aso::fts_adapter::Fts3RunnerConfig rc;
-    rc.backend = backend_name;
-    fts3_runner =
-        std::make_unique<aso::fts_adapter::Fts3Runner>(jobs, *fts3, aso::RealClock::Get(), rc, *rt->metrics);
-    auto* runner = fts3_runner.get();
-    loops.push_back(std::make_unique<aso::PeriodicLoop>(
-        "fts3", absl::GetFlag(FLAGS_fts3_poll_interval), [runner, &report_loop] {
-          auto r = runner->RunOnce();
-          if (!r.ok()) ASO_LOG(WARNING, "FTS3 round: ", r.status().message());
-          if (r.ok() && r->changed > 0) report_loop.Wake();
-          return r.ok() && (r->submitted > 0 || r->changed > 0);
-        }));
+    fts3_clients.push_back(std::make_unique<aso::backend::Fts3Client>(fc));
+    aso::fts_adapter::BackendRunnerConfig rc;
+    rc.backend = backend;
+    rc.overwrite = *overwrite;
+    runners.push_back(std::make_unique<aso::fts_adapter::BackendRunner>(
+        jobs, *fts3_clients.back(), aso::RealClock::Get(), rc, *rt->metrics));
+    auto* runner = runners.back().get();
+    loops.push_back(
+        std::make_unique<aso::PeriodicLoop>(absl::StrCat("fts3-", runners.size()),
+                                            absl::GetFlag(FLAGS_fts3_poll_interval), [runner, &report_loop] {
+                                              auto r = runner->RunOnce();
+                                              if (!r.ok())
+                                                ASO_LOG(WARNING, "FTS3 round: ", r.status().message());
+                                              if (r.ok() && r->changed > 0) report_loop.Wake();
+                                              return r.ok() && (r->submitted > 0 || r->changed > 0);
+                                            }));
+    ASO_LOG(INFO, "backend ", backend, " runs the jobs of its links");
   }
-  if (backend_kind == "gfal2") {
+  if (in_process) {
     // Files this host's previous adapter process was copying when it died are copied again at once.
     auto freed = aso::fts_adapter::ReclaimLeasesOfDeadProcesses(jobs, host, absl::Now());
     if (!freed.ok()) ASO_LOG(WARNING, "reclaiming the leases of dead processes: ", freed.status().message());
   }
-  for (int i = 0; backend_kind == "gfal2" && i < workers; ++i) {
+  for (int i = 0; in_process && i < workers; ++i) {
     auto copier = aso::backend::NewGfal2Copier(gfal2);
     if (!copier.ok()) return std::cerr << copier.status().message() << "\n", 2;
     aso::fts_adapter::CopyWorkerConfig wc;
     wc.owner = absl::StrCat(host, "/", getpid(), "/", i);
     wc.copy_timeout = absl::GetFlag(FLAGS_copy_timeout);
+    wc.overwrite = *overwrite;
     copy_workers.push_back(std::make_unique<aso::fts_adapter::CopyWorker>(
         jobs, std::move(*copier), aso::RealClock::Get(), wc, *rt->metrics));
     auto* worker = copy_workers.back().get();

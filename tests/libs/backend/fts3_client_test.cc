@@ -66,7 +66,7 @@ class Fts3ClientTest : public ::testing::Test {
                                          endpoint_, "/_test/faults >/dev/null");
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
-  Fts3JobStatus WaitTerminal(const Fts3Client& client, const std::string& id) {
+  JobStatus WaitTerminal(const Fts3Client& client, const std::string& id) {
     for (int i = 0; i < 300; ++i) {
       auto jobs = client.GetJobs({id});
       if (jobs.ok() && jobs->size() == 1 && IsTerminalJobState((*jobs)[0].job_state)) return (*jobs)[0];
@@ -75,9 +75,8 @@ class Fts3ClientTest : public ::testing::Test {
     ADD_FAILURE() << "job " << id << " did not end within 30 s";
     return {};
   }
-  Fts3FileRequest File(const std::string& name, const std::string& checksum, int64_t size,
-                       int64_t transfer_id) {
-    Fts3FileRequest f;
+  FileRequest File(const std::string& name, const std::string& checksum, int64_t size, int64_t transfer_id) {
+    FileRequest f;
     f.source = SourceUrl(name);
     f.destination = DestinationUrl(name);
     f.checksum = checksum;
@@ -108,17 +107,17 @@ TEST_F(Fts3ClientTest, BulkJobCopiesAndReportsEachFile) {
   const std::string good = Seed("good.root", std::string(100000, 'g'));
   Seed("corrupt.root", "not what the checksum says");
   Fts3Client client(Config());
-  Fts3JobRequest job;
+  JobRequest job;
   job.sid = absl::StrCat("aso-", prefix_, "-1");
   job.files = {File("good.root", good, 100000, 1), File("missing.root", "adler32:00000001", 10, 2),
                File("corrupt.root", "adler32:0badc0de", 26, 3)};
   job.job_metadata = {{"user", "alice"}, {"task", "t1"}};
   auto id = client.Submit(job);
   ASSERT_TRUE(id.ok()) << id.status();
-  Fts3JobStatus done = WaitTerminal(client, *id);
+  JobStatus done = WaitTerminal(client, *id);
   EXPECT_EQ(done.job_state, "FINISHEDDIRTY");
   ASSERT_EQ(done.files.size(), 3u);
-  std::map<std::string, Fts3FileStatus> by_transfer;
+  std::map<std::string, FileStatus> by_transfer;
   for (const auto& f : done.files) by_transfer[f.metadata.at("transfer_id")] = f;
   EXPECT_EQ(by_transfer["1"].file_state, "FINISHED");
   EXPECT_EQ(by_transfer["1"].filesize, 100000);
@@ -136,7 +135,7 @@ TEST_F(Fts3ClientTest, BulkJobCopiesAndReportsEachFile) {
 TEST_F(Fts3ClientTest, ResubmissionIsAConflictAndTheJobIsFoundBySid) {
   const std::string sum = Seed("again.root", "again");
   Fts3Client client(Config());
-  Fts3JobRequest job;
+  JobRequest job;
   job.sid = absl::StrCat("aso-", prefix_, "-2");
   job.files = {File("again.root", sum, 5, 7)};
   auto first = client.Submit(job);
@@ -152,7 +151,7 @@ TEST_F(Fts3ClientTest, ResubmissionIsAConflictAndTheJobIsFoundBySid) {
 TEST_F(Fts3ClientTest, BulkStatusAnswersPerJob) {
   const std::string sum = Seed("bulk.root", "bulk");
   Fts3Client client(Config());
-  Fts3JobRequest job;
+  JobRequest job;
   job.sid = absl::StrCat("aso-", prefix_, "-3");
   job.files = {File("bulk.root", sum, 4, 8)};
   auto id = client.Submit(job);
@@ -173,7 +172,7 @@ TEST_F(Fts3ClientTest, CancelAndCancelAgain) {
   const std::string sum = Seed("cancel.root", "cancel me");
   Fts3Client client(Config());
   Fault(R"({"pause_copies": true})");
-  Fts3JobRequest job;
+  JobRequest job;
   job.sid = absl::StrCat("aso-", prefix_, "-4");
   job.files = {File("cancel.root", sum, 9, 9)};
   auto id = client.Submit(job);
@@ -193,7 +192,7 @@ TEST_F(Fts3ClientTest, CancelAndCancelAgain) {
 // 419 (credential), 503 (overloaded) and a 500 that passes on retry.
 TEST_F(Fts3ClientTest, ErrorAnswersMapToStatuses) {
   Fts3Client client(Config());
-  Fts3JobRequest job;
+  JobRequest job;
   job.sid = absl::StrCat("aso-", prefix_, "-5");
   job.files = {File("x.root", "", 1, 10)};
   Fault(R"({"status": 419})");
@@ -206,7 +205,7 @@ TEST_F(Fts3ClientTest, ErrorAnswersMapToStatuses) {
   Fault(R"({"status": 500, "count": 2})");
   auto dn = client.Whoami();  // a GET: retried past the two 500s
   EXPECT_TRUE(dn.ok()) << dn.status();
-  Fts3FileRequest local = File("y.root", "", 1, 11);
+  FileRequest local = File("y.root", "", 1, 11);
   local.source = "file:///etc/hostname";
   job.files = {local};
   auto refused = client.Submit(job);

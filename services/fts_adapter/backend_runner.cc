@@ -1,4 +1,4 @@
-#include "services/fts_adapter/fts3_runner.h"
+#include "services/fts_adapter/backend_runner.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -37,7 +37,7 @@ std::string AdapterFileState(const std::string& s) {
   return "SUBMITTED";  // SUBMITTED, READY, STAGING, ON_HOLD, ...
 }
 
-db::ExternalFileState ExternalStateOf(const backend::Fts3FileStatus& file, int64_t transfer_id,
+db::ExternalFileState ExternalStateOf(const backend::FileStatus& file, int64_t transfer_id,
                                       const std::string& checksum) {
   db::ExternalFileState out;
   out.transfer_id = transfer_id;
@@ -62,33 +62,35 @@ db::ExternalFileState ExternalStateOf(const backend::Fts3FileStatus& file, int64
   return out;
 }
 
-Fts3Runner::Fts3Runner(db::BackendJobRepository& jobs, const backend::Fts3Client& fts3, Clock& clock,
-                       Fts3RunnerConfig config, metrics::Metrics& metrics)
+BackendRunner::BackendRunner(db::BackendJobRepository& jobs, const backend::TransferBackend& backend,
+                             Clock& clock, BackendRunnerConfig config, metrics::Metrics& metrics)
     : jobs_(jobs),
-      fts3_(fts3),
+      backend_(backend),
       clock_(clock),
       config_(std::move(config)),
       requests_(metrics.AddCounter("aso_fts3_requests_total",
-                                   "Calls to the FTS3 REST API, by call and result.", {"call", "result"})),
+                                   "Calls to FTS3 servers, by server, call and result.",
+                                   {"endpoint", "call", "result"})),
       up_(metrics.AddGauge("aso_fts3_up", "1 when the FTS3 server answers /whoami, else 0.", {"endpoint"})),
       credential_errors_(metrics.AddCounter(
           "aso_fts3_credential_errors_total",
           "FTS3 answers 419: no delegated credential, or one that expires within the hour.", {"endpoint"})) {}
 
-void Fts3Runner::CheckHealth() {
+void BackendRunner::CheckHealth() {
   const absl::Time now = clock_.Now();
   if (now < next_health_check_) return;
   next_health_check_ = now + config_.health_interval;
-  auto dn = fts3_.Whoami();
-  requests_.Inc({"whoami", dn.ok() ? "ok" : absl::StatusCodeToString(dn.status().code())});
-  up_.Set({fts3_.config().endpoint}, dn.ok() ? 1 : 0);
+  auto dn = backend_.Whoami();
+  requests_.Inc(
+      {backend_.endpoint(), "whoami", dn.ok() ? "ok" : absl::StatusCodeToString(dn.status().code())});
+  up_.Set({backend_.endpoint()}, dn.ok() ? 1 : 0);
   if (!dn.ok())
-    ASO_LOG(WARNING, "FTS3 at ", fts3_.config().endpoint, " does not answer: ", dn.status().message());
+    ASO_LOG(WARNING, "FTS3 at ", backend_.endpoint(), " does not answer: ", dn.status().message());
 }
 
-absl::StatusOr<Fts3RoundResult> Fts3Runner::RunOnce() {
+absl::StatusOr<BackendRoundResult> BackendRunner::RunOnce() {
   CheckHealth();
-  Fts3RoundResult result;
+  BackendRoundResult result;
   auto submitted = Submit();
   if (!submitted.ok()) return submitted.status();
   result.submitted = *submitted;
@@ -99,14 +101,14 @@ absl::StatusOr<Fts3RoundResult> Fts3Runner::RunOnce() {
   return result;
 }
 
-absl::Status Fts3Runner::CancelKilled() {
+absl::Status BackendRunner::CancelKilled() {
   auto cancels = jobs_.TakeExternalCancels(config_.backend, 500);
   if (!cancels.ok()) return cancels.status();
   std::map<std::string, std::vector<int64_t>> by_job;
   for (const auto& [job, file] : *cancels) by_job[job].push_back(file);
   for (const auto& [job, files] : by_job) {
-    absl::Status s = fts3_.CancelFiles(job, files);
-    requests_.Inc({"cancel", s.ok() ? "ok" : absl::StatusCodeToString(s.code())});
+    absl::Status s = backend_.CancelFiles(job, files);
+    requests_.Inc({backend_.endpoint(), "cancel", s.ok() ? "ok" : absl::StatusCodeToString(s.code())});
     // The cancel shows in the job's next status; a cancel that did not arrive is not repeated, and the file
     // then ends as FTS3 finishes it (bookkeeping still ends the transfer KILLED).
     if (!s.ok()) ASO_LOG(WARNING, "FTS3 cancel of ", files.size(), " file(s) of ", job, ": ", s.message());
@@ -114,18 +116,20 @@ absl::Status Fts3Runner::CancelKilled() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> Fts3Runner::Submit() {
+absl::StatusOr<int> BackendRunner::Submit() {
   auto pending = jobs_.JobsToSubmit(config_.backend, config_.submit_per_round);
   if (!pending.ok()) return pending.status();
   int submitted = 0;
   for (const auto& job : *pending) {
-    backend::Fts3JobRequest request;
+    backend::JobRequest request;
     request.sid = job.job_id();
     request.job_metadata = {{"issuer", "aso"}, {"user", job.user()}, {"task", job.task_id()}};
-    request.overwrite = true;  // a destination left by an earlier attempt of ours is replaced
+    request.overwrite = std::all_of(job.files().begin(), job.files().end(), [this](const auto& f) {
+      return backend::MayOverwrite(config_.overwrite, f.attempt());
+    });
     request.timeout_seconds = config_.file_timeout_seconds;
     for (const auto& f : job.files()) {
-      backend::Fts3FileRequest file;
+      backend::FileRequest file;
       file.source = f.source_url();
       file.destination = f.destination_url();
       file.checksum = f.checksum();
@@ -134,13 +138,14 @@ absl::StatusOr<int> Fts3Runner::Submit() {
                        {"attempt", absl::StrCat(f.attempt())}};
       request.files.push_back(std::move(file));
     }
-    auto id = fts3_.Submit(request);
+    auto id = backend_.Submit(request);
     if (absl::IsAlreadyExists(id.status())) {
       // Submitted before (the adapter stopped before recording FTS3's answer): adopt that job.
-      id = fts3_.FindJobBySid(job.job_id());
-      requests_.Inc({"submit", "adopted"});
+      id = backend_.FindJobBySid(job.job_id());
+      requests_.Inc({backend_.endpoint(), "submit", "adopted"});
     } else {
-      requests_.Inc({"submit", id.ok() ? "ok" : absl::StatusCodeToString(id.status().code())});
+      requests_.Inc(
+          {backend_.endpoint(), "submit", id.ok() ? "ok" : absl::StatusCodeToString(id.status().code())});
     }
     if (id.ok()) {
       if (auto s = jobs_.SetExternalId(job.job_id(), *id, clock_.Now()); !s.ok()) return s;
@@ -148,7 +153,7 @@ absl::StatusOr<int> Fts3Runner::Submit() {
       ++submitted;
       continue;
     }
-    if (absl::IsFailedPrecondition(id.status())) credential_errors_.Inc({fts3_.config().endpoint});
+    if (absl::IsFailedPrecondition(id.status())) credential_errors_.Inc({backend_.endpoint()});
     if (EndsTheRound(id.status())) {
       ASO_LOG(WARNING, "FTS3 submission of job=", job.job_id(), " failed: ", id.status().message());
       return id.status();
@@ -175,7 +180,7 @@ absl::StatusOr<int> Fts3Runner::Submit() {
   return submitted;
 }
 
-absl::StatusOr<int> Fts3Runner::Poll() {
+absl::StatusOr<int> BackendRunner::Poll() {
   auto live = jobs_.JobsToPoll(config_.backend, config_.poll_per_round, clock_.Now());
   if (!live.ok()) return live.status();
   int changed = 0;
@@ -184,12 +189,13 @@ absl::StatusOr<int> Fts3Runner::Poll() {
     const size_t last = std::min(live->size(), first + batch);
     std::vector<std::string> ids;
     for (size_t i = first; i < last; ++i) ids.push_back((*live)[i].external_id);
-    auto statuses = fts3_.GetJobs(ids);
-    requests_.Inc({"status", statuses.ok() ? "ok" : absl::StatusCodeToString(statuses.status().code())});
+    auto statuses = backend_.GetJobs(ids);
+    requests_.Inc({backend_.endpoint(), "status",
+                   statuses.ok() ? "ok" : absl::StatusCodeToString(statuses.status().code())});
     if (!statuses.ok()) return statuses.status();
     for (size_t i = first; i < last; ++i) {
       const db::ExternalJob& job = (*live)[i];
-      const backend::Fts3JobStatus* status = nullptr;
+      const backend::JobStatus* status = nullptr;
       for (const auto& s : *statuses) {
         if (s.job_id == job.external_id) status = &s;
       }

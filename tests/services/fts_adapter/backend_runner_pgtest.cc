@@ -1,7 +1,7 @@
 // The adapter's FTS3 backend end to end against the FTS3 test server and two XRootD sites (CTest fixtures):
 // jobs recorded in the adapter's table are submitted, really copied by "FTS3", polled and recorded; a job
 // FTS3 already has is adopted; FTS3 errors leave the job for a later round.
-#include "services/fts_adapter/fts3_runner.h"
+#include "services/fts_adapter/backend_runner.h"
 
 #include "services/fts_adapter/copy_worker.h"
 
@@ -10,12 +10,15 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/backend/fts3_client.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/adler32.h"
 #include "tests/libs/db/db_test_util.h"
@@ -31,7 +34,7 @@ std::string Env(const char* name) {
   return v == nullptr ? "" : v;
 }
 
-class Fts3RunnerTest : public db::PgTest {
+class BackendRunnerTest : public db::PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
@@ -52,7 +55,7 @@ class Fts3RunnerTest : public db::PgTest {
     c.backoff = absl::Milliseconds(50);
     client_ = std::make_unique<backend::Fts3Client>(c);
     repo_ = std::make_unique<db::PgBackendJobRepository>(tdb_->db());
-    auto m = metrics::Metrics::Start("fts3_runner_test", "");
+    auto m = metrics::Metrics::Start("backend_runner_test", "");
     ASSERT_TRUE(m.ok());
     metrics_ = std::move(*m);
     config_.backend = "fts3:" + endpoint_;
@@ -84,7 +87,7 @@ class Fts3RunnerTest : public db::PgTest {
     return job;
   }
   // Rounds until every file of `job_id` is terminal (at most 30 s).
-  void RunUntilDone(Fts3Runner& runner, const std::string& job_id) {
+  void RunUntilDone(BackendRunner& runner, const std::string& job_id) {
     for (int i = 0; i < 300; ++i) {
       auto r = runner.RunOnce();
       ASSERT_TRUE(r.ok()) << r.status();
@@ -114,13 +117,13 @@ class Fts3RunnerTest : public db::PgTest {
   std::unique_ptr<db::PgBackendJobRepository> repo_;
   std::unique_ptr<metrics::Metrics> metrics_;
   FakeClock clock_;
-  Fts3RunnerConfig config_;
+  BackendRunnerConfig config_;
 };
 
-TEST_F(Fts3RunnerTest, JobsAreCopiedByFts3AndTheirOutcomesRecorded) {
+TEST_F(BackendRunnerTest, JobsAreCopiedByFts3AndTheirOutcomesRecorded) {
   auto job = MakeJob("a", {std::string(5000, 'x'), "", "third"});
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
-  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
   RunUntilDone(runner, job.job_id());
   EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
   EXPECT_EQ(FileState(job.job_id(), 1), "FAILED SOURCE false");  // missing source: not retried
@@ -150,10 +153,10 @@ TEST_F(Fts3RunnerTest, JobsAreCopiedByFts3AndTheirOutcomesRecorded) {
 
 // The adapter stopped after FTS3 took the job but before recording FTS3's id: the next submission is a 409
 // and the job is adopted, not run twice.
-TEST_F(Fts3RunnerTest, AJobFts3AlreadyHasIsAdopted) {
+TEST_F(BackendRunnerTest, AJobFts3AlreadyHasIsAdopted) {
   auto job = MakeJob("b", {"adopt me"});
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
-  backend::Fts3JobRequest earlier;
+  backend::JobRequest earlier;
   earlier.sid = job.job_id();
   earlier.job_metadata = {{"user", "alice"}};
   earlier.files.push_back({job.files(0).source_url(),
@@ -164,7 +167,7 @@ TEST_F(Fts3RunnerTest, AJobFts3AlreadyHasIsAdopted) {
                            "ASO"});
   auto fts3_id = client_->Submit(earlier);
   ASSERT_TRUE(fts3_id.ok()) << fts3_id.status();
-  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
   RunUntilDone(runner, job.job_id());
   EXPECT_EQ(tdb_->QueryText(
                 absl::StrCat("SELECT external_id FROM backend_jobs WHERE job_id = '", job.job_id(), "'")),
@@ -174,8 +177,8 @@ TEST_F(Fts3RunnerTest, AJobFts3AlreadyHasIsAdopted) {
 
 // FTS3 without a delegated credential (419) or overloaded (503): the round ends with that error, the job
 // waits, and the next round submits it.
-TEST_F(Fts3RunnerTest, CredentialAndOverloadErrorsLeaveTheJobForLater) {
-  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+TEST_F(BackendRunnerTest, CredentialAndOverloadErrorsLeaveTheJobForLater) {
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
   ASSERT_TRUE(runner.RunOnce().ok());  // nothing to do; the health check (next one in 30 s) is done
   auto job = MakeJob("c", {"later"});
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
@@ -200,11 +203,11 @@ TEST_F(Fts3RunnerTest, CredentialAndOverloadErrorsLeaveTheJobForLater) {
 
 // A job FTS3 refuses for good (here a local file, which FTS3 does not copy) fails its files with FTS3's
 // reason.
-TEST_F(Fts3RunnerTest, ARefusedJobFailsItsFiles) {
+TEST_F(BackendRunnerTest, ARefusedJobFailsItsFiles) {
   auto job = MakeJob("d", {"local"});
   job.mutable_files(0)->set_source_url("file:///etc/hostname");
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
-  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
   ASSERT_TRUE(runner.RunOnce().ok());
   EXPECT_EQ(FileState(job.job_id(), 0), "FAILED BACKEND false");
   EXPECT_THAT(tdb_->QueryText(
@@ -213,7 +216,7 @@ TEST_F(Fts3RunnerTest, ARefusedJobFailsItsFiles) {
 }
 
 // A transfer killed while FTS3 holds its file: the file is cancelled in FTS3 and recorded CANCELED.
-TEST_F(Fts3RunnerTest, AKilledTransferIsCancelledInFts3) {
+TEST_F(BackendRunnerTest, AKilledTransferIsCancelledInFts3) {
   db::AddSite(tdb_->db(), "A");
   db::AddSite(tdb_->db(), "B");
   auto ids = db::InsertTransfers(tdb_->db(), 1, "kill");
@@ -223,7 +226,7 @@ TEST_F(Fts3RunnerTest, AKilledTransferIsCancelledInFts3) {
   auto job = MakeJob("k", {"kill me"});
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
   Fault(R"({"pause_copies": true})");
-  Fts3Runner runner(*repo_, *client_, clock_, config_, *metrics_);
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
   auto first = runner.RunOnce();   // submitted, then polled: FTS3's file id recorded
   auto second = runner.RunOnce();  // cancel sent, then polled
   Fault(R"({"pause_copies": false})");
@@ -233,9 +236,49 @@ TEST_F(Fts3RunnerTest, AKilledTransferIsCancelledInFts3) {
   EXPECT_EQ(tdb_->QueryText("SELECT cancel_sent::text FROM backend_job_files"), "true");
 }
 
+// Files of FTS3's jobs are FTS3's to run: the adapter's copy workers lease only in-process (gfal2) files,
+// even when one adapter serves both kinds of links.
+TEST_F(BackendRunnerTest, CopyWorkersLeaveFts3JobsAlone) {
+  ASSERT_TRUE(repo_->InsertJob(MakeJob("f", {"by fts3"}), config_.backend, clock_.Now()).ok());
+  ASSERT_TRUE(repo_->InsertJob(MakeJob("l", {"by gfal2"}), "gfal2", clock_.Now()).ok());
+  auto leased = repo_->LeaseFiles("w", 10, absl::Minutes(1), clock_.Now());
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_EQ(leased->size(), 1u);
+  EXPECT_EQ((*leased)[0].job_id, prefix_ + "-l");
+}
+
+// Under the "retries" policy a first attempt does not replace a file already at the destination: FTS3
+// fails it as DESTINATION_EXISTS, not retried, and the file stays; a job of retries replaces it.
+TEST_F(BackendRunnerTest, OverwritePolicyReachesFts3) {
+  config_.overwrite = backend::OverwritePolicy::kRetries;
+  auto job = MakeJob("x", {"the new file"});
+  const std::string there = absl::StrCat(dir_, "/site-b/root/data/", prefix_, "/", prefix_, "-x-0");
+  std::filesystem::create_directories(std::filesystem::path(there).parent_path());
+  std::ofstream(there) << "a file the user had";
+  std::filesystem::permissions(there, std::filesystem::perms::all);
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
+  RunUntilDone(runner, job.job_id());
+  EXPECT_EQ(FileState(job.job_id(), 0), "FAILED DESTINATION_EXISTS false");
+  std::stringstream kept;
+  kept << std::ifstream(there).rdbuf();
+  EXPECT_EQ(kept.str(), "a file the user had");
+
+  auto retry = MakeJob("y", {});
+  auto* f = retry.add_files();
+  *f = job.files(0);
+  f->set_attempt(2);
+  ASSERT_TRUE(repo_->InsertJob(retry, config_.backend, clock_.Now()).ok());
+  RunUntilDone(runner, retry.job_id());
+  EXPECT_EQ(FileState(retry.job_id(), 0), "FINISHED  false");
+  std::stringstream replaced;
+  replaced << std::ifstream(there).rdbuf();
+  EXPECT_EQ(replaced.str(), "the new file");
+}
+
 // A streamed root->root copy stops when its progress callback says so (the transfer was killed), and
 // leaves no partial file.
-TEST_F(Fts3RunnerTest, AStreamedCopyStopsWhenAsked) {
+TEST_F(BackendRunnerTest, AStreamedCopyStopsWhenAsked) {
   const std::string name = absl::StrCat(prefix_, "-big");
   {
     std::ofstream big(absl::StrCat(dir_, "/site-a/root/data/", name), std::ios::binary);
@@ -272,13 +315,14 @@ class ProgressingCopier final : public backend::Copier {
     out.ok = true;
     return out;
   }
+  absl::Status Delete(const std::string&) override { return absl::UnimplementedError("not needed"); }
   int steps = 0;
 
  private:
   std::function<void(int)> at_step_;
 };
 
-TEST_F(Fts3RunnerTest, AKillStopsARunningGfal2Copy) {
+TEST_F(BackendRunnerTest, AKillStopsARunningGfal2Copy) {
   db::AddSite(tdb_->db(), "A");
   db::AddSite(tdb_->db(), "B");
   auto ids = db::InsertTransfers(tdb_->db(), 1, "running");
@@ -305,7 +349,7 @@ TEST_F(Fts3RunnerTest, AKillStopsARunningGfal2Copy) {
 
 // After a crash, the files a dead copy worker of this host had leased are leased again at once; a live
 // process's leases are left alone.
-TEST_F(Fts3RunnerTest, LeasesOfADeadLocalProcessAreTakenBack) {
+TEST_F(BackendRunnerTest, LeasesOfADeadLocalProcessAreTakenBack) {
   auto job = MakeJob("l", {"one", "two"});
   ASSERT_TRUE(repo_->InsertJob(job, "gfal2", clock_.Now()).ok());
   const pid_t child = fork();
@@ -336,7 +380,7 @@ TEST(Fts3StatesTest, FileStatesAndFailureClasses) {
   EXPECT_EQ(AdapterFileState("READY"), "SUBMITTED");
   EXPECT_EQ(AdapterFileState("STARTED"), "ACTIVE");
   EXPECT_EQ(AdapterFileState("FINISHED"), "FINISHED");
-  backend::Fts3FileStatus f;
+  backend::FileStatus f;
   f.file_state = "FAILED";
   f.reason = "DESTINATION [28] No space left on device";
   auto s = ExternalStateOf(f, 7, "adler32:00000001");

@@ -1,0 +1,168 @@
+// The gfal2 backend's copier against a real XRootD site (the FTS3 fixture's site B) and local folders:
+// file -> root -> file copies with adler32 checked on both ends, the overwrite policy, source deletion,
+// cancelling a running file -> root copy, and the classification of its failures.
+#include "libs/backend/gfal2_copier.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "libs/common/adler32.h"
+#include "libs/transfer/failure_classifier.h"
+
+namespace aso::backend {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Gfal2CopierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string endpoint = Env("ASO_TEST_FTS3");
+    const std::string dir = Env("ASO_TEST_FTS3_DIR");
+    ASSERT_FALSE(endpoint.empty() || dir.empty()) << "run through ctest (fixture fts3)";
+    const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+    prefix_ = absl::StrCat("g", absl::ToUnixNanos(absl::Now()));
+    site_ = absl::StrCat("root://127.0.0.1:", port + 2, "//data/", prefix_);
+    site_dir_ = absl::StrCat(dir, "/site-b/root/data/", prefix_);
+    local_ = absl::StrCat(::testing::TempDir(), "/", prefix_);
+    std::filesystem::create_directories(local_);
+    auto copier = NewGfal2Copier({});
+    ASSERT_TRUE(copier.ok()) << copier.status();
+    copier_ = std::move(*copier);
+  }
+  void TearDown() override { std::filesystem::remove_all(local_); }
+
+  // A local source file with `content`, and its request to `destination`.
+  CopyRequest Request(const std::string& name, const std::string& content, const std::string& destination) {
+    const std::string path = absl::StrCat(local_, "/", name);
+    std::ofstream(path, std::ios::binary) << content;
+    CopyRequest r;
+    r.source_url = "file://" + path;
+    r.destination_url = destination;
+    r.size_bytes = static_cast<int64_t>(content.size());
+    r.checksum = absl::StrCat("adler32:", FormatAdler32(Adler32OfFile(path).value_or(0)));
+    return r;
+  }
+  transfer::Classification Classify(const CopyResult& r) {
+    return transfer::ClassifyFailure(r.scope, r.error_number, r.error);
+  }
+
+  std::string prefix_, site_, site_dir_, local_;
+  std::unique_ptr<Copier> copier_;
+};
+
+TEST_F(Gfal2CopierTest, FileToRootToFileVerifiesChecksums) {
+  const std::string content(300000, 'q');
+  CopyRequest up = Request("a.root", content, site_ + "/sub/dir/a.root");
+  CopyResult r = copier_->Copy(up);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.bytes, 300000);
+  EXPECT_EQ(r.checksum, up.checksum);
+  EXPECT_EQ(Read(site_dir_ + "/sub/dir/a.root"), content);  // parent folders created
+
+  CopyRequest down;
+  down.source_url = up.destination_url;
+  down.destination_url = absl::StrCat("file://", local_, "/back/a.root");
+  down.checksum = up.checksum;
+  r = copier_->Copy(down);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(absl::StrCat(local_, "/back/a.root")), content);
+}
+
+TEST_F(Gfal2CopierTest, OverwritePolicy) {
+  CopyRequest first = Request("o.root", "first version", site_ + "/o.root");
+  ASSERT_TRUE(copier_->Copy(first).ok);
+
+  // Without overwrite another file at the destination stays, and the failure is final.
+  CopyRequest other = Request("o2.root", "another file entirely", site_ + "/o.root");
+  other.overwrite = false;
+  CopyResult r = copier_->Copy(other);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error_number, EEXIST) << r.error;
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_EXISTS) << r.error;
+  EXPECT_FALSE(Classify(r).recoverable);
+  EXPECT_EQ(Read(site_dir_ + "/o.root"), "first version");
+
+  // The same file already there (a copy done before a crash) counts as copied.
+  first.overwrite = false;
+  r = copier_->Copy(first);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.checksum, first.checksum);
+
+  // With overwrite it is replaced.
+  other.overwrite = true;
+  r = copier_->Copy(other);
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(site_dir_ + "/o.root"), "another file entirely");
+
+  EXPECT_TRUE(MayOverwrite(OverwritePolicy::kAlways, 1));
+  EXPECT_FALSE(MayOverwrite(OverwritePolicy::kRetries, 1));
+  EXPECT_TRUE(MayOverwrite(OverwritePolicy::kRetries, 2));
+  EXPECT_FALSE(MayOverwrite(OverwritePolicy::kNever, 3));
+  EXPECT_EQ(*ParseOverwritePolicy("retries"), OverwritePolicy::kRetries);
+  EXPECT_TRUE(absl::IsInvalidArgument(ParseOverwritePolicy("sometimes").status()));
+}
+
+TEST_F(Gfal2CopierTest, DeleteRemovesASourceOnce) {
+  CopyRequest r = Request("d.root", "to be cleaned up", site_ + "/d.root");
+  ASSERT_TRUE(copier_->Copy(r).ok);
+  EXPECT_TRUE(copier_->Delete(r.destination_url).ok());
+  EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/d.root"));
+  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(r.destination_url)));
+  EXPECT_TRUE(copier_->Delete(r.source_url).ok());
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(local_, "/d.root")));
+  EXPECT_TRUE(absl::IsInvalidArgument(copier_->Delete("file://" + local_)));  // a directory
+}
+
+TEST_F(Gfal2CopierTest, ARunningFileToRootCopyIsCancelled) {
+  CopyRequest r = Request("big.root", std::string(32 << 20, 'b'), site_ + "/big.root");
+  int calls = 0;
+  r.progress = [&](int64_t) { return ++calls < 2; };
+  CopyResult result = copier_->Copy(r);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.error_number, ECANCELED) << result.error;
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/big.root"));  // no partial file left
+}
+
+TEST_F(Gfal2CopierTest, FailuresAreClassified) {
+  CopyRequest missing;
+  missing.source_url = absl::StrCat("file://", local_, "/never-written.root");
+  missing.destination_url = site_ + "/missing.root";
+  CopyResult r = copier_->Copy(missing);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_SOURCE) << r.error;
+  EXPECT_FALSE(Classify(r).recoverable);
+
+  CopyRequest corrupt = Request("c.root", "the data the job wrote", site_ + "/c.root");
+  corrupt.checksum = "adler32:0badc0de";  // the job declared another file
+  r = copier_->Copy(corrupt);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_CHECKSUM) << r.error;
+  EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/c.root"));
+
+  CopyRequest down = Request("u.root", "x", "root://127.0.0.1:1//data/u.root");  // nothing listens
+  down.timeout = absl::Seconds(20);
+  r = copier_->Copy(down);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_NETWORK) << r.error;
+  EXPECT_TRUE(Classify(r).recoverable) << r.error;
+}
+
+}  // namespace
+}  // namespace aso::backend
