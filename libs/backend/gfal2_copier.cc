@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -139,7 +140,8 @@ class Gfal2Copier final : public Copier {
   }
 
   // Copy through this process with gfal2's file API, verifying adler32 on both ends like
-  // gfalt_copy_file with GFALT_CHECKSUM_BOTH.
+  // gfalt_copy_file with GFALT_CHECKSUM_BOTH: the source's is computed over the bytes read (and compared
+  // with the one the job declared), the destination's asked of its storage once the file is written.
   CopyResult StreamCopy(const CopyRequest& request) {
     GError* err = nullptr;
     auto fail = [&](const char* scope, const std::string& what) {
@@ -150,25 +152,14 @@ class Gfal2Copier final : public Copier {
       r.scope = transfer::ScopeFromReason(message);
       return r;
     };
-    auto source_sum = Checksum(request.source_url, &err);
-    if (!source_sum.ok()) return fail("SOURCE", "cannot read the source checksum");
+    std::string expected;
     if (!request.checksum.empty()) {
-      auto expected = ParseAdler32Checksum(request.checksum);
-      if (expected.ok() && absl::StrCat("adler32:", FormatAdler32(*expected)) != *source_sum) {
-        return fail("SOURCE", absl::StrCat("CHECKSUM MISMATCH: user defined checksum and source "
-                                           "checksum do not match (",
-                                           request.checksum, " != ", *source_sum, ")"));
-      }
+      auto value = ParseAdler32Checksum(request.checksum);
+      if (value.ok()) expected = absl::StrCat("adler32:", FormatAdler32(*value));
     }
     const size_t slash = request.destination_url.rfind('/');
     const std::string parent = request.destination_url.substr(0, slash);
-    if (gfal2_mkdir_rec(ctx_, parent.c_str(), 0755, &err) != 0) {
-      if (err != nullptr && err->code == EEXIST) {
-        g_clear_error(&err);
-      } else {
-        return fail("DESTINATION", "cannot create the parent directory");
-      }
-    }
+    if (!MakeParent(parent, &err)) return fail("DESTINATION", "cannot create the parent directory");
     int in = gfal2_open(ctx_, request.source_url.c_str(), O_RDONLY, &err);
     if (in < 0) return fail("SOURCE", "cannot open the source");
     // A file already there is deleted, not truncated: XRootD keeps a file's adler32 in an extended
@@ -180,11 +171,20 @@ class Gfal2Copier final : public Copier {
         out = gfal2_open2(ctx_, request.destination_url.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644, &err);
       }
     }
+    if (out < 0 && err != nullptr && err->code == ENOENT) {
+      // The parent went away since it was made (cached): make it again.
+      g_clear_error(&err);
+      made_dirs_.erase(parent);
+      if (MakeParent(parent, &err)) {
+        out = gfal2_open2(ctx_, request.destination_url.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644, &err);
+      }
+    }
     if (out < 0) {
       gfal2_close(ctx_, in, nullptr);
       return fail("DESTINATION", "cannot open the destination");
     }
-    std::vector<char> buffer(4 << 20);
+    std::vector<char>& buffer = buffer_;
+    Adler32 read_sum;
     int64_t copied = 0;
     const absl::Time deadline = absl::Now() + request.timeout;
     const char* failed_scope = nullptr;
@@ -198,6 +198,7 @@ class Gfal2Copier final : public Copier {
         break;
       }
       if (n == 0) break;
+      read_sum.Update(buffer.data(), static_cast<size_t>(n));
       ssize_t off = 0;
       while (off < n) {
         ssize_t w = gfal2_write(ctx_, out, buffer.data() + off, static_cast<size_t>(n - off), &err);
@@ -231,15 +232,22 @@ class Gfal2Copier final : public Copier {
       failed_what = "closing the destination failed";
     }
     g_clear_error(&close_err);
+    const std::string source_sum = absl::StrCat("adler32:", FormatAdler32(read_sum.value()));
+    if (failed_scope == nullptr && !expected.empty() && expected != source_sum) {
+      failed_scope = "SOURCE";
+      failed_what =
+          absl::StrCat("CHECKSUM MISMATCH: user defined checksum and source checksum do not match (",
+                       request.checksum, " != ", source_sum, ")");
+    }
     if (failed_scope == nullptr) {
       auto dest_sum = Checksum(request.destination_url, &err);
       if (!dest_sum.ok()) {
         failed_scope = "DESTINATION";
         failed_what = "cannot read the destination checksum";
-      } else if (*dest_sum != *source_sum) {
+      } else if (*dest_sum != source_sum) {
         failed_scope = "DESTINATION";
         failed_what = absl::StrCat("CHECKSUM MISMATCH: source and destination checksum do not match (",
-                                   *source_sum, " != ", *dest_sum, ")");
+                                   source_sum, " != ", *dest_sum, ")");
       } else {
         CopyResult ok;
         ok.ok = true;
@@ -285,7 +293,21 @@ class Gfal2Copier final : public Copier {
     return r;
   }
 
+  // Makes the folder `parent` (and its parents) unless this copier made it before.
+  bool MakeParent(const std::string& parent, GError** err) {
+    if (made_dirs_.contains(parent)) return true;
+    if (gfal2_mkdir_rec(ctx_, parent.c_str(), 0755, err) != 0) {
+      if (*err == nullptr || (*err)->code != EEXIST) return false;
+      g_clear_error(err);
+    }
+    if (made_dirs_.size() >= 10000) made_dirs_.clear();
+    made_dirs_.insert(parent);
+    return true;
+  }
+
   gfal2_context_t ctx_;
+  std::vector<char> buffer_ = std::vector<char>(4 << 20);  // one streamed block
+  absl::flat_hash_set<std::string> made_dirs_;             // folders made by this copier, by URL
 };
 
 }  // namespace

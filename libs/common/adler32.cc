@@ -30,6 +30,10 @@ absl::StatusOr<uint32_t> Adler32OfFile(const std::string& path) {
   return static_cast<uint32_t>(sum);
 }
 
+void Adler32::Update(const char* data, size_t size) {
+  value_ = static_cast<uint32_t>(adler32_z(value_, reinterpret_cast<const Bytef*>(data), size));
+}
+
 std::string FormatAdler32(uint32_t value) { return absl::StrFormat("%08x", value); }
 
 absl::StatusOr<uint32_t> ParseAdler32Checksum(absl::string_view checksum) {

@@ -11,12 +11,17 @@ PeriodicLoop::~PeriodicLoop() { Stop(); }
 
 void PeriodicLoop::Start() {
   thread_ = std::thread([this] {
+    absl::Time last_start = absl::InfinitePast();
     for (;;) {
       {
         absl::MutexLock lock(&mu_);
+        const absl::Duration wait = last_start + min_spacing_ - absl::Now();
+        if (wait > absl::ZeroDuration())
+          mu_.AwaitWithTimeout(absl::Condition(this, &PeriodicLoop::Stopping), wait);
         if (stopping_) return;
         woken_ = false;
       }
+      last_start = absl::Now();
       bool busy = false;
       try {
         busy = step_();

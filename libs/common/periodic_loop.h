@@ -22,15 +22,21 @@ class PeriodicLoop {
   // Asks the loop to stop after the current step and waits for it.
   void Stop();
 
+  // Steps start at least `spacing` apart, however busy the loop is and however often it is woken, so a
+  // burst of wake-ups (one per finished file) is served by one larger step. Call before Start().
+  void set_min_spacing(absl::Duration spacing) { min_spacing_ = spacing; }
+
   // Runs the next step now instead of after the interval (e.g. on a database notification). A wake
   // during a step makes the loop run once more right after it. Cheap; callable from any thread.
   void Wake();
 
  private:
   bool WokenOrStopped() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stopping_; }
+  bool Stopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }
 
   std::string name_;
   absl::Duration interval_;
+  absl::Duration min_spacing_ = absl::ZeroDuration();
   std::function<bool()> step_;
   absl::Mutex mu_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;

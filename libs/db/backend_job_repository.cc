@@ -51,8 +51,9 @@ constexpr char kOutcomeColumns[] = R"sql(
   FROM backend_job_files )sql";
 
 constexpr char kMarkReported[] = R"sql(
-  UPDATE backend_job_files SET reported_state = $3
-  WHERE job_id = $1 AND transfer_id = $2 AND state = $3)sql";
+  UPDATE backend_job_files f SET reported_state = m.state
+  FROM unnest($1::text[], $2::bigint[], $3::text[]) AS m(job_id, transfer_id, state)
+  WHERE f.job_id = m.job_id AND f.transfer_id = m.transfer_id AND f.state = m.state)sql";
 
 // Backend file states <-> the transfer states reported to bookkeeping.
 std::string BackendFileState(v1::TransferState s) {
@@ -131,6 +132,7 @@ absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const
   std::vector<LeasedFile> out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
+    CommitWithoutWaitingForFlush(txn);
     for (const auto& r :
          txn.exec_params(kLease, owner, limit, EpochSeconds(now), absl::ToDoubleSeconds(lease))) {
       out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
@@ -145,6 +147,7 @@ absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const
 
 absl::Status PgBackendJobRepository::RecordOutcome(const std::string& owner, const FileOutcome& o) {
   return Transact(db_, [&](pqxx::work& txn) {
+    CommitWithoutWaitingForFlush(txn);
     auto r = txn.exec_params(kRecordOutcome, o.backend_job_id(), o.transfer_id(), owner,
                              BackendFileState(o.state()), TimestampSeconds(o.finished()), o.bytes(),
                              std::string(transfer::FailureClassName(o.failure_class())), o.error(),
@@ -175,9 +178,18 @@ absl::StatusOr<std::vector<FileOutcome>> PgBackendJobRepository::UnreportedOutco
   return out;
 }
 
-absl::Status PgBackendJobRepository::MarkReported(const FileOutcome& o) {
+absl::Status PgBackendJobRepository::MarkReported(const std::vector<FileOutcome>& outcomes) {
+  if (outcomes.empty()) return absl::OkStatus();
+  std::vector<std::string> jobs, states;
+  std::vector<int64_t> ids;
+  for (const FileOutcome& o : outcomes) {
+    jobs.push_back(o.backend_job_id());
+    ids.push_back(o.transfer_id());
+    states.push_back(BackendFileState(o.state()));
+  }
   return Transact(db_, [&](pqxx::work& txn) {
-    txn.exec_params(kMarkReported, o.backend_job_id(), o.transfer_id(), BackendFileState(o.state()));
+    CommitWithoutWaitingForFlush(txn);
+    txn.exec_params(kMarkReported, TextArray(jobs), IntArray(ids), TextArray(states));
     return absl::OkStatus();
   });
 }
@@ -331,6 +343,7 @@ absl::StatusOr<bool> PgBackendJobRepository::KillRequested(int64_t transfer_id, 
 absl::Status PgBackendJobRepository::ExtendLease(const std::string& owner, const std::string& job_id,
                                                  int64_t transfer_id, absl::Time until) {
   return Transact(db_, [&](pqxx::work& txn) {
+    CommitWithoutWaitingForFlush(txn);
     auto r = txn.exec_params(
         "UPDATE backend_job_files SET lease_until = to_timestamp($4) "
         "WHERE job_id = $1 AND transfer_id = $2 AND lease_owner = $3 AND state = 'ACTIVE'",

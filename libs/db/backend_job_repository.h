@@ -83,8 +83,8 @@ class BackendJobRepository {
   // Up to `limit` file states not yet acknowledged by bookkeeping (ACTIVE, DONE or FAILED).
   virtual absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) = 0;
 
-  // Notes that bookkeeping acknowledged `outcome` (no effect if the file moved on meanwhile).
-  virtual absl::Status MarkReported(const FileOutcome& outcome) = 0;
+  // Notes that bookkeeping acknowledged `outcomes` (no effect on a file that moved on meanwhile).
+  virtual absl::Status MarkReported(const std::vector<FileOutcome>& outcomes) = 0;
 
   // The job with its files and outcomes. NOT_FOUND if unknown.
   virtual absl::StatusOr<Job> GetJob(const std::string& job_id) = 0;
@@ -123,7 +123,7 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::StatusOr<std::vector<std::string>> LeaseOwners(const std::string& prefix) override;
   absl::StatusOr<int> ExpireLeases(const std::string& owner, absl::Time now) override;
   absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) override;
-  absl::Status MarkReported(const FileOutcome& outcome) override;
+  absl::Status MarkReported(const std::vector<FileOutcome>& outcomes) override;
   absl::StatusOr<Job> GetJob(const std::string& job_id) override;
   absl::StatusOr<std::vector<Job>> JobsToSubmit(const std::string& backend, int limit) override;
   absl::Status SetExternalId(const std::string& job_id, const std::string& external_id,

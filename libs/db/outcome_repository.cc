@@ -1,5 +1,6 @@
 #include "libs/db/outcome_repository.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
@@ -31,6 +32,37 @@ constexpr char kDone[] = R"sql(
       size_bytes = CASE WHEN size_bytes < 0 THEN $4 ELSE size_bytes END,
       checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END
   WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'ACTIVE'))sql";
+
+constexpr char kStartedBatch[] = R"sql(
+  UPDATE transfers t SET state = 'ACTIVE', updated = to_timestamp($3)
+  FROM unnest($1::bigint[], $2::int[]) AS o(transfer_id, attempt)
+  WHERE t.id = o.transfer_id AND t.attempt = o.attempt AND t.state = 'SUBMITTING'
+  RETURNING t.id)sql";
+
+// kInsertAttempt and kDone for a batch of DONE outcomes: set-based, so the statement-level triggers that
+// keep transfer_live in step run once per batch. Returns the transfers that changed.
+constexpr char kDoneBatch[] = R"sql(
+  WITH o AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[], $6::float8[],
+                         $7::bigint[], $8::text[])
+      AS o(transfer_id, attempt, job_id, file_id, started, finished, bytes, checksum)),
+  ins AS (
+    INSERT INTO attempts (transfer_id, attempt, backend_job_id, backend_file_id, result, source_site,
+                          destination_site, started, finished, bytes, throughput)
+    SELECT t.id, o.attempt, o.job_id, o.file_id, 'DONE', t.source_site, t.destination_site,
+           CASE WHEN o.started > 0 THEN to_timestamp(o.started) END, to_timestamp(o.finished), o.bytes,
+           CASE WHEN o.finished > o.started AND o.started > 0 THEN o.bytes / (o.finished - o.started)
+                ELSE 0 END
+    FROM o JOIN transfers t ON t.id = o.transfer_id AND t.attempt = o.attempt
+    ON CONFLICT (transfer_id, attempt) DO NOTHING
+    RETURNING transfer_id, attempt)
+  UPDATE transfers t
+  SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($9),
+      size_bytes = CASE WHEN t.size_bytes < 0 THEN o.bytes ELSE t.size_bytes END,
+      checksum = CASE WHEN t.checksum = '' THEN o.checksum ELSE t.checksum END
+  FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt
+  WHERE t.id = ins.transfer_id AND t.attempt = ins.attempt AND t.state IN ('SUBMITTING', 'ACTIVE')
+  RETURNING t.id)sql";
 
 // A failed or cancelled attempt: killed if a kill was requested (or this is the cancel), else back to
 // the queue after the cool-off ($3 > 0), else failed for good.
@@ -97,6 +129,59 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
   });
   if (!s.ok()) return s;
   return changed;
+}
+
+absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyStartedBatch(
+    const std::vector<FileOutcome>& outcomes, absl::Time now) {
+  std::vector<int64_t> ids, attempts;
+  for (const FileOutcome& o : outcomes) {
+    ids.push_back(o.transfer_id());
+    attempts.push_back(o.attempt());
+  }
+  absl::flat_hash_set<int64_t> changed;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed.clear();
+    for (const auto& r :
+         txn.exec_params(kStartedBatch, IntArray(ids), IntArray(attempts), EpochSeconds(now))) {
+      changed.insert(r[0].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  std::vector<bool> out;
+  for (const FileOutcome& o : outcomes) out.push_back(changed.erase(o.transfer_id()) > 0);
+  return out;
+}
+
+absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vector<FileOutcome>& outcomes,
+                                                                 absl::Time now) {
+  std::vector<int64_t> ids, attempts, bytes;
+  std::vector<std::string> jobs, files, checksums;
+  std::vector<double> started, finished;
+  for (const FileOutcome& o : outcomes) {
+    ids.push_back(o.transfer_id());
+    attempts.push_back(o.attempt());
+    jobs.push_back(o.backend_job_id());
+    files.push_back(o.backend_file_id());
+    started.push_back(TimestampSeconds(o.started()));
+    finished.push_back(TimestampSeconds(o.finished()));
+    bytes.push_back(o.bytes());
+    checksums.push_back(o.checksum());
+  }
+  absl::flat_hash_set<int64_t> changed;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    changed.clear();
+    for (const auto& r : txn.exec_params(kDoneBatch, IntArray(ids), IntArray(attempts), TextArray(jobs),
+                                         TextArray(files), FloatArray(started), FloatArray(finished),
+                                         IntArray(bytes), TextArray(checksums), EpochSeconds(now))) {
+      changed.insert(r[0].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  std::vector<bool> out;
+  for (const FileOutcome& o : outcomes) out.push_back(changed.erase(o.transfer_id()) > 0);
+  return out;
 }
 
 absl::StatusOr<int> PgOutcomeRepository::RetryBase(int64_t transfer_id) {

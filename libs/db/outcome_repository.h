@@ -4,6 +4,7 @@
 #define ASO_LIBS_DB_OUTCOME_REPOSITORY_H_
 
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -29,6 +30,15 @@ class OutcomeRepository {
   virtual absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
                                              absl::Time now) = 0;
 
+  // ApplyStarted for many ACTIVE outcomes in one statement; per outcome in order, whether it changed.
+  virtual absl::StatusOr<std::vector<bool>> ApplyStartedBatch(const std::vector<FileOutcome>& outcomes,
+                                                              absl::Time now) = 0;
+
+  // ApplyFinished for many DONE outcomes in one transaction (the common case, in batches as the adapter
+  // reports them). Returns, per outcome in order, whether it changed its transfer.
+  virtual absl::StatusOr<std::vector<bool>> ApplyDone(const std::vector<FileOutcome>& outcomes,
+                                                      absl::Time now) = 0;
+
   // The attempt number at the transfer's last manual retry (0 if none): its retry budget counts the
   // attempts after it.
   virtual absl::StatusOr<int> RetryBase(int64_t transfer_id) = 0;
@@ -40,6 +50,10 @@ class PgOutcomeRepository final : public OutcomeRepository {
   absl::StatusOr<bool> ApplyStarted(const FileOutcome& outcome, absl::Time now) override;
   absl::StatusOr<bool> ApplyFinished(const FileOutcome& outcome, std::optional<absl::Time> retry_at,
                                      absl::Time now) override;
+  absl::StatusOr<std::vector<bool>> ApplyStartedBatch(const std::vector<FileOutcome>& outcomes,
+                                                      absl::Time now) override;
+  absl::StatusOr<std::vector<bool>> ApplyDone(const std::vector<FileOutcome>& outcomes,
+                                              absl::Time now) override;
   absl::StatusOr<int> RetryBase(int64_t transfer_id) override;
 
  private:

@@ -39,13 +39,15 @@ grpc::Status BookkeepingService::ReportOutcomes(grpc::ServerContext* ctx,
                                                 v1::ReportOutcomesResponse* response) {
   if (auto p = auth::Authorize(auth_, *ctx, "ReportOutcomes", {auth::Role::kService}); !p.ok())
     return server::ToGrpcStatus(p.status());
-  for (const auto& outcome : request->outcomes()) {
-    auto applied = applier_.Apply(outcome);
+  const std::vector<cv1::FileOutcome> outcomes(request->outcomes().begin(), request->outcomes().end());
+  const std::vector<absl::StatusOr<bool>> results = applier_.ApplyAll(outcomes);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const absl::StatusOr<bool>& applied = results[i];
     response->add_applied(applied.ok() && *applied);
     response->add_codes(static_cast<int32_t>(applied.status().code()));
     response->add_errors(std::string(applied.status().message()));
     if (!applied.ok()) {
-      ASO_LOG(WARNING, "outcome for transfer=", outcome.transfer_id(), " attempt=", outcome.attempt(),
+      ASO_LOG(WARNING, "outcome for transfer=", outcomes[i].transfer_id(), " attempt=", outcomes[i].attempt(),
               " not applied: ", applied.status().ToString());
     }
   }

@@ -60,4 +60,38 @@ absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
   }
 }
 
+std::vector<absl::StatusOr<bool>> OutcomeApplier::ApplyAll(const std::vector<v1::FileOutcome>& outcomes) {
+  std::vector<absl::StatusOr<bool>> results(outcomes.size(), false);
+  // Starts and successes in one statement each; failures and cancels (rare) one by one, with the policy.
+  std::vector<v1::FileOutcome> started, done;
+  std::vector<size_t> started_index, done_index;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].state() == v1::TRANSFER_STATE_ACTIVE) {
+      started.push_back(outcomes[i]);
+      started_index.push_back(i);
+    } else if (outcomes[i].state() == v1::TRANSFER_STATE_DONE) {
+      done.push_back(outcomes[i]);
+      done_index.push_back(i);
+    } else {
+      results[i] = Apply(outcomes[i]);
+    }
+  }
+  const absl::Time now = clock_.Now();
+  auto spread = [&results](const absl::StatusOr<std::vector<bool>>& applied,
+                           const std::vector<size_t>& index) {
+    for (size_t k = 0; k < index.size(); ++k) {
+      results[index[k]] = applied.ok() ? absl::StatusOr<bool>((*applied)[k]) : applied.status();
+    }
+  };
+  if (!started.empty()) spread(repo_.ApplyStartedBatch(started, now), started_index);
+  if (!done.empty()) {
+    auto applied = repo_.ApplyDone(done, now);
+    spread(applied, done_index);
+    for (size_t k = 0; applied.ok() && k < done.size(); ++k) {
+      if ((*applied)[k]) outcomes_.Inc({"done", ""});
+    }
+  }
+  return results;
+}
+
 }  // namespace aso::bookkeeping

@@ -3,6 +3,8 @@
 #ifndef ASO_SERVICES_BOOKKEEPING_OUTCOME_APPLIER_H_
 #define ASO_SERVICES_BOOKKEEPING_OUTCOME_APPLIER_H_
 
+#include <vector>
+
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -20,6 +22,9 @@ class OutcomeApplier {
   // Returns whether the outcome changed the transfer (false for a repeat or a stale attempt).
   // INVALID_ARGUMENT for an outcome that is not ACTIVE, DONE, FAILED or KILLED (cancelled).
   absl::StatusOr<bool> Apply(const aso::common::v1::FileOutcome& outcome);
+
+  // Apply for each outcome of a report, in order; the DONE outcomes together in one transaction.
+  std::vector<absl::StatusOr<bool>> ApplyAll(const std::vector<aso::common::v1::FileOutcome>& outcomes);
 
  private:
   db::OutcomeRepository& repo_;

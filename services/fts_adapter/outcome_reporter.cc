@@ -9,7 +9,7 @@ absl::StatusOr<int> OutcomeReporter::RunOnce() {
   ASO_ASSIGN_OR_RETURN(auto outcomes, jobs_.UnreportedOutcomes(batch_size_));
   if (outcomes.empty()) return 0;
   ASO_ASSIGN_OR_RETURN(auto statuses, bookkeeping_.ReportOutcomes(outcomes));
-  int settled = 0;
+  std::vector<common::v1::FileOutcome> settled;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const absl::Status& s = statuses[i];
     const bool refused_for_good =
@@ -19,10 +19,10 @@ absl::StatusOr<int> OutcomeReporter::RunOnce() {
       ASO_LOG(ERROR, "bookkeeping refused the outcome of transfer=", outcomes[i].transfer_id(),
               " attempt=", outcomes[i].attempt(), " for good: ", s.ToString());
     }
-    ASO_RETURN_IF_ERROR(jobs_.MarkReported(outcomes[i]));
-    ++settled;
+    settled.push_back(outcomes[i]);
   }
-  return settled;
+  ASO_RETURN_IF_ERROR(jobs_.MarkReported(settled));
+  return static_cast<int>(settled.size());
 }
 
 }  // namespace aso::fts_adapter

@@ -21,6 +21,9 @@ ABSL_FLAG(int, site_max_active, 200,
 ABSL_FLAG(int, job_max_files, 100, "Files per bulk job (env ASO_JOB_MAX_FILES)");
 ABSL_FLAG(absl::Duration, poll_interval, absl::Seconds(1),
           "Pause between idle rounds (env ASO_POLL_INTERVAL)");
+ABSL_FLAG(absl::Duration, min_round_interval, absl::Milliseconds(100),
+          "Shortest time between two scheduling rounds: files freed meanwhile are claimed together, in "
+          "larger jobs (env ASO_MIN_ROUND_INTERVAL)");
 ABSL_FLAG(absl::Duration, job_linger, absl::Seconds(1),
           "How long a partly filled job may wait for more files while its link is busy (env ASO_JOB_LINGER)");
 ABSL_FLAG(bool, optimize_links, true,
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
     if (!n.ok()) ASO_LOG(WARNING, "scheduling round failed: ", n.status().message());
     return n.ok() && *n > 0;
   });
+  loop.set_min_spacing(absl::GetFlag(FLAGS_min_round_interval));
   // New or re-queued transfers and freed slots wake the loop at once; polling remains the fallback.
   aso::db::NotificationListener wake(config->db, {aso::db::kTransfersQueuedChannel},
                                      [&loop](const std::string&) { loop.Wake(); });

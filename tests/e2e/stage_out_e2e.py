@@ -36,11 +36,12 @@ def log(msg):
 
 
 def free_port_base():
-    """A base B such that B+1..B+45 are free on loopback."""
+    """A base B such that B+1..B+49 are free on loopback, below the ephemeral ports (32768 and up) so no
+    client connection takes one of them meanwhile."""
     for _ in range(50):
-        base = random.randrange(20000, 40000, 50)
+        base = random.randrange(10000, 32700, 50)
         ok = True
-        for p in range(base + 1, base + 46):
+        for p in range(base + 1, base + 50):
             with socket.socket() as s:
                 try:
                     s.bind(("127.0.0.1", p))

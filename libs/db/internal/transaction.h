@@ -31,6 +31,13 @@ pqxx::result ExecPrepared(pqxx::work& txn, const char* name, const std::string& 
   return txn.exec_prepared(name, std::forward<Args>(args)...);
 }
 
+// Lets the transaction commit without waiting for its WAL flush (synchronous_commit off), for the
+// adapter's high-rate bookkeeping of its own work (leases, recorded outcomes, report marks). Safe where
+// losing the transaction's last moments in a database crash only repeats work: WAL is flushed in order,
+// so any later synchronous commit — bookkeeping applying the outcome, the scheduler recording a job —
+// makes it durable first, and a lost lease or outcome only means the file is copied again, idempotently.
+inline void CommitWithoutWaitingForFlush(pqxx::work& txn) { txn.exec0("SET LOCAL synchronous_commit = off"); }
+
 // Maps the exception in flight (call inside a catch block) to a Status.
 absl::Status StatusFromCurrentException();
 

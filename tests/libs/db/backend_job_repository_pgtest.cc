@@ -80,7 +80,7 @@ TEST_F(BackendJobRepositoryTest, OutcomesAreReportedUntilAcknowledged) {
   auto started = repo_->UnreportedOutcomes(10);
   ASSERT_EQ(started->size(), 2u);
   EXPECT_EQ((*started)[0].state(), v1::TRANSFER_STATE_ACTIVE);
-  for (const auto& o : *started) ASSERT_TRUE(repo_->MarkReported(o).ok());
+  ASSERT_TRUE(repo_->MarkReported(*started).ok());
   EXPECT_TRUE(repo_->UnreportedOutcomes(10)->empty());
   FileOutcome o;
   o.set_backend_job_id("j1");

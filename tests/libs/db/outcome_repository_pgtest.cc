@@ -1,5 +1,6 @@
 #include "libs/db/outcome_repository.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/libs/db/db_test_util.h"
@@ -51,6 +52,42 @@ TEST_F(OutcomeRepositoryTest, DoneIsAppliedExactlyOnce) {
   EXPECT_EQ(State(), "DONE");
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 1);
   EXPECT_EQ(tdb_->QueryInt("SELECT round(throughput) FROM attempts"), 500);  // 1000 B in 2 s
+}
+
+// A report's DONE outcomes go in one statement: each applied once, repeats and stale attempts (even in the
+// same batch) change nothing, and a size or checksum the job did not know is learnt.
+TEST_F(OutcomeRepositoryTest, DoneOutcomesAreAppliedInBatches) {
+  const auto more = InsertTransfers(tdb_->db(), 2, "g");
+  tdb_->Exec(
+      "UPDATE transfers SET state = 'SUBMITTING', attempt = 1, backend_job_id = 'j1', size_bytes = -1, "
+      "checksum = '' WHERE state = 'QUEUED'");
+  FileOutcome second = Outcome(v1::TRANSFER_STATE_DONE);
+  second.set_transfer_id(more[0]);
+  second.set_checksum("adler32:0000abcd");
+  FileOutcome stale = Outcome(v1::TRANSFER_STATE_DONE, /*attempt=*/2);
+  stale.set_transfer_id(more[1]);
+  FileOutcome started = Outcome(v1::TRANSFER_STATE_ACTIVE);
+  started.set_transfer_id(more[0]);
+  FileOutcome stale_start = Outcome(v1::TRANSFER_STATE_ACTIVE, /*attempt=*/2);
+  stale_start.set_transfer_id(more[1]);
+  auto starts = repo_->ApplyStartedBatch({started, stale_start, started}, kT0);
+  ASSERT_TRUE(starts.ok()) << starts.status();
+  EXPECT_THAT(*starts, ::testing::ElementsAre(true, false, false));
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(state, ',' ORDER BY id) FROM transfers"),
+            "SUBMITTING,ACTIVE,SUBMITTING");
+  auto applied = repo_->ApplyDone({Outcome(v1::TRANSFER_STATE_DONE), second, second, stale}, kT0);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_THAT(*applied, ::testing::ElementsAre(true, true, false, false));
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(state, ',' ORDER BY id) FROM transfers"),
+            "DONE,DONE,SUBMITTING");
+  EXPECT_EQ(tdb_->QueryText(
+                absl::StrCat("SELECT size_bytes || ' ' || checksum FROM transfers WHERE id = ", more[0])),
+            "1000 adler32:0000abcd");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 2);
+  applied = repo_->ApplyDone({Outcome(v1::TRANSFER_STATE_DONE)}, kT0);  // reported again
+  ASSERT_TRUE(applied.ok());
+  EXPECT_THAT(*applied, ::testing::ElementsAre(false));
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 2);
 }
 
 TEST_F(OutcomeRepositoryTest, RecoverableFailureRequeuesWithCoolOff) {
