@@ -81,7 +81,7 @@ def main():
         submitted = time.monotonic() - start
         done = 0
         while done < args.files:
-            time.sleep(0.2)
+            time.sleep(0.5)
             states = dict(line.split("|") for line in stack.sql(
                 f"SELECT state, count(*) FROM transfers WHERE task_id = '{task}' GROUP BY 1").splitlines())
             done = int(states.get("DONE", 0))

@@ -126,19 +126,43 @@ absl::StatusOr<bool> PgBackendJobRepository::InsertJob(const Job& job, const std
   return known;
 }
 
+namespace {
+
+// kLease in `txn`.
+std::vector<LeasedFile> LeaseIn(pqxx::work& txn, const std::string& owner, int limit, absl::Duration lease,
+                                absl::Time now) {
+  std::vector<LeasedFile> out;
+  for (const auto& r : ExecPrepared(txn, "aso_lease", kLease, owner, limit, EpochSeconds(now),
+                                    absl::ToDoubleSeconds(lease))) {
+    out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
+                   r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<std::string>(),
+                   FromEpochSeconds(r[7].as<double>()), r[8].as<bool>()});
+  }
+  return out;
+}
+
+// kRecordOutcome in `txn`; FAILED_PRECONDITION if the lease was lost.
+absl::Status RecordIn(pqxx::work& txn, const std::string& owner, const FileOutcome& o) {
+  auto r = ExecPrepared(txn, "aso_record_outcome", kRecordOutcome, o.backend_job_id(), o.transfer_id(), owner,
+                        BackendFileState(o.state()), TimestampSeconds(o.finished()), o.bytes(),
+                        std::string(transfer::FailureClassName(o.failure_class())), o.error(),
+                        o.recoverable(), o.checksum());
+  if (r.affected_rows() == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease on transfer ", o.transfer_id(), " in job ", o.backend_job_id(), " was lost"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const std::string& owner,
                                                                            int limit, absl::Duration lease,
                                                                            absl::Time now) {
   std::vector<LeasedFile> out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    out.clear();
     CommitWithoutWaitingForFlush(txn);
-    for (const auto& r :
-         txn.exec_params(kLease, owner, limit, EpochSeconds(now), absl::ToDoubleSeconds(lease))) {
-      out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
-                     r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<std::string>(),
-                     FromEpochSeconds(r[7].as<double>()), r[8].as<bool>()});
-    }
+    out = LeaseIn(txn, owner, limit, lease, now);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -148,28 +172,32 @@ absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::LeaseFiles(const
 absl::Status PgBackendJobRepository::RecordOutcome(const std::string& owner, const FileOutcome& o) {
   return Transact(db_, [&](pqxx::work& txn) {
     CommitWithoutWaitingForFlush(txn);
-    auto r = txn.exec_params(kRecordOutcome, o.backend_job_id(), o.transfer_id(), owner,
-                             BackendFileState(o.state()), TimestampSeconds(o.finished()), o.bytes(),
-                             std::string(transfer::FailureClassName(o.failure_class())), o.error(),
-                             o.recoverable(), o.checksum());
-    if (r.affected_rows() == 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("lease on transfer ", o.transfer_id(), " in job ", o.backend_job_id(), " was lost"));
-    }
+    return RecordIn(txn, owner, o);
+  });
+}
+
+absl::StatusOr<std::vector<LeasedFile>> PgBackendJobRepository::RecordAndLease(
+    const std::string& owner, const FileOutcome& o, int limit, absl::Duration lease, absl::Time now) {
+  std::vector<LeasedFile> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    CommitWithoutWaitingForFlush(txn);
+    if (absl::Status recorded = RecordIn(txn, owner, o); !recorded.ok()) return recorded;
+    out = LeaseIn(txn, owner, limit, lease, now);
     return absl::OkStatus();
   });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<FileOutcome>> PgBackendJobRepository::UnreportedOutcomes(int limit) {
   std::vector<FileOutcome> out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     out.clear();
-    for (const auto& r : txn.exec_params(
-             absl::StrCat(
-                 kOutcomeColumns,
-                 "WHERE state <> reported_state AND state IN ('ACTIVE','FINISHED','FAILED','CANCELED') "
-                 "ORDER BY seq LIMIT $1"),
-             limit)) {
+    static const std::string kUnreported =
+        absl::StrCat(kOutcomeColumns,
+                     "WHERE state <> reported_state AND state IN ('ACTIVE','FINISHED','FAILED','CANCELED') "
+                     "ORDER BY seq LIMIT $1");
+    for (const auto& r : ExecPrepared(txn, "aso_unreported", kUnreported, limit)) {
       out.push_back(OutcomeFromRow(r));
     }
     return absl::OkStatus();
@@ -189,7 +217,7 @@ absl::Status PgBackendJobRepository::MarkReported(const std::vector<FileOutcome>
   }
   return Transact(db_, [&](pqxx::work& txn) {
     CommitWithoutWaitingForFlush(txn);
-    txn.exec_params(kMarkReported, TextArray(jobs), IntArray(ids), TextArray(states));
+    ExecPrepared(txn, "aso_mark_reported", kMarkReported, TextArray(jobs), IntArray(ids), TextArray(states));
     return absl::OkStatus();
   });
 }

@@ -80,6 +80,11 @@ class BackendJobRepository {
   // FAILED_PRECONDITION if the lease was lost (another copier owns the file now).
   virtual absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) = 0;
 
+  // RecordOutcome, then LeaseFiles, in one transaction: a copy worker's step from one file to the next.
+  virtual absl::StatusOr<std::vector<LeasedFile>> RecordAndLease(const std::string& owner,
+                                                                 const FileOutcome& outcome, int limit,
+                                                                 absl::Duration lease, absl::Time now) = 0;
+
   // Up to `limit` file states not yet acknowledged by bookkeeping (ACTIVE, DONE or FAILED).
   virtual absl::StatusOr<std::vector<FileOutcome>> UnreportedOutcomes(int limit) = 0;
 
@@ -117,6 +122,9 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::StatusOr<std::vector<LeasedFile>> LeaseFiles(const std::string& owner, int limit,
                                                      absl::Duration lease, absl::Time now) override;
   absl::Status RecordOutcome(const std::string& owner, const FileOutcome& outcome) override;
+  absl::StatusOr<std::vector<LeasedFile>> RecordAndLease(const std::string& owner, const FileOutcome& outcome,
+                                                         int limit, absl::Duration lease,
+                                                         absl::Time now) override;
   absl::Status ExtendLease(const std::string& owner, const std::string& job_id, int64_t transfer_id,
                            absl::Time until) override;
   absl::StatusOr<bool> KillRequested(int64_t transfer_id, int32_t attempt) override;

@@ -171,9 +171,10 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vect
   absl::flat_hash_set<int64_t> changed;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     changed.clear();
-    for (const auto& r : txn.exec_params(kDoneBatch, IntArray(ids), IntArray(attempts), TextArray(jobs),
-                                         TextArray(files), FloatArray(started), FloatArray(finished),
-                                         IntArray(bytes), TextArray(checksums), EpochSeconds(now))) {
+    for (const auto& r :
+         ExecPrepared(txn, "aso_done_batch", kDoneBatch, IntArray(ids), IntArray(attempts), TextArray(jobs),
+                      TextArray(files), FloatArray(started), FloatArray(finished), IntArray(bytes),
+                      TextArray(checksums), EpochSeconds(now))) {
       changed.insert(r[0].as<int64_t>());
     }
     return absl::OkStatus();

@@ -83,14 +83,25 @@ CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::
                                        "backend's throughput).",
                                        {})) {}
 
+CopyWorker::~CopyWorker() {
+  if (next_.empty()) return;
+  auto freed = jobs_.ExpireLeases(config_.owner, clock_.Now());
+  if (!freed.ok()) ASO_LOG(WARNING, "giving back the next file's lease: ", freed.status().message());
+}
+
 absl::StatusOr<bool> CopyWorker::RunOnce() {
   // The lease outlives the copy's own timeout, so only a dead worker's file is taken over; it is taken
   // for a small file and extended once the file's size (and so its timeout) is known.
   const absl::Duration lease = CopyTimeout(config_.copy_timeout, 0) * 2 + absl::Seconds(30);
-  auto leased = jobs_.LeaseFiles(config_.owner, 1, lease, clock_.Now());
-  if (!leased.ok()) return leased.status();
-  if (leased->empty()) return false;
-  const db::LeasedFile& file = leased->front();
+  std::vector<db::LeasedFile> leased = std::move(next_);  // leased when the previous copy was recorded
+  next_.clear();
+  if (leased.empty()) {
+    auto fresh = jobs_.LeaseFiles(config_.owner, 1, lease, clock_.Now());
+    if (!fresh.ok()) return fresh.status();
+    leased = *std::move(fresh);
+  }
+  if (leased.empty()) return false;
+  const db::LeasedFile& file = leased.front();
   const absl::Duration timeout = CopyTimeout(config_.copy_timeout, file.size_bytes);
   if (timeout * 2 + absl::Seconds(30) > lease) {
     if (absl::Status s = jobs_.ExtendLease(config_.owner, file.job_id, file.transfer_id,
@@ -172,7 +183,10 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
           result.ok ? ""
                     : absl::StrCat(" class=", transfer::FailureClassName(outcome.failure_class()),
                                    " error=", result.error));
-  if (absl::Status s = jobs_.RecordOutcome(config_.owner, outcome); !s.ok()) return s;
+  // Recorded together with the lease of the next file, in one transaction.
+  auto next = jobs_.RecordAndLease(config_.owner, outcome, 1, lease, clock_.Now());
+  if (!next.ok()) return next.status();
+  next_ = *std::move(next);
   return true;
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "libs/backend/copier.h"
@@ -39,6 +40,9 @@ class CopyWorker {
   CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::Copier> copier, Clock& clock,
              CopyWorkerConfig config, metrics::Metrics& metrics);
 
+  // Gives back the lease of a file taken for the next copy, so another worker copies it at once.
+  ~CopyWorker();
+
   // Copies at most one file. Returns whether there was one.
   absl::StatusOr<bool> RunOnce();
 
@@ -50,6 +54,7 @@ class CopyWorker {
   metrics::CounterVec copies_;
   metrics::HistogramVec copy_seconds_;
   metrics::CounterVec copied_bytes_;
+  std::vector<db::LeasedFile> next_;  // leased with the last outcome, copied by the next RunOnce
 };
 
 }  // namespace aso::fts_adapter

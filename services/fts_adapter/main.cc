@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
     if (!n.ok()) ASO_LOG(WARNING, "reporting outcomes: ", n.status().message());
     return n.ok() && *n > 0;
   });
+  // Outcomes finished meanwhile go to bookkeeping together, in one call and two statements there.
+  report_loop.set_min_spacing(absl::Milliseconds(100));
   // One client and runner per FTS3 server; copy workers when some link is copied in-process.
   std::vector<std::unique_ptr<aso::backend::Fts3Client>> fts3_clients;
   std::vector<std::unique_ptr<aso::fts_adapter::BackendRunner>> runners;

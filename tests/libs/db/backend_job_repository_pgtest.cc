@@ -61,6 +61,28 @@ TEST_F(BackendJobRepositoryTest, LeasesAreExclusiveUntilTheyExpire) {
   EXPECT_TRUE(repo_->RecordOutcome("w3", o).ok());
 }
 
+// A copy worker records one file and leases the next in one transaction; a lost lease records nothing and
+// leases nothing.
+TEST_F(BackendJobRepositoryTest, RecordAndLeaseTheNext) {
+  ASSERT_TRUE(repo_->InsertJob(MakeJob("j1", {1, 2, 3}), "gfal2", kT0).ok());
+  auto first = repo_->LeaseFiles("w", 1, absl::Seconds(60), kT0);
+  ASSERT_EQ(first->size(), 1u);
+  FileOutcome o;
+  o.set_backend_job_id("j1");
+  o.set_transfer_id((*first)[0].transfer_id);
+  o.set_attempt(1);
+  o.set_state(v1::TRANSFER_STATE_DONE);
+  auto next = repo_->RecordAndLease("w", o, 1, absl::Seconds(60), kT0);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(next->size(), 1u);
+  EXPECT_NE((*next)[0].transfer_id, o.transfer_id());
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(state, ',' ORDER BY transfer_id) FROM backend_job_files"),
+            "FINISHED,ACTIVE,SUBMITTED");
+  auto lost = repo_->RecordAndLease("someone-else", o, 1, absl::Seconds(60), kT0);
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM backend_job_files WHERE state = 'SUBMITTED'"), 1);
+}
+
 TEST_F(BackendJobRepositoryTest, LeaseCarriesTheKillRequest) {
   AddSite(tdb_->db(), "A");
   AddSite(tdb_->db(), "B");
