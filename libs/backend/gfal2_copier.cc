@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -288,8 +289,17 @@ class Gfal2Copier final : public Copier {
     } else {
       r.error = fallback;
     }
-    // gfal2 prefixes transfer errors with the side that failed: "SOURCE ...", "DESTINATION ...".
+    // gfal2 prefixes most transfer errors with the side that failed ("SOURCE ...", "DESTINATION ...");
+    // others name it in the text ("Could not get the source checksum: HTTP 404 ...").
     r.scope = transfer::ScopeFromReason(r.error);
+    if (r.scope == transfer::ErrorScope::kGeneral) {
+      const std::string lower = absl::AsciiStrToLower(r.error);
+      if (absl::StrContains(lower, "source")) {
+        r.scope = transfer::ErrorScope::kSource;
+      } else if (absl::StrContains(lower, "destination")) {
+        r.scope = transfer::ErrorScope::kDestination;
+      }
+    }
     return r;
   }
 
@@ -326,6 +336,8 @@ absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& optio
     g_clear_error(&err);
     return absl::InternalError(absl::StrCat("cannot create a gfal2 context: ", message));
   }
+  // Storage credentials are X.509 (or none) here: gfal2 need not ask the storage for bearer tokens first.
+  gfal2_set_opt_boolean(ctx, "HTTP PLUGIN", "RETRIEVE_BEARER_TOKEN", FALSE, nullptr);
   for (const std::string& setting : options.settings) {
     std::pair<std::string, std::string> group_rest = absl::StrSplit(setting, absl::MaxSplits(':', 1));
     std::pair<std::string, std::string> key_value =

@@ -38,6 +38,7 @@ class Gfal2CopierTest : public ::testing::Test {
     const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
     prefix_ = absl::StrCat("g", absl::ToUnixNanos(absl::Now()));
     site_ = absl::StrCat("root://127.0.0.1:", port + 2, "//data/", prefix_);
+    https_ = absl::StrCat("davs://127.0.0.1:", port + 3, "/data/", prefix_);  // the same site over WebDAV
     site_dir_ = absl::StrCat(dir, "/site-b/root/data/", prefix_);
     local_ = absl::StrCat(::testing::TempDir(), "/", prefix_);
     std::filesystem::create_directories(local_);
@@ -62,7 +63,7 @@ class Gfal2CopierTest : public ::testing::Test {
     return transfer::ClassifyFailure(r.scope, r.error_number, r.error);
   }
 
-  std::string prefix_, site_, site_dir_, local_;
+  std::string prefix_, site_, https_, site_dir_, local_;
   std::unique_ptr<Copier> copier_;
 };
 
@@ -82,6 +83,52 @@ TEST_F(Gfal2CopierTest, FileToRootToFileVerifiesChecksums) {
   r = copier_->Copy(down);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Read(absl::StrCat(local_, "/back/a.root")), content);
+}
+
+// HTTPS/WebDAV endpoints (XRootD's XrdHttp with TLS): file -> davs, davs -> file and root -> davs through
+// gfalt_copy_file, adler32 checked on both ends; overwrite policy and deletion over WebDAV.
+TEST_F(Gfal2CopierTest, HttpsWebDavEndpoints) {
+  const std::string content(200000, 'w');
+  CopyRequest up = Request("h.root", content, https_ + "/web/h.root");
+  CopyResult r = copier_->Copy(up);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.checksum, up.checksum);
+  EXPECT_EQ(Read(site_dir_ + "/web/h.root"), content);
+
+  CopyRequest down;
+  down.source_url = up.destination_url;
+  down.destination_url = absl::StrCat("file://", local_, "/from-web/h.root");
+  down.checksum = up.checksum;
+  r = copier_->Copy(down);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(absl::StrCat(local_, "/from-web/h.root")), content);
+
+  CopyRequest across;
+  across.source_url = site_ + "/web/h.root";  // the root:// view of the same file
+  across.destination_url = https_ + "/web/h2.root";
+  across.checksum = up.checksum;
+  r = copier_->Copy(across);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(site_dir_ + "/web/h2.root"), content);
+
+  CopyRequest other = Request("h3.root", "something else", https_ + "/web/h.root");
+  other.overwrite = false;
+  r = copier_->Copy(other);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_EXISTS) << r.error;
+  EXPECT_EQ(Read(site_dir_ + "/web/h.root"), content);
+
+  EXPECT_TRUE(copier_->Delete(https_ + "/web/h2.root").ok());
+  EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/web/h2.root"));
+  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(https_ + "/web/h2.root")));
+
+  CopyRequest missing;
+  missing.source_url = https_ + "/web/never-written.root";
+  missing.destination_url = absl::StrCat("file://", local_, "/from-web/missing.root");
+  r = copier_->Copy(missing);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_SOURCE) << r.error;
+  EXPECT_FALSE(Classify(r).recoverable);
 }
 
 TEST_F(Gfal2CopierTest, OverwritePolicy) {
