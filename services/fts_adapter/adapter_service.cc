@@ -48,4 +48,28 @@ grpc::Status AdapterService::GetJob(grpc::ServerContext* ctx, const v1::GetJobRe
   return grpc::Status::OK;
 }
 
+grpc::Status AdapterService::DeleteFiles(grpc::ServerContext* ctx, const v1::DeleteFilesRequest* request,
+                                         v1::DeleteFilesResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "DeleteFiles", {auth::Role::kService, auth::Role::kAdmin});
+      !p.ok())
+    return server::ToGrpcStatus(p.status());
+  if (request->urls_size() > kMaxDeletes) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat(request->urls_size(), " URLs exceed the limit of ", kMaxDeletes, " per call")));
+  }
+  for (int i = 0; i < request->urls_size(); ++i) {
+    if (auto u = transfer::ParseStorageUrl(request->urls(i)); !u.ok()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("urls[", i, "]: ", u.status().message())));
+    }
+  }
+  absl::MutexLock lock(&storage_mu_);
+  for (const std::string& url : request->urls()) {
+    const absl::Status s = storage_->Delete(url);
+    response->add_codes(static_cast<int32_t>(s.code()));
+    response->add_errors(std::string(s.message()));
+    ASO_LOG(INFO, "delete ", url, ": ", s.ok() ? "done" : s.ToString());
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace aso::fts_adapter

@@ -86,15 +86,18 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return std::cerr << "aso-fts-adapter: " << rt.status().message() << "\n", 1;
 
   aso::db::PgBackendJobRepository jobs(*rt->db);
-  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth);
+  aso::backend::Gfal2Options gfal2;
+  gfal2.settings = absl::GetFlag(FLAGS_gfal2_settings);
+  auto storage = aso::backend::NewGfal2Copier(gfal2);  // for DeleteFiles
+  if (!storage.ok()) return std::cerr << storage.status().message() << "\n", 2;
+  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth,
+                                           *std::move(storage));
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
   auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
                                                                absl::Seconds(10));
   aso::fts_adapter::OutcomeReporter reporter(jobs, *bookkeeping);
 
-  aso::backend::Gfal2Options gfal2;
-  gfal2.settings = absl::GetFlag(FLAGS_gfal2_settings);
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   std::vector<std::unique_ptr<aso::fts_adapter::CopyWorker>> copy_workers;

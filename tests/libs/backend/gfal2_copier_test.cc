@@ -187,6 +187,16 @@ TEST_F(Gfal2CopierTest, ARunningFileToRootCopyIsCancelled) {
   EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/big.root"));  // no partial file left
 }
 
+TEST_F(Gfal2CopierTest, ACopyPastItsTimeoutStopsAndMayBeRetried) {
+  CopyRequest r = Request("slow.root", std::string(32 << 20, 's'), site_ + "/slow.root");
+  r.timeout = absl::Nanoseconds(1);
+  CopyResult result = copier_->Copy(r);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(Classify(result).failure_class, common::v1::FAILURE_CLASS_TIMEOUT) << result.error;
+  EXPECT_TRUE(Classify(result).recoverable);
+  EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/slow.root"));
+}
+
 TEST_F(Gfal2CopierTest, FailuresAreClassified) {
   CopyRequest missing;
   missing.source_url = absl::StrCat("file://", local_, "/never-written.root");
