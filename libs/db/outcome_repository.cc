@@ -27,10 +27,18 @@ constexpr char kInsertAttempt[] = R"sql(
   ON CONFLICT (transfer_id, attempt) DO NOTHING)sql";
 
 constexpr char kDone[] = R"sql(
-  UPDATE transfers
+  UPDATE transfers t
   SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($3),
       size_bytes = CASE WHEN size_bytes < 0 THEN $4 ELSE size_bytes END,
-      checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END
+      checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END,
+      -- The source is deleted later if its site wants that and the copy was verified at the destination.
+      cleanup_state = CASE WHEN NOT (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
+                           THEN cleanup_state
+                           WHEN $5::text <> '' THEN 'PENDING' ELSE 'SKIPPED' END,
+      cleanup_error = CASE WHEN (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
+                                AND $5::text = ''
+                           THEN 'not deleted: the destination checksum was not verified'
+                           ELSE cleanup_error END
   WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'ACTIVE'))sql";
 
 constexpr char kStartedBatch[] = R"sql(
@@ -59,7 +67,15 @@ constexpr char kDoneBatch[] = R"sql(
   UPDATE transfers t
   SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($9),
       size_bytes = CASE WHEN t.size_bytes < 0 THEN o.bytes ELSE t.size_bytes END,
-      checksum = CASE WHEN t.checksum = '' THEN o.checksum ELSE t.checksum END
+      checksum = CASE WHEN t.checksum = '' THEN o.checksum ELSE t.checksum END,
+      -- The source is deleted later if its site wants that and the copy was verified at the destination.
+      cleanup_state = CASE WHEN NOT (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
+                           THEN cleanup_state
+                           WHEN o.checksum <> '' THEN 'PENDING' ELSE 'SKIPPED' END,
+      cleanup_error = CASE WHEN (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
+                                AND o.checksum = ''
+                           THEN 'not deleted: the destination checksum was not verified'
+                           ELSE cleanup_error END
   FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt
   WHERE t.id = ins.transfer_id AND t.attempt = ins.attempt AND t.state IN ('SUBMITTING', 'ACTIVE')
   RETURNING t.id)sql";

@@ -2,7 +2,7 @@
 //
 //   asoctl db migrate|status                         (--db)
 //   asoctl sites list | sites set NAME --prefix URL [--prefix URL ...] [--state enabled|draining|banned]
-//                       [--max_out N] [--max_in N]   (--bookkeeping)
+//                       [--max_out N] [--max_in N] [--cleanup_source]   (--bookkeeping)
 //   asoctl sites enable|drain|ban NAME               (--scheduler)
 //   asoctl links [list] | links set SRC DST --max_active N | links pause|resume SRC DST   (--scheduler)
 //   asoctl users share USER WEIGHT                   (--scheduler)
@@ -47,6 +47,8 @@ ABSL_FLAG(std::vector<std::string>, prefix, {},
 ABSL_FLAG(std::string, state, "enabled", "sites set: enabled, draining or banned");
 ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 = scheduler default)");
 ABSL_FLAG(int, max_in, 0, "sites set: max active transfers into the site (0 = scheduler default)");
+ABSL_FLAG(bool, cleanup_source, false,
+          "sites set: delete the site's temporary source files once they are staged out and verified");
 ABSL_FLAG(
     int, max_active, -1,
     "links set: the link's ceiling (0 = the scheduler's default); backend set: its limit (0 = default)");
@@ -163,6 +165,7 @@ int Sites(const std::vector<std::string>& args) {
     for (const auto& p : absl::GetFlag(FLAGS_prefix)) site->add_url_prefixes(p);
     site->set_max_active_outbound(absl::GetFlag(FLAGS_max_out));
     site->set_max_active_inbound(absl::GetFlag(FLAGS_max_in));
+    site->set_cleanup_source(absl::GetFlag(FLAGS_cleanup_source));
     if (const std::string file = absl::GetFlag(FLAGS_lfn_rules); !file.empty()) {
       auto rules = ReadLfnRules(file);
       if (!rules.ok()) return std::cerr << "asoctl: " << rules.status().message() << "\n", 2;
@@ -173,7 +176,8 @@ int Sites(const std::vector<std::string>& args) {
     cv1::Site out;
     if (auto s = stub->UpsertSite(&ctx, req, &out); !s.ok()) return Fail(s);
     std::cout << "site " << out.name() << " " << SiteStateName(out.state()) << " "
-              << absl::StrJoin(out.url_prefixes(), ",") << "\n";
+              << absl::StrJoin(out.url_prefixes(), ",")
+              << (out.cleanup_source() ? " (cleans up sources)" : "") << "\n";
     return 0;
   }
   return Usage();

@@ -1,18 +1,33 @@
-// aso-bookkeeping: applies outcomes, decides retries, keeps attempt history and the site catalog.
+// aso-bookkeeping: applies outcomes, decides retries, keeps attempt history and the site catalog, and
+// deletes the temporary sources of files staged out (through the adapter).
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "libs/auth/flags.h"
 #include "libs/common/env_flags.h"
+#include "libs/common/logging.h"
+#include "libs/common/periodic_loop.h"
+#include "libs/db/cleanup_repository.h"
 #include "libs/db/outcome_repository.h"
 #include "libs/db/site_repository.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
 #include "services/bookkeeping/bookkeeping_service.h"
+#include "services/bookkeeping/source_cleaner.h"
+#include "services/bookkeeping/storage_stub.h"
 
 ABSL_FLAG(int, max_attempts, 3, "Attempts per transfer before it fails for good (env ASO_MAX_ATTEMPTS)");
 ABSL_FLAG(absl::Duration, retry_delay, absl::Seconds(30),
           "Cool-off before the second attempt; doubles each attempt (env ASO_RETRY_DELAY)");
 ABSL_FLAG(absl::Duration, max_retry_delay, absl::Hours(1), "Longest cool-off (env ASO_MAX_RETRY_DELAY)");
+ABSL_FLAG(std::string, adapter, "127.0.0.1:50053",
+          "aso-fts-adapter gRPC address, through which sources are deleted (env ASO_ADAPTER)");
+ABSL_FLAG(absl::Duration, cleanup_interval, absl::Seconds(5),
+          "Pause between source-cleanup rounds when nothing is due (env ASO_CLEANUP_INTERVAL)");
+ABSL_FLAG(int, cleanup_max_attempts, 5,
+          "Deletions of one source tried before its cleanup fails (env ASO_CLEANUP_MAX_ATTEMPTS)");
+ABSL_FLAG(absl::Duration, cleanup_retry_delay, absl::Minutes(1),
+          "Wait before a source deletion is tried again; doubles each try (env ASO_CLEANUP_RETRY_DELAY)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();
@@ -24,6 +39,12 @@ int main(int argc, char** argv) {
   retry.base_delay = absl::GetFlag(FLAGS_retry_delay);
   retry.max_delay = absl::GetFlag(FLAGS_max_retry_delay);
   if (retry.max_attempts < 1) return std::cerr << "--max_attempts must be at least 1\n", 2;
+  aso::bookkeeping::SourceCleanerConfig cleanup;
+  cleanup.max_attempts = absl::GetFlag(FLAGS_cleanup_max_attempts);
+  cleanup.retry_delay = absl::GetFlag(FLAGS_cleanup_retry_delay);
+  if (cleanup.max_attempts < 1 || cleanup.retry_delay <= absl::ZeroDuration()) {
+    return std::cerr << "--cleanup_max_attempts must be at least 1 and --cleanup_retry_delay positive\n", 2;
+  }
   auto rt = aso::server::StartRuntime(*config, "bookkeeping");
   if (!rt.ok()) return std::cerr << "aso-bookkeeping: " << rt.status().message() << "\n", 1;
 
@@ -32,5 +53,17 @@ int main(int argc, char** argv) {
   aso::bookkeeping::OutcomeApplier applier(outcomes, aso::bookkeeping::RetryPolicy(retry),
                                            aso::RealClock::Get(), *rt->metrics);
   aso::bookkeeping::BookkeepingService service(applier, sites, aso::RealClock::Get(), *rt->auth);
-  return aso::server::ServeUntilSignal(*rt, "aso.bookkeeping.v1.Bookkeeping", {&service}, {});
+
+  auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
+  if (!client_auth.ok()) return std::cerr << "aso-bookkeeping: " << client_auth.status().message() << "\n", 1;
+  auto storage =
+      aso::bookkeeping::MakeGrpcStorageStub(*client_auth, absl::GetFlag(FLAGS_adapter), absl::Minutes(2));
+  aso::db::PgCleanupRepository cleanups(*rt->db);
+  aso::bookkeeping::SourceCleaner cleaner(cleanups, *storage, aso::RealClock::Get(), cleanup, *rt->metrics);
+  aso::PeriodicLoop cleanup_loop("cleanup", absl::GetFlag(FLAGS_cleanup_interval), [&cleaner] {
+    auto n = cleaner.RunOnce();
+    if (!n.ok()) ASO_LOG(WARNING, "source cleanup: ", n.status().message());
+    return n.ok() && *n > 0;
+  });
+  return aso::server::ServeUntilSignal(*rt, "aso.bookkeeping.v1.Bookkeeping", {&service}, {&cleanup_loop});
 }

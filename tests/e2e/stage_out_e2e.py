@@ -331,6 +331,34 @@ def main():
         w = stack.submit("--task", "e2e-paused", "--wait", "--timeout", "2m")
         check(w.returncode == 0, f"the held file moves once the link is resumed (rc={w.returncode})")
 
+        # Source cleanup: once local-disk deletes its temporary files, a file staged out from it is
+        # deleted there (through the adapter) after its copy is verified; the copy stays.
+        r = subprocess.run([ctl, "sites", "set", "local-disk", "--prefix", f"{stack.local}/", "--cleanup_source",
+                            "--bookkeeping", f"127.0.0.1:{stack.base + 4}"], text=True, capture_output=True,
+                           env=stack.client_env)
+        check(r.returncode == 0 and "cleans up sources" in r.stdout, f"asoctl sites set --cleanup_source ({r.stderr})")
+        cleaned = []
+        with open(f"{workdir}/cleanup.txt", "w") as f:
+            for i in range(3):
+                src = f"{stack.local}/store/temp/user/alice/clean/c_{i}.root"
+                dst = f"{stack.site_a}/store/user/alice/clean/c_{i}.root"
+                os.makedirs(os.path.dirname(stack.path_of(src)), exist_ok=True)
+                with open(stack.path_of(src), "wb") as out:
+                    out.write(os.urandom(4096))
+                cleaned.append((src, dst, adler32_of(stack.path_of(src))))
+                f.write(f"{src} {dst}\n")
+        r = stack.submit("--task", "e2e-cleanup", "--user", "alice", "--files", f"{workdir}/cleanup.txt", "--wait",
+                         "--timeout", "2m")
+        check(r.returncode == 0, f"files from a cleaning site staged out ({r.stderr.strip()[-200:]})")
+        deadline = time.time() + 60
+        while time.time() < deadline and stack.sql(
+                "SELECT count(*) FROM transfers WHERE task_id = 'e2e-cleanup' AND cleanup_state = 'DONE'") != "3":
+            time.sleep(0.5)
+        states = stack.sql("SELECT string_agg(cleanup_state, ',') FROM transfers WHERE task_id = 'e2e-cleanup'")
+        check(states == "DONE,DONE,DONE", f"their cleanup is DONE ({states})")
+        check(not any(os.path.exists(stack.path_of(s_)) for s_, _, _ in cleaned), "the temporary sources are gone")
+        check(all(adler32_of(stack.path_of(d)) == a for _, d, a in cleaned), "their copies are intact")
+
         # Who may do what, over the stack's real TLS: a grid proxy acts as its owner, another user is refused
         # on that owner's task, a certificate from an unknown CA is not authenticated, and plaintext is
         # refused off loopback.
