@@ -32,6 +32,8 @@ constexpr char kDone[] = R"sql(
       size_bytes = CASE WHEN size_bytes < 0 THEN $4 ELSE size_bytes END,
       checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END,
       -- The source is deleted later if its site wants that and the copy was verified at the destination.
+      -- A file to publish waits for the publisher.
+      publication_state = CASE WHEN publish THEN 'PENDING' ELSE publication_state END,
       cleanup_state = CASE WHEN NOT (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
                            THEN cleanup_state
                            WHEN $5::text <> '' THEN 'PENDING' ELSE 'SKIPPED' END,
@@ -69,6 +71,8 @@ constexpr char kDoneBatch[] = R"sql(
       size_bytes = CASE WHEN t.size_bytes < 0 THEN o.bytes ELSE t.size_bytes END,
       checksum = CASE WHEN t.checksum = '' THEN o.checksum ELSE t.checksum END,
       -- The source is deleted later if its site wants that and the copy was verified at the destination.
+      -- A file to publish waits for the publisher.
+      publication_state = CASE WHEN publish THEN 'PENDING' ELSE publication_state END,
       cleanup_state = CASE WHEN NOT (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
                            THEN cleanup_state
                            WHEN o.checksum <> '' THEN 'PENDING' ELSE 'SKIPPED' END,

@@ -9,6 +9,7 @@
 //   asoctl backend [show] | backend set --max_active N                                   (--scheduler)
 //   asoctl queue [--by link|source|destination|user] [--limit N]                         (--scheduler)
 //   asoctl stats sites                               (--monitoring)
+//   asoctl catalog --task T | --dataset D | --lfn L [--limit N]                          (--bookkeeping)
 //   asoctl transfers show ID | tasks show TASK       (--ingest)
 //   asoctl health [--wait DURATION]                  (all five services)
 //
@@ -54,6 +55,9 @@ ABSL_FLAG(
     "links set: the link's ceiling (0 = the scheduler's default); backend set: its limit (0 = default)");
 ABSL_FLAG(std::string, by, "link", "queue: group by link, source, destination or user");
 ABSL_FLAG(int, limit, 50, "queue: groups shown (1..10000)");
+ABSL_FLAG(std::string, task, "", "catalog: files of this task");
+ABSL_FLAG(std::string, dataset, "", "catalog: files of this dataset");
+ABSL_FLAG(std::string, lfn, "", "catalog: the file with this LFN");
 ABSL_FLAG(std::string, lfn_rules, "",
           "sites set: file of LFN rules, one per line: PROTOCOL REGEX PFN (\\1.. for groups; # comments)");
 
@@ -65,7 +69,8 @@ int Usage() {
                "sites enable|drain|ban NAME | links [list] | links set SRC DST --max_active N | "
                "links pause|resume SRC DST | users share USER WEIGHT | backend [show] | "
                "backend set --max_active N | queue [--by link|source|destination|user] [--limit N] | "
-               "stats sites | transfers show ID | tasks show TASK | health [--wait D]\n";
+               "stats sites | catalog --task T|--dataset D|--lfn L | transfers show ID | tasks show TASK | "
+               "health [--wait D]\n";
   return 2;
 }
 
@@ -328,6 +333,29 @@ int Queue() {
   return 0;
 }
 
+// The file catalog: published files by task, dataset or LFN.
+int Catalog() {
+  auto stub = Connect<aso::bookkeeping::v1::Bookkeeping>(absl::GetFlag(FLAGS_bookkeeping));
+  aso::bookkeeping::v1::ListCatalogRequest req;
+  req.set_task_id(absl::GetFlag(FLAGS_task));
+  req.set_dataset(absl::GetFlag(FLAGS_dataset));
+  req.set_lfn(absl::GetFlag(FLAGS_lfn));
+  req.set_limit(absl::GetFlag(FLAGS_limit));
+  grpc::ClientContext ctx;
+  WithDeadline(ctx);
+  aso::bookkeeping::v1::ListCatalogResponse r;
+  if (auto s = stub->ListCatalog(&ctx, req, &r); !s.ok()) return Fail(s);
+  std::cout << absl::StrFormat("%-10s %-14s %-12s %10s %-17s %-24s %s\n", "TRANSFER", "SITE", "BLOCK",
+                               "BYTES", "CHECKSUM", "DATASET", "LFN_OR_URL");
+  for (const auto& e : r.entries()) {
+    std::cout << absl::StrFormat("%-10d %-14s %-12s %10d %-17s %-24s %s\n", e.transfer_id(), e.site(),
+                                 e.block_id() == 0 ? "-" : absl::StrCat(e.block_id(), ":", e.block_state()),
+                                 e.size_bytes(), e.checksum(), e.dataset().empty() ? "-" : e.dataset(),
+                                 e.lfn().empty() ? e.url() : e.lfn());
+  }
+  return 0;
+}
+
 int Stats() {
   auto stub = Connect<aso::monitoring::v1::Monitoring>(absl::GetFlag(FLAGS_monitoring));
   grpc::ClientContext ctx;
@@ -443,6 +471,7 @@ int main(int argc, char** argv) {
   if (args[0] == "backend") return Backend(args);
   if (args[0] == "queue" && args.size() == 1) return Queue();
   if (args[0] == "health") return Health();
+  if (args[0] == "catalog" && args.size() == 1) return Catalog();
   if (args[0] == "stats" && args.size() == 2 && args[1] == "sites") return Stats();
   if (args[0] == "transfers" && args.size() == 3 && args[1] == "show") return ShowTransfer(args[2]);
   if (args[0] == "tasks" && args.size() == 3 && args[1] == "show") return ShowTask(args[2]);

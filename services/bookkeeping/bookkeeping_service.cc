@@ -97,4 +97,19 @@ grpc::Status BookkeepingService::ListSites(grpc::ServerContext* ctx, const v1::L
   return grpc::Status::OK;
 }
 
+grpc::Status BookkeepingService::ListCatalog(grpc::ServerContext* ctx, const v1::ListCatalogRequest* request,
+                                             v1::ListCatalogResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "ListCatalog"); !p.ok()) return server::ToGrpcStatus(p.status());
+  if (request->task_id().empty() && request->dataset().empty() && request->lfn().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("give task_id, dataset or lfn"));
+  }
+  if (request->limit() < 0 || request->limit() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError("limit must be 0..10000"));
+  }
+  auto entries = catalog_.ListCatalog(*request);
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (auto& e : *entries) *response->add_entries() = std::move(e);
+  return grpc::Status::OK;
+}
+
 }  // namespace aso::bookkeeping

@@ -1,4 +1,5 @@
-// The gRPC adapter of aso-bookkeeping: outcomes from the adapter, the site catalog for admins.
+// The gRPC adapter of aso-bookkeeping: outcomes from the adapter, the site catalog for admins, the file
+// catalog for everyone.
 // Thread-safe.
 #ifndef ASO_SERVICES_BOOKKEEPING_BOOKKEEPING_SERVICE_H_
 #define ASO_SERVICES_BOOKKEEPING_BOOKKEEPING_SERVICE_H_
@@ -6,6 +7,7 @@
 #include "aso/bookkeeping/v1/bookkeeping.grpc.pb.h"
 #include "libs/auth/authenticator.h"
 #include "libs/common/clock.h"
+#include "libs/db/publication_repository.h"
 #include "libs/db/site_repository.h"
 #include "services/bookkeeping/outcome_applier.h"
 
@@ -16,9 +18,9 @@ absl::Status ValidateSite(const aso::common::v1::Site& site);
 
 class BookkeepingService final : public aso::bookkeeping::v1::Bookkeeping::Service {
  public:
-  BookkeepingService(OutcomeApplier& applier, db::SiteRepository& sites, Clock& clock,
-                     const auth::Authenticator& auth)
-      : applier_(applier), sites_(sites), clock_(clock), auth_(auth) {}
+  BookkeepingService(OutcomeApplier& applier, db::SiteRepository& sites, db::PublicationRepository& catalog,
+                     Clock& clock, const auth::Authenticator& auth)
+      : applier_(applier), sites_(sites), catalog_(catalog), clock_(clock), auth_(auth) {}
 
   grpc::Status ReportOutcomes(grpc::ServerContext* ctx, const v1::ReportOutcomesRequest* request,
                               v1::ReportOutcomesResponse* response) override;
@@ -28,10 +30,13 @@ class BookkeepingService final : public aso::bookkeeping::v1::Bookkeeping::Servi
                        aso::common::v1::Site* response) override;
   grpc::Status ListSites(grpc::ServerContext* ctx, const v1::ListSitesRequest* request,
                          v1::ListSitesResponse* response) override;
+  grpc::Status ListCatalog(grpc::ServerContext* ctx, const v1::ListCatalogRequest* request,
+                           v1::ListCatalogResponse* response) override;
 
  private:
   OutcomeApplier& applier_;
   db::SiteRepository& sites_;
+  db::PublicationRepository& catalog_;
   Clock& clock_;
   const auth::Authenticator& auth_;
 };

@@ -9,10 +9,12 @@
 #include "libs/common/periodic_loop.h"
 #include "libs/db/cleanup_repository.h"
 #include "libs/db/outcome_repository.h"
+#include "libs/db/publication_repository.h"
 #include "libs/db/site_repository.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
 #include "services/bookkeeping/bookkeeping_service.h"
+#include "services/bookkeeping/publisher.h"
 #include "services/bookkeeping/source_cleaner.h"
 #include "services/bookkeeping/storage_stub.h"
 
@@ -20,6 +22,14 @@ ABSL_FLAG(int, max_attempts, 3, "Attempts per transfer before it fails for good 
 ABSL_FLAG(absl::Duration, retry_delay, absl::Seconds(30),
           "Cool-off before the second attempt; doubles each attempt (env ASO_RETRY_DELAY)");
 ABSL_FLAG(absl::Duration, max_retry_delay, absl::Hours(1), "Longest cool-off (env ASO_MAX_RETRY_DELAY)");
+ABSL_FLAG(std::string, publish_webhook, "",
+          "URL of an external catalog: each published file is POSTed there as JSON, with retries (env "
+          "ASO_PUBLISH_WEBHOOK)");
+ABSL_FLAG(int, block_max_files, 100, "A dataset block closes with this many files (env ASO_BLOCK_MAX_FILES)");
+ABSL_FLAG(absl::Duration, block_idle, absl::Hours(1),
+          "A dataset block closes when nothing was added for this long (env ASO_BLOCK_IDLE)");
+ABSL_FLAG(absl::Duration, publish_interval, absl::Seconds(2),
+          "Pause between publication rounds when nothing is pending (env ASO_PUBLISH_INTERVAL)");
 ABSL_FLAG(std::string, adapter, "127.0.0.1:50053",
           "aso-fts-adapter gRPC address, through which sources are deleted (env ASO_ADAPTER)");
 ABSL_FLAG(absl::Duration, cleanup_interval, absl::Seconds(5),
@@ -52,7 +62,26 @@ int main(int argc, char** argv) {
   aso::db::PgSiteRepository sites(*rt->db);
   aso::bookkeeping::OutcomeApplier applier(outcomes, aso::bookkeeping::RetryPolicy(retry),
                                            aso::RealClock::Get(), *rt->metrics);
-  aso::bookkeeping::BookkeepingService service(applier, sites, aso::RealClock::Get(), *rt->auth);
+  aso::db::PgPublicationRepository catalog(*rt->db);
+  aso::bookkeeping::BookkeepingService service(applier, sites, catalog, aso::RealClock::Get(), *rt->auth);
+
+  aso::bookkeeping::PublisherConfig pc;
+  pc.block_max_files = absl::GetFlag(FLAGS_block_max_files);
+  pc.block_idle = absl::GetFlag(FLAGS_block_idle);
+  if (pc.block_max_files < 1) return std::cerr << "--block_max_files must be at least 1\n", 2;
+  std::unique_ptr<aso::bookkeeping::ExternalCatalog> external;
+  if (const std::string url = absl::GetFlag(FLAGS_publish_webhook); !url.empty()) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return std::cerr << "--publish_webhook must be an http(s):// URL\n", 2;
+    }
+    external = aso::bookkeeping::NewWebhookCatalog(url, "", absl::Seconds(30));
+  }
+  aso::bookkeeping::Publisher publisher(catalog, external.get(), aso::RealClock::Get(), pc, *rt->metrics);
+  aso::PeriodicLoop publish_loop("publish", absl::GetFlag(FLAGS_publish_interval), [&publisher] {
+    auto n = publisher.RunOnce();
+    if (!n.ok()) ASO_LOG(WARNING, "publication: ", n.status().message());
+    return n.ok() && *n > 0;
+  });
 
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-bookkeeping: " << client_auth.status().message() << "\n", 1;
@@ -65,5 +94,6 @@ int main(int argc, char** argv) {
     if (!n.ok()) ASO_LOG(WARNING, "source cleanup: ", n.status().message());
     return n.ok() && *n > 0;
   });
-  return aso::server::ServeUntilSignal(*rt, "aso.bookkeeping.v1.Bookkeeping", {&service}, {&cleanup_loop});
+  return aso::server::ServeUntilSignal(*rt, "aso.bookkeeping.v1.Bookkeeping", {&service},
+                                       {&cleanup_loop, &publish_loop});
 }

@@ -14,7 +14,10 @@ hold, not what the services claim:
 Usage: stage_out_e2e.py --repo REPO --build BUILD_DIR
 """
 import argparse
+import http.server
+import json
 import os
+import threading
 import random
 import re
 import shutil
@@ -141,6 +144,22 @@ def main():
     workdir = tempfile.mkdtemp(prefix="aso-e2e-")
     os.chmod(workdir, 0o755)
     stack = Stack(os.path.abspath(args.repo), os.path.abspath(args.build), workdir, free_port_base())
+    # An external catalog (webhook) that records what bookkeeping publishes to it.
+    published = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            published.append((self.headers.get("Idempotency-Key"), json.loads(body)))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = http.server.HTTPServer(("127.0.0.1", stack.base + 47), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    stack.env["ASO_PUBLISH_WEBHOOK"] = f"http://127.0.0.1:{stack.base + 47}/publish"
     failures = []
 
     def check(cond, what):
@@ -358,6 +377,34 @@ def main():
         check(states == "DONE,DONE,DONE", f"their cleanup is DONE ({states})")
         check(not any(os.path.exists(stack.path_of(s_)) for s_, _, _ in cleaned), "the temporary sources are gone")
         check(all(adler32_of(stack.path_of(d)) == a for _, d, a in cleaned), "their copies are intact")
+
+        # Publication: files that ask for it are entered in the file catalog in their dataset's block and
+        # announced once each to the external catalog.
+        request = {"task_id": "e2e-publish", "user": "alice", "files": []}
+        for i in range(4):
+            src = f"{stack.dir}/sites/local-disk/store/temp/user/alice/pub/p_{i}.root"
+            os.makedirs(os.path.dirname(src), exist_ok=True)
+            with open(src, "wb") as out:
+                out.write(os.urandom(2048))
+            request["files"].append({"source_url": f"file://{src}", "destination_url":
+                                     f"{stack.site_b}/store/user/alice/pub/p_{i}.root", "publish": True,
+                                     "dataset": "/Prim/alice-e2e-v1/USER", "metadata": {"run": str(i)}})
+        with open(f"{workdir}/publish.json", "w") as f:
+            json.dump(request, f)
+        r = stack.submit("--json", f"{workdir}/publish.json", "--wait", "--timeout", "2m")
+        check(r.returncode == 0, f"files to publish staged out ({r.stderr.strip()[-200:]})")
+        deadline = time.time() + 60
+        while time.time() < deadline and len({k for k, _ in published}) < 4:
+            time.sleep(0.5)
+        cat = subprocess.run([ctl, "catalog", "--dataset", "/Prim/alice-e2e-v1/USER", "--bookkeeping",
+                              f"127.0.0.1:{stack.base + 4}"], text=True, capture_output=True, env=stack.client_env)
+        check(cat.returncode == 0 and cat.stdout.count("/Prim/alice-e2e-v1/USER") == 4,
+              f"asoctl catalog lists the dataset's 4 files ({cat.stdout.strip()[-400:]} {cat.stderr.strip()})")
+        keys = [k for k, _ in published]
+        check(len(keys) == 4 and len(set(keys)) == 4 and all(k.startswith("aso-transfer-") for k in keys),
+              f"each file announced once to the external catalog ({keys})")
+        check(all(e["dataset"] == "/Prim/alice-e2e-v1/USER" and e["checksum"].startswith("adler32:")
+                  for _, e in published), "announcements carry the dataset and the checksum")
 
         # Who may do what, over the stack's real TLS: a grid proxy acts as its owner, another user is refused
         # on that owner's task, a certificate from an unknown CA is not authenticated, and plaintext is
