@@ -13,6 +13,7 @@ Every file must end DONE with its checksum at the destination, with one attempt,
 FTS3 job per bulk job (no duplicate submission), and every outcome applied once.
 """
 import argparse
+import http.server
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -50,6 +52,25 @@ def main():
     stack.env.update(ASO_BACKEND_ROUTES=f"site-a:site-b={fts3}", ASO_FTS3_CERT=f"{certs}/aso-service.pem",
                      ASO_FTS3_KEY=f"{certs}/aso-service.key", ASO_FTS3_CA_FILE=f"{certs}/ca.pem",
                      ASO_FTS3_POLL_INTERVAL="500ms", ASO_COPY_WORKERS="2")
+    # The external catalog bookkeeping announces published files to: refuses (503) while `catalog_down`.
+    announced, catalog_down = [], [False]
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if catalog_down[0]:
+                self.send_response(503)
+            else:
+                announced.append((self.headers.get("Idempotency-Key"), json.loads(body)))
+                self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = http.server.HTTPServer(("127.0.0.1", base + 47), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    stack.env.update(ASO_PUBLISH_WEBHOOK=f"http://127.0.0.1:{base + 47}/catalog")
     failures = []
     fts3_server = None
 
@@ -176,10 +197,43 @@ def main():
                                               f"{fts3_backend_jobs} recorded)")
         bad = [d for _, d, sum_ in plan if adler32_of(stack.path_of(d)) != sum_]
         check(not bad, f"every destination has its source's adler32 ({bad[:3]})")
+
+        # Publication across a SIGKILL of bookkeeping between the catalog entry and its delivery: the
+        # external catalog refuses, the entries wait in the outbox, bookkeeping dies and comes back, the
+        # catalog accepts. Every file is catalogued once and announced (the idempotency key is the transfer).
+        catalog_down[0] = True
+        request = {"task_id": "crash-publish", "user": "alice", "files": []}
+        for i in range(5):
+            src = f"{workdir}/sites/local-disk/store/temp/user/alice/pub/p_{i}.root"
+            os.makedirs(os.path.dirname(src), exist_ok=True)
+            with open(src, "wb") as f:
+                f.write(os.urandom(1024))
+            request["files"].append({"source_url": f"file://{src}", "destination_url":
+                                     f"{stack.site_b}/store/user/alice/pub/p_{i}.root", "publish": True,
+                                     "dataset": "/Crash/alice-v1/USER"})
+        with open(f"{workdir}/publish.json", "w") as f:
+            json.dump(request, f)
+        r = stack.submit("--json", f"{workdir}/publish.json", "--wait", "--timeout", "2m")
+        check(r.returncode == 0, f"files to publish staged out ({r.stderr.strip()[-200:]})")
+        waiting = wait_for("the catalog entries to wait in the outbox", lambda: count(
+            "SELECT count(*) FROM publication_outbox o JOIN transfers t ON t.id = o.transfer_id "
+            "WHERE t.task_id = 'crash-publish' AND o.delivered IS NULL AND o.attempts > 0") == 5, 60)
+        check(waiting, "catalogued files wait in the outbox while the external catalog refuses")
+        kill("bookkeeping")
+        catalog_down[0] = False
+        stack.local_stack("start", "bookkeeping")
+        delivered = wait_for("the outbox to be delivered", lambda: count(
+            "SELECT count(*) FROM publication_outbox o JOIN transfers t ON t.id = o.transfer_id "
+            "WHERE t.task_id = 'crash-publish' AND o.delivered IS NOT NULL") == 5, 120)
+        check(delivered, "the restarted bookkeeping delivered the outbox")
+        entries = count("SELECT count(*) FROM catalog_entries WHERE task_id = 'crash-publish'")
+        keys = {k for k, e in announced if e.get("task_id") == "crash-publish"}
+        check(entries == 5 and len(keys) == 5, f"each file catalogued once ({entries}) and announced ({len(keys)})")
     finally:
         if fts3_server is not None:
             fts3_server.terminate()
             fts3_server.wait(timeout=10)
+        receiver.shutdown()
         if not args.keep:
             stack.local_stack("down", check=False)
             shutil.rmtree(workdir, ignore_errors=True)
