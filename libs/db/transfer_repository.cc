@@ -63,7 +63,8 @@ constexpr char kTransferColumns[] = R"sql(
          COALESCE(k.state, 'ENABLED'), COALESCE(k.waiting_reason, ''),
          (SELECT 'transfer backend ' || name || ' unreachable since '
                  || to_char(unavailable_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': ' || last_error
-          FROM backends WHERE NOT available ORDER BY name LIMIT 1))sql";
+          FROM backends WHERE NOT available ORDER BY name LIMIT 1),
+         t.publication_state, t.publication_error, t.cleanup_state, t.cleanup_error)sql";
 // The link's row (pause, the scheduler's waiting reason) and an unreachable backend are read for the
 // waiting reason of queued files only.
 constexpr char kTransferFrom[] = R"sql(
@@ -238,6 +239,10 @@ Transfer TransferFromRow(const pqxx::row& r, absl::Time now) {
   t.mutable_destination()->set_lfn(r[26].as<std::string>());
   t.set_publish(r[27].as<bool>());
   t.set_dataset(r[28].as<std::string>());
+  t.set_publication_state(r[32].as<std::string>());
+  t.set_publication_error(r[33].as<std::string>());
+  t.set_cleanup_state(r[34].as<std::string>());
+  t.set_cleanup_error(r[35].as<std::string>());
   const LinkWait link{r[29].as<std::string>() == "PAUSED", r[30].as<std::string>(),
                       r[31].is_null() ? "" : r[31].as<std::string>()};
   t.set_waiting_reason(WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(),

@@ -393,6 +393,15 @@ int ShowTransfer(const std::string& id_text) {
                                           ": " + a.error())
               << "\n";
   }
+  if (t.publish() || t.publication_state() != "NONE") {
+    std::cout << "  publication " << t.publication_state()
+              << (t.dataset().empty() ? "" : " (dataset " + t.dataset() + ")")
+              << (t.publication_error().empty() ? "" : ": " + t.publication_error()) << "\n";
+  }
+  if (t.cleanup_state() != "NONE") {
+    std::cout << "  source cleanup " << t.cleanup_state()
+              << (t.cleanup_error().empty() ? "" : ": " + t.cleanup_error()) << "\n";
+  }
   return 0;
 }
 

@@ -405,6 +405,16 @@ def main():
               f"each file announced once to the external catalog ({keys})")
         check(all(e["dataset"] == "/Prim/alice-e2e-v1/USER" and e["checksum"].startswith("adler32:")
                   for _, e in published), "announcements carry the dataset and the checksum")
+        # Its source (local-disk cleans up) is deleted once the file is published; transfers show tells both.
+        deadline = time.time() + 60
+        while time.time() < deadline and stack.sql(
+                "SELECT count(*) FROM transfers WHERE task_id = 'e2e-publish' AND cleanup_state = 'DONE'") != "4":
+            time.sleep(0.5)
+        pub_id = stack.sql("SELECT min(id) FROM transfers WHERE task_id = 'e2e-publish'")
+        st = subprocess.run([ctl, "transfers", "show", pub_id, "--ingest", stack.ingest], text=True,
+                            capture_output=True, env=stack.client_env)
+        check("publication DONE (dataset /Prim/alice-e2e-v1/USER)" in st.stdout and "source cleanup DONE" in st.stdout,
+              f"asoctl transfers show tells publication and cleanup ({st.stdout.strip()[-300:]} {st.stderr.strip()})")
 
         # Who may do what, over the stack's real TLS: a grid proxy acts as its owner, another user is refused
         # on that owner's task, a certificate from an unknown CA is not authenticated, and plaintext is
