@@ -3,6 +3,7 @@
 //   asoctl db migrate|status                         (--db)
 //   asoctl sites list | sites set NAME --prefix URL [--prefix URL ...] [--state enabled|draining|banned]
 //                       [--max_out N] [--max_in N] [--cleanup_source]   (--bookkeeping)
+//   asoctl sites export > grid.yaml | sites import grid.yaml [--dry_run]              (--bookkeeping)
 //   asoctl sites enable|drain|ban NAME               (--scheduler)
 //   asoctl links [list] | links set SRC DST --max_active N | links pause|resume SRC DST   (--scheduler)
 //   asoctl users share USER WEIGHT                   (--scheduler)
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
@@ -35,6 +37,7 @@
 #include "libs/db/database.h"
 #include "libs/db/migrations.h"
 #include "libs/transfer/state.h"
+#include "services/asoctl/site_yaml.h"
 
 ABSL_FLAG(std::string, db, "", "PostgreSQL DSN for `db` commands (env ASO_DB)");
 ABSL_FLAG(std::string, ingest, "127.0.0.1:50051", "aso-ingest address (env ASO_INGEST)");
@@ -55,6 +58,7 @@ ABSL_FLAG(
     "links set: the link's ceiling (0 = the scheduler's default); backend set: its limit (0 = default)");
 ABSL_FLAG(std::string, by, "link", "queue: group by link, source, destination or user");
 ABSL_FLAG(int, limit, 50, "queue: groups shown (1..10000)");
+ABSL_FLAG(bool, dry_run, false, "sites import: check the file and report what would change, change nothing");
 ABSL_FLAG(std::string, task, "", "catalog: files of this task");
 ABSL_FLAG(std::string, dataset, "", "catalog: files of this dataset");
 ABSL_FLAG(std::string, lfn, "", "catalog: the file with this LFN");
@@ -66,7 +70,8 @@ namespace cv1 = aso::common::v1;
 
 int Usage() {
   std::cerr << "usage: asoctl db migrate|status | sites list|set NAME --prefix URL | "
-               "sites enable|drain|ban NAME | links [list] | links set SRC DST --max_active N | "
+               "sites export | sites import FILE [--dry_run] | sites enable|drain|ban NAME | links [list] | "
+               "links set SRC DST --max_active N | "
                "links pause|resume SRC DST | users share USER WEIGHT | backend [show] | "
                "backend set --max_active N | queue [--by link|source|destination|user] [--limit N] | "
                "stats sites | catalog --task T|--dataset D|--lfn L | transfers show ID | tasks show TASK | "
@@ -158,6 +163,38 @@ int Sites(const std::vector<std::string>& args) {
       }
       req.set_page_token(r.next_page_token());
     } while (!req.page_token().empty());
+    return 0;
+  }
+  if (args.size() == 2 && args[1] == "export") {
+    std::vector<cv1::Site> all;
+    aso::bookkeeping::v1::ListSitesRequest req;
+    do {
+      grpc::ClientContext ctx;
+      WithDeadline(ctx);
+      aso::bookkeeping::v1::ListSitesResponse r;
+      if (auto s = stub->ListSites(&ctx, req, &r); !s.ok()) return Fail(s);
+      all.insert(all.end(), r.sites().begin(), r.sites().end());
+      req.set_page_token(r.next_page_token());
+    } while (!req.page_token().empty());
+    std::cout << aso::asoctl::SitesToYaml(all);
+    return 0;
+  }
+  if (args.size() == 3 && args[1] == "import") {
+    std::ifstream in(args[2]);
+    if (!in) return std::cerr << "asoctl: cannot read " << args[2] << "\n", 2;
+    std::stringstream text;
+    text << in.rdbuf();
+    auto sites = aso::asoctl::SitesFromYaml(text.str());
+    if (!sites.ok()) return std::cerr << "asoctl: " << args[2] << ": " << sites.status().message() << "\n", 2;
+    aso::bookkeeping::v1::ImportSitesRequest req;
+    for (auto& site : *sites) *req.add_sites() = std::move(site);
+    req.set_dry_run(absl::GetFlag(FLAGS_dry_run));
+    grpc::ClientContext ctx;
+    WithDeadline(ctx);
+    aso::bookkeeping::v1::ImportSitesResponse r;
+    if (auto s = stub->ImportSites(&ctx, req, &r); !s.ok()) return Fail(s);
+    std::cout << (req.dry_run() ? "would import: " : "imported: ") << r.created() << " created, "
+              << r.updated() << " updated, " << r.unchanged() << " unchanged\n";
     return 0;
   }
   if (args.size() == 3 && args[1] == "set") {

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "libs/common/logging.h"
 #include "libs/server/grpc_status.h"
+#include "libs/transfer/lfn_rules.h"
 #include "libs/transfer/url.h"
 
 namespace aso::bookkeeping {
@@ -30,6 +33,9 @@ absl::Status ValidateSite(const cv1::Site& site) {
   }
   if (site.max_active_outbound() < 0 || site.max_active_inbound() < 0) {
     return absl::InvalidArgumentError("site.max_active_outbound/inbound must not be negative");
+  }
+  if (absl::Status s = transfer::ValidateLfnRules(site.lfn_rules()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("site.lfn_rules: ", s.message()));
   }
   return absl::OkStatus();
 }
@@ -94,6 +100,44 @@ grpc::Status BookkeepingService::ListSites(grpc::ServerContext* ctx, const v1::L
     }
     *response->add_sites() = std::move(s);
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status BookkeepingService::ImportSites(grpc::ServerContext* ctx, const v1::ImportSitesRequest* request,
+                                             v1::ImportSitesResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "ImportSites", {auth::Role::kAdmin}); !p.ok())
+    return server::ToGrpcStatus(p.status());
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < request->sites_size(); ++i) {
+    const cv1::Site& site = request->sites(i);
+    if (absl::Status s = ValidateSite(site); !s.ok()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "sites[", i, "] (", site.name().empty() ? "unnamed" : site.name(), "): ", s.message())));
+    }
+    if (!names.insert(site.name()).second) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError(absl::StrCat("sites[", i, "]: site ", site.name(), " is named twice")));
+    }
+  }
+  for (const cv1::Site& site : request->sites()) {
+    auto existing = sites_.Get(site.name());
+    if (!existing.ok() && !absl::IsNotFound(existing.status())) return ToGrpcStatus(existing.status());
+    cv1::Site comparable = existing.ok() ? *existing : cv1::Site();
+    comparable.clear_updated();
+    if (!existing.ok()) {
+      response->set_created(response->created() + 1);
+    } else if (google::protobuf::util::MessageDifferencer::Equals(comparable, site)) {
+      response->set_unchanged(response->unchanged() + 1);
+      continue;
+    } else {
+      response->set_updated(response->updated() + 1);
+    }
+    if (request->dry_run()) continue;
+    auto stored = sites_.Upsert(site, clock_.Now());
+    if (!stored.ok()) return ToGrpcStatus(stored.status());
+  }
+  ASO_LOG(INFO, request->dry_run() ? "site import checked: " : "sites imported: ", response->created(),
+          " created, ", response->updated(), " updated, ", response->unchanged(), " unchanged");
   return grpc::Status::OK;
 }
 

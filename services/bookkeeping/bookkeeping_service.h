@@ -30,6 +30,8 @@ class BookkeepingService final : public aso::bookkeeping::v1::Bookkeeping::Servi
                        aso::common::v1::Site* response) override;
   grpc::Status ListSites(grpc::ServerContext* ctx, const v1::ListSitesRequest* request,
                          v1::ListSitesResponse* response) override;
+  grpc::Status ImportSites(grpc::ServerContext* ctx, const v1::ImportSitesRequest* request,
+                           v1::ImportSitesResponse* response) override;
   grpc::Status ListCatalog(grpc::ServerContext* ctx, const v1::ListCatalogRequest* request,
                            v1::ListCatalogResponse* response) override;
 

@@ -315,6 +315,37 @@ def main():
         check(sites.returncode == 0 and all(n in sites.stdout for n in ("site-a", "site-b", "local-disk")),
               "asoctl sites list shows the three sites")
 
+        # The site catalog as one YAML file: export, change, import (dry run first); a bad rule is refused
+        # with its site and nothing changes.
+        bk = ["--bookkeeping", f"127.0.0.1:{stack.base + 4}"]
+        exported = subprocess.run([ctl, "sites", "export", *bk], text=True, capture_output=True, env=stack.client_env)
+        check(exported.returncode == 0 and all(f"name: {n}" in exported.stdout for n in ("site-a", "site-b", "local-disk")),
+              f"asoctl sites export ({exported.stderr.strip()})")
+        grid = f"{workdir}/grid.yaml"
+        changed = exported.stdout.replace("max_active_inbound: 0", "max_active_inbound: 0", 2).replace(
+            "max_active_inbound: 0", "max_active_inbound: 150", 3)
+        with open(grid, "w") as f:
+            f.write(changed)
+        dry = subprocess.run([ctl, "sites", "import", grid, "--dry_run", *bk], text=True, capture_output=True,
+                             env=stack.client_env)
+        check(dry.returncode == 0 and "would import: 0 created, 3 updated" in dry.stdout,
+              f"asoctl sites import --dry_run ({dry.stdout.strip()} {dry.stderr.strip()})")
+        imported = subprocess.run([ctl, "sites", "import", grid, *bk], text=True, capture_output=True,
+                                  env=stack.client_env)
+        again = subprocess.run([ctl, "sites", "import", grid, *bk], text=True, capture_output=True, env=stack.client_env)
+        check(imported.returncode == 0 and "3 updated" in imported.stdout and "3 unchanged" in again.stdout and
+              stack.sql("SELECT min(max_active_inbound) FROM sites") == "150",
+              f"asoctl sites import ({imported.stdout.strip()} / {again.stdout.strip()})")
+        with open(f"{workdir}/bad-grid.yaml", "w") as f:
+            f.write("sites:\n  - name: site-new\n    url_prefixes: [root://new.example//data/]\n"
+                    "  - name: site-bad\n    url_prefixes: [root://bad.example//data/]\n"
+                    "    lfn_rules:\n      - {protocol: root, match: \"/store/(.*\", pfn: \"root://bad.example//\\\\1\"}\n")
+        bad = subprocess.run([ctl, "sites", "import", f"{workdir}/bad-grid.yaml", *bk], text=True, capture_output=True,
+                             env=stack.client_env)
+        check(bad.returncode != 0 and "sites[1] (site-bad): site.lfn_rules" in bad.stderr and
+              stack.sql("SELECT count(*) FROM sites WHERE name IN ('site-new', 'site-bad')") == "0",
+              f"a bad rule refuses the whole import, naming the site ({bad.stderr.strip()})")
+
         # The scheduler's admin controls over gRPC: a paused link holds new files and says so, resuming it
         # lets them go; limits, the backend and the queue are visible; a non-admin is refused.
         sched = ["--scheduler", f"127.0.0.1:{stack.base + 2}"]
