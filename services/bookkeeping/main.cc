@@ -10,6 +10,7 @@
 #include "libs/db/cleanup_repository.h"
 #include "libs/db/outcome_repository.h"
 #include "libs/db/publication_repository.h"
+#include "libs/db/retention_repository.h"
 #include "libs/db/site_repository.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
@@ -30,6 +31,11 @@ ABSL_FLAG(absl::Duration, block_idle, absl::Hours(1),
           "A dataset block closes when nothing was added for this long (env ASO_BLOCK_IDLE)");
 ABSL_FLAG(absl::Duration, publish_interval, absl::Seconds(2),
           "Pause between publication rounds when nothing is pending (env ASO_PUBLISH_INTERVAL)");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 30),
+          "Finished files older than this move to the archive tables; 0 keeps them in place (env "
+          "ASO_RETENTION)");
+ABSL_FLAG(absl::Duration, retention_interval, absl::Minutes(10),
+          "How often the retention job looks for files to archive (env ASO_RETENTION_INTERVAL)");
 ABSL_FLAG(std::string, adapter, "127.0.0.1:50053",
           "aso-fts-adapter gRPC address, through which sources are deleted (env ASO_ADAPTER)");
 ABSL_FLAG(absl::Duration, cleanup_interval, absl::Seconds(5),
