@@ -205,16 +205,20 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vect
   return out;
 }
 
-absl::StatusOr<int> PgOutcomeRepository::RetryBase(int64_t transfer_id) {
-  int base = 0;
+absl::StatusOr<OutcomeRepository::RetryBudget> PgOutcomeRepository::RetryBudgetOf(int64_t transfer_id) {
+  RetryBudget budget;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    auto r = txn.exec_params("SELECT retry_base FROM transfers WHERE id = $1", transfer_id);
+    auto r = txn.exec_params(
+        "SELECT t.retry_base, k.max_attempts FROM transfers t JOIN tasks k ON k.task_id = t.task_id "
+        "WHERE t.id = $1",
+        transfer_id);
     if (r.empty()) return absl::NotFoundError(absl::StrCat("no transfer with id ", transfer_id));
-    base = r[0][0].as<int>();
+    budget.base = r[0][0].as<int>();
+    budget.task_max_attempts = r[0][1].as<int>();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return base;
+  return budget;
 }
 
 }  // namespace aso::db

@@ -40,8 +40,12 @@ class OutcomeRepository {
                                                       absl::Time now) = 0;
 
   // The attempt number at the transfer's last manual retry (0 if none): its retry budget counts the
-  // attempts after it.
-  virtual absl::StatusOr<int> RetryBase(int64_t transfer_id) = 0;
+  // attempts after it; and its task's attempts per file (0: the service's default).
+  struct RetryBudget {
+    int base = 0;
+    int task_max_attempts = 0;
+  };
+  virtual absl::StatusOr<RetryBudget> RetryBudgetOf(int64_t transfer_id) = 0;
 };
 
 class PgOutcomeRepository final : public OutcomeRepository {
@@ -54,7 +58,7 @@ class PgOutcomeRepository final : public OutcomeRepository {
                                                       absl::Time now) override;
   absl::StatusOr<std::vector<bool>> ApplyDone(const std::vector<FileOutcome>& outcomes,
                                               absl::Time now) override;
-  absl::StatusOr<int> RetryBase(int64_t transfer_id) override;
+  absl::StatusOr<RetryBudget> RetryBudgetOf(int64_t transfer_id) override;
 
  private:
   Database& db_;

@@ -39,8 +39,9 @@ constexpr char kInsert[] = R"sql(
 
 // The task row: created by its first submission, owned by one user.
 constexpr char kUpsertTask[] = R"sql(
-  INSERT INTO tasks (task_id, username, deadline, created, updated)
-  VALUES ($1, $2, CASE WHEN $4::float8 > 0 THEN to_timestamp($4::float8) END, to_timestamp($3), to_timestamp($3))
+  INSERT INTO tasks (task_id, username, deadline, created, updated, max_attempts)
+  VALUES ($1, $2, CASE WHEN $4::float8 > 0 THEN to_timestamp($4::float8) END, to_timestamp($3), to_timestamp($3),
+          $5)
   ON CONFLICT (task_id) DO UPDATE SET updated = EXCLUDED.updated
   RETURNING username)sql";
 
@@ -292,7 +293,8 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     const std::string owner =
         txn.exec_params1(kUpsertTask, task, user, EpochSeconds(now),
-                         options.deadline.has_value() ? EpochSeconds(*options.deadline) : 0.0)[0]
+                         options.deadline.has_value() ? EpochSeconds(*options.deadline) : 0.0,
+                         options.max_attempts)[0]
             .as<std::string>();
     if (owner != user) {
       return absl::PermissionDeniedError(absl::StrCat("task ", task, " belongs to another user"));

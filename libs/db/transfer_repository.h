@@ -26,6 +26,7 @@ struct InsertResult {
 // Options of a task, taken from its first submission.
 struct TaskOptions {
   std::optional<absl::Time> deadline;  // files not DONE by then end FAILED
+  int max_attempts = 0;                // attempts per file; 0: bookkeeping's default
 };
 
 struct TransferFilter {

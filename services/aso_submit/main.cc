@@ -50,6 +50,7 @@ ABSL_FLAG(std::string, files, "",
 ABSL_FLAG(std::string, json, "",
           "File holding a SubmitTransfersRequest in JSON (task_id, files with URLs or LFNs and sites, "
           "metadata, dataset, publish, deadline); '-' for stdin");
+ABSL_FLAG(int, max_attempts, 0, "Attempts per file of a new task, 1..20 (0: the service's default)");
 ABSL_FLAG(absl::Duration, max_time_in_queue, absl::ZeroDuration(),
           "Files of a new task not DONE within this time fail (0: no limit)");
 ABSL_FLAG(bool, wait, false, "Wait until every file of the task has finished, showing progress");
@@ -247,6 +248,7 @@ absl::StatusOr<iv1::SubmitTransfersRequest> BuildRequest(const std::vector<std::
   }
   if (const std::string task = absl::GetFlag(FLAGS_task); !task.empty()) request.set_task_id(task);
   if (const std::string user = absl::GetFlag(FLAGS_user); !user.empty()) request.set_user(user);
+  if (const int n = absl::GetFlag(FLAGS_max_attempts); n != 0) request.set_max_attempts(n);
   if (const absl::Duration d = absl::GetFlag(FLAGS_max_time_in_queue); d > absl::ZeroDuration()) {
     request.mutable_max_time_in_queue()->set_seconds(absl::ToInt64Seconds(d));
   }

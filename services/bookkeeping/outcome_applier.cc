@@ -28,14 +28,14 @@ absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
     }
     case v1::TRANSFER_STATE_FAILED: {
       // The retry budget counts the attempts since the last manual retry.
-      auto base = repo_.RetryBase(outcome.transfer_id());
-      if (!base.ok() && !absl::IsNotFound(base.status())) return base.status();
+      auto budget = repo_.RetryBudgetOf(outcome.transfer_id());
+      if (!budget.ok() && !absl::IsNotFound(budget.status())) return budget.status();
       v1::FileOutcome counted = outcome;
-      counted.set_attempt(outcome.attempt() - (base.ok() ? *base : 0));
+      counted.set_attempt(outcome.attempt() - (budget.ok() ? budget->base : 0));
       std::optional<absl::Time> retry_at;
       {
         absl::MutexLock lock(&gen_mu_);
-        retry_at = policy_.NextAttemptAt(counted, now, gen_);
+        retry_at = policy_.NextAttemptAt(counted, now, gen_, budget.ok() ? budget->task_max_attempts : 0);
       }
       auto applied = repo_.ApplyFinished(outcome, retry_at, now);
       const std::string failure_class(transfer::FailureClassName(outcome.failure_class()));

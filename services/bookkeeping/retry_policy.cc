@@ -7,8 +7,10 @@
 namespace aso::bookkeeping {
 
 std::optional<absl::Time> RetryPolicy::NextAttemptAt(const aso::common::v1::FileOutcome& outcome,
-                                                     absl::Time now, absl::BitGenRef gen) const {
-  if (!outcome.recoverable() || outcome.attempt() >= config_.max_attempts) return std::nullopt;
+                                                     absl::Time now, absl::BitGenRef gen,
+                                                     int max_attempts) const {
+  const int budget = max_attempts > 0 ? max_attempts : config_.max_attempts;
+  if (!outcome.recoverable() || outcome.attempt() >= budget) return std::nullopt;
   absl::Duration delay = config_.base_delay;
   for (int i = 1; i < outcome.attempt() && delay < config_.max_delay; ++i) delay *= 2;
   delay = std::min(delay, config_.max_delay);

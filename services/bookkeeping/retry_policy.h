@@ -24,8 +24,9 @@ class RetryPolicy {
   explicit RetryPolicy(RetryPolicyConfig config) : config_(config) {}
 
   // For a FAILED outcome: the time the next attempt may start, or nullopt when the transfer must fail.
+  // `max_attempts` > 0 replaces the configured budget (a task's own).
   std::optional<absl::Time> NextAttemptAt(const aso::common::v1::FileOutcome& outcome, absl::Time now,
-                                          absl::BitGenRef gen) const;
+                                          absl::BitGenRef gen, int max_attempts = 0) const;
 
   const RetryPolicyConfig& config() const { return config_; }
 

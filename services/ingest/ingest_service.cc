@@ -126,6 +126,11 @@ grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
   if (request->has_deadline() && request->has_max_time_in_queue()) {
     return refuse(absl::InvalidArgumentError("give deadline or max_time_in_queue, not both"));
   }
+  if (request->max_attempts() < 0 || request->max_attempts() > 20) {
+    return refuse(absl::InvalidArgumentError(
+        absl::StrCat("max_attempts must be 0 (the default) to 20, got ", request->max_attempts())));
+  }
+  options.max_attempts = request->max_attempts();
   if (request->has_deadline()) options.deadline = TimeOf(request->deadline());
   if (request->has_max_time_in_queue()) {
     const absl::Duration d = absl::Seconds(request->max_time_in_queue().seconds());

@@ -99,7 +99,19 @@ TEST_F(IngestGrpcTest, BadInputIsRefusedPreciselyAndChangesNothing) {
   req = Request(1);
   req.set_user("bob");  // alice may not submit for bob
   EXPECT_EQ(Submit(req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  req = Request(1);
+  req.set_max_attempts(21);
+  s = Submit(req, &resp);
+  EXPECT_THAT(s.error_message(), HasSubstr("max_attempts must be 0 (the default) to 20, got 21"));
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 0);
+}
+
+TEST_F(IngestGrpcTest, ATaskKeepsItsOwnAttemptBudget) {
+  v1::SubmitTransfersResponse resp;
+  auto req = Request(1);
+  req.set_max_attempts(5);
+  ASSERT_TRUE(Submit(req, &resp).ok());
+  EXPECT_EQ(tdb_->QueryInt("SELECT max_attempts FROM tasks"), 5);
 }
 
 TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {

@@ -161,10 +161,13 @@ TEST_F(OutcomeRepositoryTest, NoRetryAfterTheTaskDeadline) {
 }
 
 TEST_F(OutcomeRepositoryTest, RetryBaseCountsFromTheLastManualRetry) {
-  EXPECT_EQ(*repo_->RetryBase(id_), 0);
+  EXPECT_EQ(repo_->RetryBudgetOf(id_)->base, 0);
+  EXPECT_EQ(repo_->RetryBudgetOf(id_)->task_max_attempts, 0);
   tdb_->Exec("UPDATE transfers SET retry_base = 3");
-  EXPECT_EQ(*repo_->RetryBase(id_), 3);
-  EXPECT_EQ(repo_->RetryBase(987654).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repo_->RetryBudgetOf(id_)->base, 3);
+  tdb_->Exec("UPDATE tasks SET max_attempts = 7");
+  EXPECT_EQ(repo_->RetryBudgetOf(id_)->task_max_attempts, 7);
+  EXPECT_EQ(repo_->RetryBudgetOf(987654).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

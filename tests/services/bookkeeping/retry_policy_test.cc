@@ -25,6 +25,15 @@ TEST(RetryPolicyTest, ExponentialBackoffWithoutJitter) {
   EXPECT_FALSE(policy.NextAttemptAt(Failure(5, true), now, gen).has_value());             // budget spent
 }
 
+TEST(RetryPolicyTest, ATasksOwnBudgetReplacesTheDefault) {
+  RetryPolicy policy({/*max_attempts=*/3, absl::Seconds(10), absl::Hours(1), /*jitter=*/0});
+  absl::BitGen gen;
+  const absl::Time now = absl::FromUnixSeconds(1000);
+  EXPECT_FALSE(policy.NextAttemptAt(Failure(1, true), now, gen, /*max_attempts=*/1).has_value());
+  EXPECT_TRUE(policy.NextAttemptAt(Failure(4, true), now, gen, /*max_attempts=*/6).has_value());
+  EXPECT_FALSE(policy.NextAttemptAt(Failure(3, true), now, gen).has_value());  // the default: 3
+}
+
 TEST(RetryPolicyTest, NonRecoverableFailsAtOnce) {
   RetryPolicy policy({5, absl::Seconds(10), absl::Hours(1), 0.2});
   absl::BitGen gen;
