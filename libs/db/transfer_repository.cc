@@ -348,6 +348,83 @@ absl::StatusOr<InsertResult> PgTransferRepository::InsertBatch(const std::vector
   return result;
 }
 
+namespace {
+
+void Event(Transfer& t, const google::protobuf::Timestamp* at, std::string what) {
+  v1::TimelineEvent* e = t.add_timeline();
+  if (at != nullptr) *e->mutable_at() = *at;
+  e->set_what(std::move(what));
+}
+
+}  // namespace
+
+void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id,
+                 std::optional<double> announced, absl::Time now) {
+  Event(t, &t.created(),
+        absl::StrCat("submitted by ", t.user(), " (task ", t.task_id(), t.job_id().empty() ? "" : ", job ",
+                     t.job_id(), ")"));
+  for (int i = 0; i < t.attempts_size(); ++i) {
+    const v1::Attempt& a = t.attempts(i);
+    if (a.has_started()) {
+      Event(t, &a.started(),
+            absl::StrCat("attempt ", a.attempt(), " started (backend job ", a.backend_job_id(), ")"));
+    }
+    std::string what;
+    if (a.result() == v1::TRANSFER_STATE_DONE) {
+      what = absl::StrCat("attempt ", a.attempt(), " DONE: ", a.bytes(), " bytes",
+                          a.throughput_bytes_per_second() > 0
+                              ? absl::StrFormat(" at %.1f MB/s", a.throughput_bytes_per_second() / 1e6)
+                              : "");
+    } else {
+      const bool later = i + 1 < t.attempts_size();
+      what = absl::StrCat("attempt ", a.attempt(),
+                          a.result() == v1::TRANSFER_STATE_FAILED ? " FAILED (" : " ended (",
+                          transfer::FailureClassName(a.failure_class()),
+                          a.recoverable() ? ", recoverable" : ", final", "): ", a.error(),
+                          later ? " -> retried"
+                          : t.state() == v1::TRANSFER_STATE_QUEUED
+                              ? absl::StrCat(" -> cool-off until ",
+                                             absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                                              absl::FromUnixSeconds(t.not_before().seconds()),
+                                                              absl::UTCTimeZone()))
+                              : "");
+    }
+    Event(t, &a.finished(), std::move(what));
+  }
+  if (t.state() == v1::TRANSFER_STATE_KILLED ||
+      (t.state() == v1::TRANSFER_STATE_FAILED && t.attempts_size() == 0)) {
+    Event(t, &t.updated(), absl::StrCat(transfer::StateName(t.state()), ": ", t.failure_reason()));
+  }
+  if (!transfer::IsTerminal(t.state())) {
+    google::protobuf::Timestamp at;
+    at.set_seconds(absl::ToUnixSeconds(now));
+    Event(t, &at,
+          absl::StrCat("now ", transfer::StateName(t.state()),
+                       t.waiting_reason().empty() ? "" : ": " + t.waiting_reason()));
+  }
+  if (catalogued.has_value()) {
+    google::protobuf::Timestamp at;
+    SetTimestamp(*catalogued, &at);
+    std::string where;
+    if (!t.dataset().empty()) {
+      where = absl::StrCat(" (dataset ", t.dataset(), block_id != 0 ? absl::StrCat(", block ", block_id) : "",
+                           ")");
+    }
+    Event(t, &at, absl::StrCat("published in the file catalog", where));
+  } else if (t.publication_state() == "FAILED") {
+    Event(t, nullptr, absl::StrCat("publication FAILED: ", t.publication_error()));
+  }
+  if (announced.has_value()) {
+    google::protobuf::Timestamp at;
+    SetTimestamp(*announced, &at);
+    Event(t, &at, "announced to the external catalog");
+  }
+  if (t.cleanup_state() == "DONE") Event(t, nullptr, "temporary source deleted");
+  if (t.cleanup_state() == "FAILED" || t.cleanup_state() == "SKIPPED") {
+    Event(t, nullptr, absl::StrCat("source cleanup ", t.cleanup_state(), ": ", t.cleanup_error()));
+  }
+}
+
 absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
   Transfer out;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
@@ -371,6 +448,20 @@ absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
       a->set_error(row[9].as<std::string>());
       a->set_recoverable(row[10].as<bool>());
     }
+    auto pub = txn.exec_params(
+        "SELECT extract(epoch from c.created)::float8, COALESCE(c.block_id, 0), "
+        "       extract(epoch from o.delivered)::float8 "
+        "FROM catalog_entries c LEFT JOIN publication_outbox o ON o.transfer_id = c.transfer_id "
+        "WHERE c.transfer_id = $1",
+        id);
+    std::optional<double> catalogued, announced;
+    int64_t block = 0;
+    if (!pub.empty()) {
+      catalogued = pub[0][0].as<double>();
+      block = pub[0][1].as<int64_t>();
+      if (!pub[0][2].is_null()) announced = pub[0][2].as<double>();
+    }
+    AddTimeline(out, catalogued, block, announced, now);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

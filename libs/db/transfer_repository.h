@@ -68,6 +68,10 @@ struct WatchPage {
   std::string cursor;                // after the whole page: pass to the next call
 };
 
+// The file's timeline from its row, attempts, catalog entry (time, block) and announcement (time).
+void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id,
+                 std::optional<double> announced, absl::Time now);
+
 class TransferRepository {
  public:
   virtual ~TransferRepository() = default;

@@ -422,14 +422,6 @@ int ShowTransfer(const std::string& id_text) {
             << " " << t.destination().url() << "\n"
             << "  state " << aso::transfer::StateName(t.state()) << ", attempt " << t.attempt()
             << (t.waiting_reason().empty() ? "" : ", " + t.waiting_reason()) << "\n";
-  for (const auto& a : t.attempts()) {
-    std::cout << "  attempt " << a.attempt() << " job " << a.backend_job_id() << ": "
-              << aso::transfer::StateName(a.result()) << " " << a.bytes() << " bytes"
-              << (a.error().empty() ? ""
-                                    : " " + std::string(aso::transfer::FailureClassName(a.failure_class())) +
-                                          ": " + a.error())
-              << "\n";
-  }
   if (t.publish() || t.publication_state() != "NONE") {
     std::cout << "  publication " << t.publication_state()
               << (t.dataset().empty() ? "" : " (dataset " + t.dataset() + ")")
@@ -438,6 +430,13 @@ int ShowTransfer(const std::string& id_text) {
   if (t.cleanup_state() != "NONE") {
     std::cout << "  source cleanup " << t.cleanup_state()
               << (t.cleanup_error().empty() ? "" : ": " + t.cleanup_error()) << "\n";
+  }
+  for (const auto& e : t.timeline()) {
+    std::cout << "  "
+              << (e.has_at() ? absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(e.at().seconds()),
+                                                absl::UTCTimeZone())
+                             : std::string(19, ' '))
+              << "  " << e.what() << "\n";
   }
   return 0;
 }

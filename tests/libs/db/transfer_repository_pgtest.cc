@@ -221,5 +221,38 @@ TEST_F(TransferRepositoryTest, SummaryProgressEstimateAndDeadline) {
   EXPECT_EQ(repo_->List(window, 10, "", kT0)->transfers.size(), 4u);
 }
 
+// GetTransfer tells a file's story: submitted, each attempt with its end and what followed, publication.
+TEST_F(TransferRepositoryTest, TimelineTellsWhatHappened) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  const int64_t id = InsertTransfers(tdb_->db(), 1, "story")[0];
+  tdb_->Exec(absl::StrCat(
+      "UPDATE transfers SET state = 'DONE', attempt = 2, dataset = '/D/v1/USER', publication_state = 'DONE', "
+      "cleanup_state = 'SKIPPED', cleanup_error = 'not deleted: the destination checksum was not verified' "
+      "WHERE id = ",
+      id));
+  tdb_->Exec(absl::StrCat(
+      "INSERT INTO attempts (transfer_id, attempt, backend_job_id, result, source_site, destination_site, "
+      "started, "
+      "finished, bytes, throughput, failure_class, error, recoverable) VALUES "
+      "(",
+      id, ", 1, 'j1', 'FAILED', 'A', 'B', now(), now(), 0, 0, 'NETWORK', 'TRANSFER [111] refused', true), (",
+      id, ", 2, 'j2', 'DONE', 'A', 'B', now(), now(), 2000000, 1000000, '', '', false)"));
+  tdb_->Exec(
+      absl::StrCat("INSERT INTO catalog_entries (transfer_id, lfn, site, url, size_bytes, checksum, task_id, "
+                   "created) VALUES (",
+                   id, ", '', 'B', 'root://b//x', 2000000, 'adler32:1', 'task-1', now())"));
+  auto t = repo_->Get(id, kT0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  std::vector<std::string> what;
+  for (const auto& e : t->timeline()) what.push_back(e.what());
+  EXPECT_THAT(what,
+              ElementsAre(HasSubstr("submitted by alice (task task-1"), "attempt 1 started (backend job j1)",
+                          "attempt 1 FAILED (NETWORK, recoverable): TRANSFER [111] refused -> retried",
+                          "attempt 2 started (backend job j2)", "attempt 2 DONE: 2000000 bytes at 1.0 MB/s",
+                          "published in the file catalog (dataset /D/v1/USER)",
+                          "source cleanup SKIPPED: not deleted: the destination checksum was not verified"));
+}
+
 }  // namespace
 }  // namespace aso::db
