@@ -125,12 +125,20 @@ constexpr char kList[] = R"sql(
     AND ($8::float8 = 0 OR t.created < to_timestamp($8::float8))
   ORDER BY t.id LIMIT $6)sql";
 
+// The task's files by state, the archived ones (finished long ago, see migration 0010) included.
 constexpr char kSummaryStates[] = R"sql(
-  SELECT aso_file_state(t.state, s.accepted_at) AS file_state, count(*),
-         COALESCE(sum(GREATEST(t.size_bytes, 0)), 0)::bigint, min(t.username),
-         extract(epoch from min(t.created))::float8, extract(epoch from max(t.updated))::float8
-  FROM transfers t LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
-  WHERE t.task_id = $1 GROUP BY file_state ORDER BY file_state)sql";
+  SELECT file_state, sum(n)::bigint, sum(b)::bigint, min(u), extract(epoch from min(c))::float8,
+         extract(epoch from max(up))::float8
+  FROM (SELECT aso_file_state(t.state, s.accepted_at) AS file_state, count(*) AS n,
+               COALESCE(sum(GREATEST(t.size_bytes, 0)), 0) AS b, min(t.username) AS u, min(t.created) AS c,
+               max(t.updated) AS up
+        FROM transfers t LEFT JOIN submissions s ON t.state = 'SUBMITTING' AND s.job_id = t.backend_job_id
+        WHERE t.task_id = $1 GROUP BY 1
+        UNION ALL
+        SELECT a.state, count(*), COALESCE(sum(GREATEST(a.size_bytes, 0)), 0), min(a.username), min(a.created),
+               max(a.updated)
+        FROM transfers_archive a WHERE a.task_id = $1 GROUP BY 1) x
+  GROUP BY file_state ORDER BY file_state)sql";
 
 // The task's deadline, and how many of its files ended in the last $2 seconds before $3 (the rate
 // behind the completion estimate).

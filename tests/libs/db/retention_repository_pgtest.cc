@@ -2,6 +2,8 @@
 // not-yet-published or not-yet-cleaned files stay; the catalog keeps its entries.
 #include "libs/db/retention_repository.h"
 
+#include "libs/db/transfer_repository.h"
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/libs/db/db_test_util.h"
@@ -70,6 +72,10 @@ TEST_F(RetentionTest, OldFinishedFilesMoveToTheArchive) {
   EXPECT_EQ(tdb_->QueryText(absl::StrCat(
                 "SELECT idempotency_key || ' ' || state FROM transfers_archive WHERE id = ", ids_[0])),
             "r0 DONE");
+  // The task's summary still counts every file.
+  auto summary = PgTransferRepository(tdb_->db()).Summarize("task-1", absl::Now());
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->total_files(), 7);
 }
 
 }  // namespace
