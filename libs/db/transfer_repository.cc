@@ -112,7 +112,8 @@ constexpr char kCountLive[] = R"sql(
 constexpr char kAttempts[] = R"sql(
   SELECT attempt, backend_job_id, backend_file_id, extract(epoch from started)::float8,
          extract(epoch from finished)::float8, bytes, throughput, result, failure_class, error,
-         recoverable
+         recoverable,
+         extract(epoch from (SELECT s.claimed_at FROM submissions s WHERE s.job_id = attempts.backend_job_id))::float8
   FROM attempts WHERE transfer_id = $1 ORDER BY attempt)sql";
 
 constexpr char kList[] = R"sql(
@@ -373,6 +374,16 @@ void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id
                      t.job_id(), ")"));
   for (int i = 0; i < t.attempts_size(); ++i) {
     const v1::Attempt& a = t.attempts(i);
+    if (a.has_claimed()) {
+      // How long the file waited for this attempt: since its submission, or since the last attempt ended
+      // (the cool-off included).
+      const google::protobuf::Timestamp& since = i == 0 ? t.created() : t.attempts(i - 1).finished();
+      const absl::Duration waited =
+          absl::Seconds(std::max<int64_t>(a.claimed().seconds() - since.seconds(), 0));
+      Event(t, &a.claimed(),
+            absl::StrCat("attempt ", a.attempt(), " scheduled after ", absl::FormatDuration(waited),
+                         " in the queue", i == 0 ? "" : " (cool-off included)"));
+    }
     if (a.has_started()) {
       Event(t, &a.started(),
             absl::StrCat("attempt ", a.attempt(), " started (backend job ", a.backend_job_id(), ")"));
@@ -455,6 +466,7 @@ absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
           transfer::FailureClassFromName(row[8].as<std::string>()).value_or(v1::FAILURE_CLASS_UNSPECIFIED));
       a->set_error(row[9].as<std::string>());
       a->set_recoverable(row[10].as<bool>());
+      if (!row[11].is_null()) SetTimestamp(row[11].as<double>(), a->mutable_claimed());
     }
     auto pub = txn.exec_params(
         "SELECT extract(epoch from c.created)::float8, COALESCE(c.block_id, 0), "

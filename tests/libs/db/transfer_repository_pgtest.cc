@@ -239,6 +239,9 @@ TEST_F(TransferRepositoryTest, TimelineTellsWhatHappened) {
       id, ", 1, 'j1', 'FAILED', 'A', 'B', now(), now(), 0, 0, 'NETWORK', 'TRANSFER [111] refused', true), (",
       id, ", 2, 'j2', 'DONE', 'A', 'B', now(), now(), 2000000, 1000000, '', '', false)"));
   tdb_->Exec(
+      "INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at) "
+      "SELECT 'j2', 'A', 'B', '{}', finished + interval '90 seconds' FROM attempts WHERE attempt = 1");
+  tdb_->Exec(
       absl::StrCat("INSERT INTO catalog_entries (transfer_id, lfn, site, url, size_bytes, checksum, task_id, "
                    "created) VALUES (",
                    id, ", '', 'B', 'root://b//x', 2000000, 'adler32:1', 'task-1', now())"));
@@ -249,6 +252,7 @@ TEST_F(TransferRepositoryTest, TimelineTellsWhatHappened) {
   EXPECT_THAT(what,
               ElementsAre(HasSubstr("submitted by alice (task task-1"), "attempt 1 started (backend job j1)",
                           "attempt 1 FAILED (NETWORK, recoverable): TRANSFER [111] refused -> retried",
+                          "attempt 2 scheduled after 1m30s in the queue (cool-off included)",
                           "attempt 2 started (backend job j2)", "attempt 2 DONE: 2000000 bytes at 1.0 MB/s",
                           "published in the file catalog (dataset /D/v1/USER)",
                           "source cleanup SKIPPED: not deleted: the destination checksum was not verified"));
