@@ -10,10 +10,6 @@ namespace aso::db {
 namespace v1 = aso::common::v1;
 namespace {
 
-constexpr char kStarted[] = R"sql(
-  UPDATE transfers SET state = 'ACTIVE', updated = to_timestamp($3)
-  WHERE id = $1 AND attempt = $2 AND state = 'SUBMITTING')sql";
-
 // The attempt row is the idempotency record: a second report of the same attempt inserts nothing.
 constexpr char kInsertAttempt[] = R"sql(
   INSERT INTO attempts (transfer_id, attempt, backend_job_id, backend_file_id, result, source_site,
@@ -26,30 +22,13 @@ constexpr char kInsertAttempt[] = R"sql(
   FROM transfers WHERE id = $1 AND attempt = $2
   ON CONFLICT (transfer_id, attempt) DO NOTHING)sql";
 
-constexpr char kDone[] = R"sql(
-  UPDATE transfers t
-  SET state = 'DONE', failure_class = '', failure_reason = '', updated = to_timestamp($3),
-      size_bytes = CASE WHEN size_bytes < 0 THEN $4 ELSE size_bytes END,
-      checksum = CASE WHEN checksum = '' THEN $5 ELSE checksum END,
-      -- The source is deleted later if its site wants that and the copy was verified at the destination.
-      -- A file to publish waits for the publisher.
-      publication_state = CASE WHEN publish THEN 'PENDING' ELSE publication_state END,
-      cleanup_state = CASE WHEN NOT (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
-                           THEN cleanup_state
-                           WHEN $5::text <> '' THEN 'PENDING' ELSE 'SKIPPED' END,
-      cleanup_error = CASE WHEN (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
-                                AND $5::text = ''
-                           THEN 'not deleted: the destination checksum was not verified'
-                           ELSE cleanup_error END
-  WHERE id = $1 AND attempt = $2 AND state IN ('SUBMITTING', 'ACTIVE'))sql";
-
 constexpr char kStartedBatch[] = R"sql(
   UPDATE transfers t SET state = 'ACTIVE', updated = to_timestamp($3)
   FROM unnest($1::bigint[], $2::int[]) AS o(transfer_id, attempt)
   WHERE t.id = o.transfer_id AND t.attempt = o.attempt AND t.state = 'SUBMITTING'
   RETURNING t.id)sql";
 
-// kInsertAttempt and kDone for a batch of DONE outcomes: set-based, so the statement-level triggers that
+// The attempt rows and DONE of a batch of DONE outcomes: set-based, so the statement-level triggers that
 // keep transfer_live in step run once per batch. Returns the transfers that changed.
 constexpr char kDoneBatch[] = R"sql(
   WITH o AS (
@@ -72,16 +51,15 @@ constexpr char kDoneBatch[] = R"sql(
       checksum = CASE WHEN t.checksum = '' THEN o.checksum ELSE t.checksum END,
       -- The source is deleted later if its site wants that and the copy was verified at the destination.
       -- A file to publish waits for the publisher.
-      publication_state = CASE WHEN publish THEN 'PENDING' ELSE publication_state END,
-      cleanup_state = CASE WHEN NOT (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
-                           THEN cleanup_state
+      publication_state = CASE WHEN t.publish THEN 'PENDING' ELSE t.publication_state END,
+      cleanup_state = CASE WHEN NOT src.cleanup_source THEN t.cleanup_state
                            WHEN o.checksum <> '' THEN 'PENDING' ELSE 'SKIPPED' END,
-      cleanup_error = CASE WHEN (SELECT s.cleanup_source FROM sites s WHERE s.name = t.source_site)
-                                AND o.checksum = ''
+      cleanup_error = CASE WHEN src.cleanup_source AND o.checksum = ''
                            THEN 'not deleted: the destination checksum was not verified'
-                           ELSE cleanup_error END
-  FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt
+                           ELSE t.cleanup_error END
+  FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt, sites src
   WHERE t.id = ins.transfer_id AND t.attempt = ins.attempt AND t.state IN ('SUBMITTING', 'ACTIVE')
+    AND src.name = t.source_site
   RETURNING t.id)sql";
 
 // A failed or cancelled attempt: killed if a kill was requested (or this is the cancel), else back to
@@ -108,42 +86,54 @@ constexpr char kNotDone[] = R"sql(
   FROM d
   WHERE transfers.id = d.id AND transfers.attempt = $2 AND transfers.state IN ('SUBMITTING', 'ACTIVE'))sql";
 
-}  // namespace
-
-absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, absl::Time now) {
-  bool changed = false;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed = txn.exec_params(kStarted, o.transfer_id(), o.attempt(), EpochSeconds(now)).affected_rows() > 0;
+// Runs a batch statement (prepared as `name`) that returns the ids of the transfers it changed; answers, per
+// outcome in order, whether its transfer changed.
+template <typename... Args>
+absl::StatusOr<std::vector<bool>> ChangedPerOutcome(Database& db, const std::vector<FileOutcome>& outcomes,
+                                                    const char* name, const char* sql, const Args&... args) {
+  absl::flat_hash_set<int64_t> changed;
+  absl::Status s = Transact(db, [&](pqxx::work& txn) {
+    changed.clear();
+    for (const auto& r : ExecPrepared(txn, name, sql, args...)) changed.insert(r[0].template as<int64_t>());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return changed;
+  std::vector<bool> out;
+  for (const FileOutcome& o : outcomes) out.push_back(changed.erase(o.transfer_id()) > 0);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, absl::Time now) {
+  auto applied = ApplyStartedBatch({o}, now);
+  if (!applied.ok()) return applied.status();
+  return applied->front();
 }
 
 absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
                                                         std::optional<absl::Time> retry_at, absl::Time now) {
-  const bool done = o.state() == v1::TRANSFER_STATE_DONE;
+  if (o.state() == v1::TRANSFER_STATE_DONE) {
+    // One statement for one DONE outcome or many (a size or checksum the job did not know is learnt from
+    // the verified copy; cleanup and publication are queued).
+    auto applied = ApplyDone({o}, now);
+    if (!applied.ok()) return applied.status();
+    return applied->front();
+  }
   const bool canceled = o.state() == v1::TRANSFER_STATE_KILLED;
-  const std::string result = done ? "DONE" : (canceled ? "CANCELED" : "FAILED");
-  std::string failure_class(done ? "" : transfer::FailureClassName(o.failure_class()));
+  std::string failure_class(transfer::FailureClassName(o.failure_class()));
   if (canceled && failure_class.empty()) failure_class = "CANCELED";
   bool changed = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     changed = false;
     auto inserted =
         txn.exec_params(kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
-                        result, TimestampSeconds(o.started()), TimestampSeconds(o.finished()), o.bytes(),
-                        failure_class, o.error(), o.recoverable());
+                        canceled ? "CANCELED" : "FAILED", TimestampSeconds(o.started()),
+                        TimestampSeconds(o.finished()), o.bytes(), failure_class, o.error(), o.recoverable());
     if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
-    pqxx::result r;
-    if (done) {
-      // A size or checksum the job did not know is learnt from the verified copy.
-      r = txn.exec_params(kDone, o.transfer_id(), o.attempt(), EpochSeconds(now), o.bytes(), o.checksum());
-    } else {
-      r = txn.exec_params(kNotDone, o.transfer_id(), o.attempt(),
-                          retry_at.has_value() ? EpochSeconds(*retry_at) : 0.0, failure_class, o.error(),
-                          EpochSeconds(now), canceled);
-    }
+    auto r = txn.exec_params(kNotDone, o.transfer_id(), o.attempt(),
+                             retry_at.has_value() ? EpochSeconds(*retry_at) : 0.0, failure_class, o.error(),
+                             EpochSeconds(now), canceled);
     changed = r.affected_rows() > 0;
     return absl::OkStatus();
   });
@@ -158,19 +148,8 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyStartedBatch(
     ids.push_back(o.transfer_id());
     attempts.push_back(o.attempt());
   }
-  absl::flat_hash_set<int64_t> changed;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed.clear();
-    for (const auto& r :
-         txn.exec_params(kStartedBatch, IntArray(ids), IntArray(attempts), EpochSeconds(now))) {
-      changed.insert(r[0].as<int64_t>());
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  std::vector<bool> out;
-  for (const FileOutcome& o : outcomes) out.push_back(changed.erase(o.transfer_id()) > 0);
-  return out;
+  return ChangedPerOutcome(db_, outcomes, "aso_started_batch", kStartedBatch, IntArray(ids),
+                           IntArray(attempts), EpochSeconds(now));
 }
 
 absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vector<FileOutcome>& outcomes,
@@ -188,21 +167,9 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vect
     bytes.push_back(o.bytes());
     checksums.push_back(o.checksum());
   }
-  absl::flat_hash_set<int64_t> changed;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed.clear();
-    for (const auto& r :
-         ExecPrepared(txn, "aso_done_batch", kDoneBatch, IntArray(ids), IntArray(attempts), TextArray(jobs),
-                      TextArray(files), FloatArray(started), FloatArray(finished), IntArray(bytes),
-                      TextArray(checksums), EpochSeconds(now))) {
-      changed.insert(r[0].as<int64_t>());
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  std::vector<bool> out;
-  for (const FileOutcome& o : outcomes) out.push_back(changed.erase(o.transfer_id()) > 0);
-  return out;
+  return ChangedPerOutcome(db_, outcomes, "aso_done_batch", kDoneBatch, IntArray(ids), IntArray(attempts),
+                           TextArray(jobs), TextArray(files), FloatArray(started), FloatArray(finished),
+                           IntArray(bytes), TextArray(checksums), EpochSeconds(now));
 }
 
 absl::StatusOr<OutcomeRepository::RetryBudget> PgOutcomeRepository::RetryBudgetOf(int64_t transfer_id) {

@@ -1,7 +1,6 @@
 #include "libs/db/publication_repository.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "libs/db/internal/transaction.h"
 #include "libs/db/pg_util.h"
 
@@ -133,11 +132,12 @@ absl::Status PgPublicationRepository::RecordDeliveries(const std::vector<Deliver
                                                        absl::Time now) {
   if (deliveries.empty()) return absl::OkStatus();
   std::vector<int64_t> ids;
-  std::vector<std::string> delivered, errors;
+  std::vector<bool> delivered;
+  std::vector<std::string> errors;
   std::vector<double> retry_at;
   for (const Delivery& d : deliveries) {
     ids.push_back(d.transfer_id);
-    delivered.push_back(d.delivered ? "t" : "f");
+    delivered.push_back(d.delivered);
     retry_at.push_back(d.delivered ? 0.0 : EpochSeconds(d.retry_at));
     errors.push_back(d.error);
   }
@@ -148,8 +148,7 @@ absl::Status PgPublicationRepository::RecordDeliveries(const std::vector<Deliver
         "  not_before = CASE WHEN d.ok THEN o.not_before ELSE to_timestamp(d.retry_at) END "
         "FROM unnest($1::bigint[], $2::boolean[], $3::float8[], $4::text[]) AS d(id, ok, retry_at, error) "
         "WHERE o.transfer_id = d.id AND o.delivered IS NULL",
-        IntArray(ids), absl::StrCat("{", absl::StrJoin(delivered, ","), "}"), FloatArray(retry_at),
-        TextArray(errors), EpochSeconds(now));
+        IntArray(ids), BoolArray(delivered), FloatArray(retry_at), TextArray(errors), EpochSeconds(now));
     return absl::OkStatus();
   });
 }
