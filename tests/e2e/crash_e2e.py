@@ -13,7 +13,6 @@ Every file must end DONE with its checksum at the destination, with one attempt,
 FTS3 job per bulk job (no duplicate submission), and every outcome applied once.
 """
 import argparse
-import http.server
 import json
 import os
 import shutil
@@ -22,12 +21,11 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stage_out_e2e import MIB, Stack, adler32_of, free_port_base, log  # noqa: E402
+from stage_out_e2e import MIB, CatalogReceiver, Stack, adler32_of, free_port_base, log  # noqa: E402
 
 GFAL2_FILES = 240
 FTS3_FILES = 60
@@ -52,25 +50,9 @@ def main():
     stack.env.update(ASO_BACKEND_ROUTES=f"site-a:site-b={fts3}", ASO_FTS3_CERT=f"{certs}/aso-service.pem",
                      ASO_FTS3_KEY=f"{certs}/aso-service.key", ASO_FTS3_CA_FILE=f"{certs}/ca.pem",
                      ASO_FTS3_POLL_INTERVAL="500ms", ASO_COPY_WORKERS="2")
-    # The external catalog bookkeeping announces published files to: refuses (503) while `catalog_down`.
-    announced, catalog_down = [], [False]
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if catalog_down[0]:
-                self.send_response(503)
-            else:
-                announced.append((self.headers.get("Idempotency-Key"), json.loads(body)))
-                self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    receiver = http.server.HTTPServer(("127.0.0.1", base + 47), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    stack.env.update(ASO_PUBLISH_WEBHOOK=f"http://127.0.0.1:{base + 47}/catalog")
+    # The external catalog bookkeeping announces published files to.
+    catalog = CatalogReceiver(base + 47)
+    stack.env.update(ASO_PUBLISH_WEBHOOK=catalog.url)
     failures = []
     fts3_server = None
 
@@ -201,7 +183,7 @@ def main():
         # Publication across a SIGKILL of bookkeeping between the catalog entry and its delivery: the
         # external catalog refuses, the entries wait in the outbox, bookkeeping dies and comes back, the
         # catalog accepts. Every file is catalogued once and announced (the idempotency key is the transfer).
-        catalog_down[0] = True
+        catalog.down = True
         request = {"task_id": "crash-publish", "user": "alice", "files": []}
         for i in range(5):
             src = f"{workdir}/sites/local-disk/store/temp/user/alice/pub/p_{i}.root"
@@ -220,20 +202,20 @@ def main():
             "WHERE t.task_id = 'crash-publish' AND o.delivered IS NULL AND o.attempts > 0") == 5, 60)
         check(waiting, "catalogued files wait in the outbox while the external catalog refuses")
         kill("bookkeeping")
-        catalog_down[0] = False
+        catalog.down = False
         stack.local_stack("start", "bookkeeping")
         delivered = wait_for("the outbox to be delivered", lambda: count(
             "SELECT count(*) FROM publication_outbox o JOIN transfers t ON t.id = o.transfer_id "
             "WHERE t.task_id = 'crash-publish' AND o.delivered IS NOT NULL") == 5, 120)
         check(delivered, "the restarted bookkeeping delivered the outbox")
         entries = count("SELECT count(*) FROM catalog_entries WHERE task_id = 'crash-publish'")
-        keys = {k for k, e in announced if e.get("task_id") == "crash-publish"}
+        keys = {k for k, e in catalog.received if e.get("task_id") == "crash-publish"}
         check(entries == 5 and len(keys) == 5, f"each file catalogued once ({entries}) and announced ({len(keys)})")
     finally:
         if fts3_server is not None:
             fts3_server.terminate()
             fts3_server.wait(timeout=10)
-        receiver.shutdown()
+        catalog.stop()
         if not args.keep:
             stack.local_stack("down", check=False)
             shutil.rmtree(workdir, ignore_errors=True)

@@ -56,6 +56,35 @@ def free_port_base():
     raise RuntimeError("no free port range")
 
 
+class CatalogReceiver:
+    """An external catalog on loopback for bookkeeping's publication webhook: records each announcement as
+    (Idempotency-Key, entry); answers 503 while `down` is set."""
+
+    def __init__(self, port):
+        self.received, self.down = [], False
+        self.url = f"http://127.0.0.1:{port}/catalog"
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.down:
+                    self.send_response(503)
+                else:
+                    outer.received.append((self.headers.get("Idempotency-Key"), json.loads(body)))
+                    self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
 def adler32_of(path):
     value = 1
     with open(path, "rb") as f:
@@ -145,21 +174,9 @@ def main():
     os.chmod(workdir, 0o755)
     stack = Stack(os.path.abspath(args.repo), os.path.abspath(args.build), workdir, free_port_base())
     # An external catalog (webhook) that records what bookkeeping publishes to it.
-    published = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            published.append((self.headers.get("Idempotency-Key"), json.loads(body)))
-            self.send_response(201)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    receiver = http.server.HTTPServer(("127.0.0.1", stack.base + 47), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    stack.env["ASO_PUBLISH_WEBHOOK"] = f"http://127.0.0.1:{stack.base + 47}/publish"
+    catalog = CatalogReceiver(stack.base + 47)
+    published = catalog.received
+    stack.env["ASO_PUBLISH_WEBHOOK"] = catalog.url
     failures = []
 
     def check(cond, what):
