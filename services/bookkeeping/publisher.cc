@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
+#include "services/bookkeeping/retry_policy.h"
 
 namespace aso::bookkeeping {
 namespace {
@@ -88,8 +89,8 @@ absl::StatusOr<int> Publisher::RunOnce() {
       d.delivered = s.ok();
       if (!s.ok()) {
         d.error = std::string(s.message());
-        d.retry_at = clock_.Now() + std::min(config_.retry_delay * (1 << std::min(item.attempts, 20)),
-                                             config_.max_retry_delay);
+        d.retry_at =
+            clock_.Now() + DoublingDelay(config_.retry_delay, item.attempts, config_.max_retry_delay);
         ASO_LOG(WARNING, "publication of transfer=", item.transfer_id, " not delivered: ", s.message());
       }
       deliveries_.Inc({s.ok() ? "delivered" : "retry"});

@@ -12,6 +12,9 @@
 
 namespace aso::bookkeeping {
 
+// `base` doubled `doublings` times, at most `cap`: the wait before a next try.
+absl::Duration DoublingDelay(absl::Duration base, int doublings, absl::Duration cap);
+
 struct RetryPolicyConfig {
   int max_attempts = 3;
   absl::Duration base_delay = absl::Seconds(30);

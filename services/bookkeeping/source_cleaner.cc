@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
+#include "services/bookkeeping/retry_policy.h"
 
 namespace aso::bookkeeping {
 
@@ -47,8 +48,7 @@ absl::StatusOr<int> SourceCleaner::RunOnce() {
     } else {
       r.outcome = db::CleanupResult::Outcome::kRetry;
       r.error = std::string(s.message());
-      r.retry_at =
-          now + std::min(config_.retry_delay * (1 << std::min(item.attempts, 20)), config_.max_retry_delay);
+      r.retry_at = now + DoublingDelay(config_.retry_delay, item.attempts, config_.max_retry_delay);
       label = "retry";
     }
     cleanups_.Inc({label});
