@@ -114,23 +114,27 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<aso::backend::Fts3Client>> fts3_clients;
   std::vector<std::unique_ptr<aso::fts_adapter::BackendRunner>> runners;
   bool in_process = false;
+  // The credentials presented to every FTS3 server, read once.
+  aso::backend::Fts3Config credentials;
+  credentials.ca_file = absl::GetFlag(FLAGS_fts3_ca_file);
+  if (std::filesystem::is_directory(absl::GetFlag(FLAGS_fts3_ca_path)))
+    credentials.ca_path = absl::GetFlag(FLAGS_fts3_ca_path);
+  credentials.cert_file = absl::GetFlag(FLAGS_fts3_cert);
+  credentials.key_file = absl::GetFlag(FLAGS_fts3_key);
+  const bool uses_fts3 =
+      router.Backends().size() > 1 || router.Backends().front() != aso::fts_adapter::kGfal2Backend;
+  if (uses_fts3 && !absl::GetFlag(FLAGS_fts3_token_file).empty()) {
+    auto token = aso::auth::ReadCredentialFile(absl::GetFlag(FLAGS_fts3_token_file), "FTS3 token");
+    if (!token.ok()) return std::cerr << "--fts3_token_file: " << token.status().message() << "\n", 2;
+    credentials.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
+  }
   for (const std::string& backend : router.Backends()) {
     if (backend == aso::fts_adapter::kGfal2Backend) {
       in_process = true;
       continue;
     }
-    aso::backend::Fts3Config fc;
+    aso::backend::Fts3Config fc = credentials;
     fc.endpoint = aso::fts_adapter::Fts3Endpoint(backend);
-    fc.ca_file = absl::GetFlag(FLAGS_fts3_ca_file);
-    if (std::filesystem::is_directory(absl::GetFlag(FLAGS_fts3_ca_path)))
-      fc.ca_path = absl::GetFlag(FLAGS_fts3_ca_path);
-    fc.cert_file = absl::GetFlag(FLAGS_fts3_cert);
-    fc.key_file = absl::GetFlag(FLAGS_fts3_key);
-    if (!absl::GetFlag(FLAGS_fts3_token_file).empty()) {
-      auto token = aso::auth::ReadCredentialFile(absl::GetFlag(FLAGS_fts3_token_file), "FTS3 token");
-      if (!token.ok()) return std::cerr << "--fts3_token_file: " << token.status().message() << "\n", 2;
-      fc.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
-    }
     fts3_clients.push_back(std::make_unique<aso::backend::Fts3Client>(fc));
     aso::fts_adapter::BackendRunnerConfig rc;
     rc.backend = backend;
