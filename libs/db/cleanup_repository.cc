@@ -23,6 +23,7 @@ constexpr char kRecord[] = R"sql(
       cleanup_attempts = t.cleanup_attempts + 1,
       cleanup_not_before = CASE WHEN r.outcome = 'retry' THEN to_timestamp(r.retry_at) END,
       cleanup_error = r.error,
+      cleanup_finished = CASE WHEN r.outcome = 'retry' THEN NULL ELSE to_timestamp($5) END,
       updated = to_timestamp($5)
   FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) AS r(id, outcome, retry_at, error)
   WHERE t.id = r.id AND t.cleanup_state = 'PENDING')sql";

@@ -151,8 +151,10 @@ constexpr char kClaim[] = R"sql(
   live AS (
     INSERT INTO transfer_live SELECT id, source_site, destination_site FROM moved RETURNING 1),
   jobs AS (
-    INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at)
-    SELECT backend_job_id, min(source_site), min(destination_site), array_agg(id ORDER BY id), to_timestamp($3)
+    INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at,
+                             link_waiting_reason)
+    SELECT backend_job_id, min(source_site), min(destination_site), array_agg(id ORDER BY id), to_timestamp($3),
+           COALESCE((SELECT waiting_reason FROM links WHERE source_site = $4 AND destination_site = $5), '')
     FROM moved GROUP BY backend_job_id RETURNING 1)
   SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM jobs))sql";
 // The backend accepted these jobs: recorded once per job. Returns the files of the jobs confirmed now.

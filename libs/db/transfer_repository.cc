@@ -113,8 +113,9 @@ constexpr char kAttempts[] = R"sql(
   SELECT attempt, backend_job_id, backend_file_id, extract(epoch from started)::float8,
          extract(epoch from finished)::float8, bytes, throughput, result, failure_class, error,
          recoverable,
-         extract(epoch from (SELECT s.claimed_at FROM submissions s WHERE s.job_id = attempts.backend_job_id))::float8
-  FROM attempts WHERE transfer_id = $1 ORDER BY attempt)sql";
+         extract(epoch from s.claimed_at)::float8, COALESCE(s.link_waiting_reason, '')
+  FROM attempts LEFT JOIN submissions s ON s.job_id = attempts.backend_job_id
+  WHERE transfer_id = $1 ORDER BY attempt)sql";
 
 constexpr char kList[] = R"sql(
   WHERE t.id > $1
@@ -368,7 +369,7 @@ void Event(Transfer& t, const google::protobuf::Timestamp* at, std::string what)
 }  // namespace
 
 void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id,
-                 std::optional<double> announced, absl::Time now) {
+                 std::optional<double> announced, std::optional<double> cleaned, absl::Time now) {
   Event(t, &t.created(),
         absl::StrCat("submitted by ", t.user(), " (task ", t.task_id(), t.job_id().empty() ? "" : ", job ",
                      t.job_id(), ")"));
@@ -381,8 +382,10 @@ void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id
       const absl::Duration waited =
           absl::Seconds(std::max<int64_t>(a.claimed().seconds() - since.seconds(), 0));
       Event(t, &a.claimed(),
-            absl::StrCat("attempt ", a.attempt(), " scheduled after ", absl::FormatDuration(waited),
-                         " in the queue", i == 0 ? "" : " (cool-off included)"));
+            absl::StrCat(
+                "attempt ", a.attempt(), " scheduled after ", absl::FormatDuration(waited), " in the queue",
+                i == 0 ? "" : " (cool-off included)",
+                a.waited_for().empty() ? "" : absl::StrCat("; the link had been held: ", a.waited_for())));
     }
     if (a.has_started()) {
       Event(t, &a.started(),
@@ -438,9 +441,15 @@ void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id
     SetTimestamp(*announced, &at);
     Event(t, &at, "announced to the external catalog");
   }
-  if (t.cleanup_state() == "DONE") Event(t, nullptr, "temporary source deleted");
+  // Cleanup ends when the source is deleted or given up on; it is skipped when the file ends DONE.
+  google::protobuf::Timestamp cleaned_at;
+  if (cleaned.has_value()) SetTimestamp(*cleaned, &cleaned_at);
+  const google::protobuf::Timestamp* cleanup_time = cleaned.has_value() ? &cleaned_at : nullptr;
+  if (t.cleanup_state() == "SKIPPED" && t.attempts_size() > 0)
+    cleanup_time = &t.attempts().rbegin()->finished();
+  if (t.cleanup_state() == "DONE") Event(t, cleanup_time, "temporary source deleted");
   if (t.cleanup_state() == "FAILED" || t.cleanup_state() == "SKIPPED") {
-    Event(t, nullptr, absl::StrCat("source cleanup ", t.cleanup_state(), ": ", t.cleanup_error()));
+    Event(t, cleanup_time, absl::StrCat("source cleanup ", t.cleanup_state(), ": ", t.cleanup_error()));
   }
 }
 
@@ -467,6 +476,7 @@ absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
       a->set_error(row[9].as<std::string>());
       a->set_recoverable(row[10].as<bool>());
       if (!row[11].is_null()) SetTimestamp(row[11].as<double>(), a->mutable_claimed());
+      a->set_waited_for(row[12].as<std::string>());
     }
     auto pub = txn.exec_params(
         "SELECT extract(epoch from c.created)::float8, COALESCE(c.block_id, 0), "
@@ -481,7 +491,11 @@ absl::StatusOr<Transfer> PgTransferRepository::Get(int64_t id, absl::Time now) {
       block = pub[0][1].as<int64_t>();
       if (!pub[0][2].is_null()) announced = pub[0][2].as<double>();
     }
-    AddTimeline(out, catalogued, block, announced, now);
+    auto cleanup = txn.exec_params(
+        "SELECT extract(epoch from cleanup_finished)::float8 FROM transfers WHERE id = $1", id);
+    std::optional<double> cleaned;
+    if (!cleanup.empty() && !cleanup[0][0].is_null()) cleaned = cleanup[0][0].as<double>();
+    AddTimeline(out, catalogued, block, announced, cleaned, now);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -70,7 +70,7 @@ struct WatchPage {
 
 // The file's timeline from its row, attempts, catalog entry (time, block) and announcement (time).
 void AddTimeline(Transfer& t, std::optional<double> catalogued, int64_t block_id,
-                 std::optional<double> announced, absl::Time now);
+                 std::optional<double> announced, std::optional<double> cleaned, absl::Time now);
 
 class TransferRepository {
  public:

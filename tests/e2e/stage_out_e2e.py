@@ -397,6 +397,10 @@ def main():
         check(r.returncode == 0 and "ENABLED" in r.stdout, "asoctl links resume")
         w = stack.submit("--task", "e2e-paused", "--wait", "--timeout", "2m")
         check(w.returncode == 0, f"the held file moves once the link is resumed (rc={w.returncode})")
+        st = subprocess.run([ctl, "transfers", "show", held, "--ingest", stack.ingest], text=True,
+                            capture_output=True, env=stack.client_env)
+        check("the link had been held: link local-disk -> site-b is paused by an administrator" in st.stdout,
+              f"the timeline tells what held the attempt ({st.stdout.strip()[-400:]})")
 
         # Source cleanup: once local-disk deletes its temporary files, a file staged out from it is
         # deleted there (through the adapter) after its copy is verified; the copy stays.

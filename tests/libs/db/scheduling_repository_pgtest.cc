@@ -54,6 +54,19 @@ TEST_F(SchedulingRepositoryTest, LinkLimitHolds) {
   EXPECT_EQ((*links)[0].queued, 7);
 }
 
+// A job claimed on a link that was held keeps what held it, for the files' timelines.
+TEST_F(SchedulingRepositoryTest, AJobKeepsWhatHeldItsLink) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  InsertTransfers(tdb_->db(), 4, "f");
+  EXPECT_EQ(Claim("A", "B", 2), 2);
+  ASSERT_TRUE(repo_->SetLinkWaiting({{"A", "B"}}, {"link A -> B is full: 2 of 2 transfers active"}).ok());
+  EXPECT_EQ(Claim("A", "B", 4), 2);
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(link_waiting_reason, '|' ORDER BY claimed_at, job_id) "
+                            "FROM submissions"),
+            "|link A -> B is full: 2 of 2 transfers active");
+}
+
 TEST_F(SchedulingRepositoryTest, SiteLimitsHoldAcrossLinks) {
   AddSite(tdb_->db(), "A", /*max_out=*/4);
   AddSite(tdb_->db(), "B");

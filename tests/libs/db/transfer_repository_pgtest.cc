@@ -239,8 +239,10 @@ TEST_F(TransferRepositoryTest, TimelineTellsWhatHappened) {
       id, ", 1, 'j1', 'FAILED', 'A', 'B', now(), now(), 0, 0, 'NETWORK', 'TRANSFER [111] refused', true), (",
       id, ", 2, 'j2', 'DONE', 'A', 'B', now(), now(), 2000000, 1000000, '', '', false)"));
   tdb_->Exec(
-      "INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at) "
-      "SELECT 'j2', 'A', 'B', '{}', finished + interval '90 seconds' FROM attempts WHERE attempt = 1");
+      "INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at, "
+      "link_waiting_reason) "
+      "SELECT 'j2', 'A', 'B', '{}', finished + interval '90 seconds', "
+      "'link A -> B is full: 5 of 5 transfers active' FROM attempts WHERE attempt = 1");
   tdb_->Exec(
       absl::StrCat("INSERT INTO catalog_entries (transfer_id, lfn, site, url, size_bytes, checksum, task_id, "
                    "created) VALUES (",
@@ -252,10 +254,14 @@ TEST_F(TransferRepositoryTest, TimelineTellsWhatHappened) {
   EXPECT_THAT(what,
               ElementsAre(HasSubstr("submitted by alice (task task-1"), "attempt 1 started (backend job j1)",
                           "attempt 1 FAILED (NETWORK, recoverable): TRANSFER [111] refused -> retried",
-                          "attempt 2 scheduled after 1m30s in the queue (cool-off included)",
+                          "attempt 2 scheduled after 1m30s in the queue (cool-off included); the link had "
+                          "been held: link A -> B is full: 5 of 5 transfers active",
                           "attempt 2 started (backend job j2)", "attempt 2 DONE: 2000000 bytes at 1.0 MB/s",
                           "published in the file catalog (dataset /D/v1/USER)",
                           "source cleanup SKIPPED: not deleted: the destination checksum was not verified"));
+  // Every step has its time: the skipped cleanup is dated by the copy that ended the file.
+  for (const auto& e : t->timeline()) EXPECT_TRUE(e.has_at()) << e.what();
+  EXPECT_EQ(t->timeline().rbegin()->at().seconds(), t->attempts(1).finished().seconds());
 }
 
 }  // namespace

@@ -101,6 +101,7 @@ TEST_F(SourceCleanerTest, OnlyVerifiedCopiesFromCleaningSitesAreDeleted) {
 }
 
 TEST_F(SourceCleanerTest, StorageAnswersDecideRetries) {
+  const absl::Time start = clock_.Now();
   const int64_t gone = Done("A", "adler32:1");
   const int64_t flaky = Done("A", "adler32:2");
   const int64_t refused = Done("A", "adler32:3");
@@ -122,6 +123,17 @@ TEST_F(SourceCleanerTest, StorageAnswersDecideRetries) {
   clock_.AdvanceTime(absl::Seconds(61));
   EXPECT_EQ(*cleaner.RunOnce(), 1);
   EXPECT_EQ(Cleanup(flaky), "FAILED 3 [3012] busy");  // max_attempts
+  // When each cleanup ended is kept for the file's timeline: the refusal at the first pass, the flaky
+  // source at its third.
+  auto finished = [&](int64_t id) {
+    return tdb_->QueryText(
+        absl::StrCat("SELECT COALESCE(extract(epoch from cleanup_finished)::bigint::text, 'none') FROM "
+                     "transfers WHERE id = ",
+                     id));
+  };
+  EXPECT_EQ(finished(refused), absl::StrCat(absl::ToUnixSeconds(start)));
+  EXPECT_EQ(finished(gone), absl::StrCat(absl::ToUnixSeconds(start)));
+  EXPECT_EQ(finished(flaky), absl::StrCat(absl::ToUnixSeconds(clock_.Now())));
 }
 
 TEST_F(SourceCleanerTest, AnUnreachableAdapterChangesNothing) {
