@@ -13,6 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "libs/auth/authenticator.h"
+#include "openssl/asn1.h"
+#include "openssl/bio.h"
+#include "openssl/pem.h"
+#include "openssl/x509.h"
 
 namespace aso::auth {
 namespace {
@@ -173,6 +177,22 @@ std::optional<std::string> DiscoverProxyFile() {
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) return path;
   return std::nullopt;
+}
+
+absl::StatusOr<absl::Time> CertificateNotAfter(const std::string& pem_file) {
+  auto pem = ReadCredentialFile(pem_file, "certificate");
+  if (!pem.ok()) return pem.status();
+  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (cert == nullptr) return absl::InvalidArgumentError(absl::StrCat(pem_file, " holds no PEM certificate"));
+  // The seconds from now to notAfter, added to now: no calendar arithmetic of our own.
+  int days = 0, seconds = 0;
+  const bool ok = ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert)) == 1;
+  X509_free(cert);
+  if (!ok)
+    return absl::InvalidArgumentError(absl::StrCat(pem_file, ": the certificate's notAfter is unreadable"));
+  return absl::Now() + absl::Hours(24) * days + absl::Seconds(seconds);
 }
 
 }  // namespace aso::auth

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aso::auth {
@@ -54,6 +55,10 @@ class ClientAuth {
   std::string authorization_;  // "Bearer ..." or empty
   std::string identity_;       // insecure mode
 };
+
+// When the first certificate of a PEM file (a certificate chain or a grid proxy) stops being valid.
+// NOT_FOUND when the file cannot be read, INVALID_ARGUMENT when it holds no certificate.
+absl::StatusOr<absl::Time> CertificateNotAfter(const std::string& pem_file);
 
 // The whole of a credential file (certificate, key, CA bundle, gridmap); NOT_FOUND naming `what` and
 // the path when it cannot be read.

@@ -22,6 +22,11 @@ void GaugeVec::Set(const std::vector<std::string>& label_values, double value) {
   impl_->family->Add(ZipLabels(impl_->labels, label_values)).Set(value);
 }
 
+void GaugeVec::Remove(const std::vector<std::string>& label_values) {
+  const auto labels = ZipLabels(impl_->labels, label_values);
+  if (impl_->family->Has(labels)) impl_->family->Remove(&impl_->family->Add(labels));
+}
+
 void HistogramVec::Observe(const std::vector<std::string>& label_values, double value) {
   impl_->family->Add(ZipLabels(impl_->labels, label_values), impl_->buckets).Observe(value);
 }

@@ -30,6 +30,8 @@ class CounterVec {
 class GaugeVec {
  public:
   void Set(const std::vector<std::string>& label_values, double value);
+  // Drops the series (it no longer appears in scrapes); for label sets that come and go, like the top users.
+  void Remove(const std::vector<std::string>& label_values);
 
  private:
   friend class Metrics;
@@ -46,6 +48,9 @@ class HistogramVec {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// Histogram buckets for file sizes in bytes: 1 kB to 100 GB, a decade apart.
+inline std::vector<double> FileSizeBuckets() { return {1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11}; }
 
 class Metrics {
  public:

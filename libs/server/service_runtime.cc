@@ -49,6 +49,20 @@ absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
   return c;
 }
 
+void ExportCredentialExpiry(metrics::Metrics& metrics, const std::string& credential,
+                            const std::string& pem_file) {
+  auto not_after = auth::CertificateNotAfter(pem_file);
+  if (!not_after.ok()) {
+    ASO_LOG(WARNING, "expiry of the ", credential,
+            " credential not exported: ", not_after.status().message());
+    return;
+  }
+  metrics
+      .AddGauge("aso_credential_expiry_timestamp_seconds",
+                "When a credential the process holds stops being valid (Unix time).", {"credential"})
+      .Set({credential}, absl::ToDoubleSeconds(*not_after - absl::UnixEpoch()));
+}
+
 absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service) {
   InitLogging(config.program, config.log_level);
   ServiceRuntime rt;
@@ -63,6 +77,9 @@ absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const st
   auto metrics = metrics::Metrics::Start(service, config.metrics_listen);
   if (!metrics.ok()) return metrics.status();
   rt.metrics = std::move(*metrics);
+  if (!config.tls.insecure && !config.tls.cert_file.empty()) {
+    ExportCredentialExpiry(*rt.metrics, "server_tls", config.tls.cert_file);
+  }
   return rt;
 }
 

@@ -43,6 +43,11 @@ struct ServiceRuntime {
   std::unique_ptr<auth::Authenticator> auth;
 };
 
+// Exports when the certificate in `pem_file` expires as aso_credential_expiry_timestamp_seconds{credential}
+// (read once; a rotated certificate is seen at the next start). Logs a warning when it cannot be read.
+void ExportCredentialExpiry(metrics::Metrics& metrics, const std::string& credential,
+                            const std::string& pem_file);
+
 // Loads the credentials, connects to PostgreSQL, refuses an out-of-date schema (naming the command that
 // migrates it), and starts the metrics endpoint.
 absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service);

@@ -9,7 +9,7 @@
 //   asoctl users share USER WEIGHT                   (--scheduler)
 //   asoctl backend [show] | backend set --max_active N                                   (--scheduler)
 //   asoctl queue [--by link|source|destination|user] [--limit N]                         (--scheduler)
-//   asoctl stats sites                               (--monitoring)
+//   asoctl stats sites|links|users                   (--monitoring; users: --limit)
 //   asoctl catalog --task T | --dataset D | --lfn L [--limit N]                          (--bookkeeping)
 //   asoctl transfers show ID | tasks show TASK       (--ingest)
 //   asoctl health [--wait DURATION]                  (all five services)
@@ -74,7 +74,8 @@ int Usage() {
                "links set SRC DST --max_active N | "
                "links pause|resume SRC DST | users share USER WEIGHT | backend [show] | "
                "backend set --max_active N | queue [--by link|source|destination|user] [--limit N] | "
-               "stats sites | catalog --task T|--dataset D|--lfn L | transfers show ID | tasks show TASK | "
+               "stats sites|links|users | catalog --task T|--dataset D|--lfn L | transfers show ID | tasks "
+               "show TASK | "
                "health [--wait D]\n";
   return 2;
 }
@@ -393,17 +394,54 @@ int Catalog() {
   return 0;
 }
 
-int Stats() {
+// Seconds as a short duration ("3m20s"), "-" for none.
+std::string Age(double seconds) {
+  return seconds <= 0 ? "-" : absl::FormatDuration(absl::Seconds(static_cast<int64_t>(seconds)));
+}
+
+int Stats(const std::string& what) {
   auto stub = Connect<aso::monitoring::v1::Monitoring>(absl::GetFlag(FLAGS_monitoring));
   grpc::ClientContext ctx;
   WithDeadline(ctx);
-  aso::monitoring::v1::GetSiteStatsResponse r;
-  if (auto s = stub->GetSiteStats(&ctx, {}, &r); !s.ok()) return Fail(s);
-  std::cout << absl::StrFormat("%-20s %10s %14s %10s\n", "SITE", "DONE", "DONE_BYTES", "FAILED");
-  for (const auto& s : r.sites()) {
-    std::cout << absl::StrFormat("%-20s %10d %14d %10d\n", s.site(), s.done_files(), s.done_bytes(),
-                                 s.failed_attempts());
+  if (what == "sites") {
+    aso::monitoring::v1::GetSiteStatsResponse r;
+    if (auto s = stub->GetSiteStats(&ctx, {}, &r); !s.ok()) return Fail(s);
+    std::cout << absl::StrFormat("%-20s %10s %14s %10s %12s %14s\n", "SITE", "DONE", "DONE_BYTES", "FAILED",
+                                 "OUT_MB/S_5M", "OLDEST_QUEUED");
+    for (const auto& s : r.sites()) {
+      std::cout << absl::StrFormat("%-20s %10d %14d %10d %12.2f %14s\n", s.site(), s.done_files(),
+                                   s.done_bytes(), s.failed_attempts(),
+                                   s.outbound_bytes_per_second_5m() / 1e6, Age(s.oldest_waiting_seconds()));
+    }
+    return 0;
   }
+  if (what == "links") {
+    aso::monitoring::v1::GetLinkStatsResponse r;
+    if (auto s = stub->GetLinkStats(&ctx, {}, &r); !s.ok()) return Fail(s);
+    std::cout << absl::StrFormat("%-32s %8s %8s %9s %11s %8s %10s %8s %10s %10s\n", "LINK", "QUEUED", "READY",
+                                 "IN_FLIGHT", "LIMIT", "DONE", "FAILED", "SUCCESS", "MB/S_5M", "OLDEST");
+    for (const auto& l : r.links()) {
+      const int64_t finished = l.done_files() + l.failed_attempts();
+      std::cout << absl::StrFormat(
+          "%-32s %8d %8d %9d %11s %8d %10d %8s %10.2f %10s\n",
+          absl::StrCat(l.source_site(), " -> ", l.destination_site()), l.queued(), l.ready(), l.in_flight(),
+          absl::StrCat(l.limit_current(), "/", l.limit_configured()), l.done_files(), l.failed_attempts(),
+          finished == 0 ? "-" : absl::StrFormat("%.0f%%", 100.0 * l.done_files() / finished),
+          l.bytes_per_second_5m() / 1e6, Age(l.oldest_waiting_seconds()));
+    }
+    return 0;
+  }
+  aso::monitoring::v1::GetUserStatsRequest req;
+  req.set_limit(absl::GetFlag(FLAGS_limit));
+  aso::monitoring::v1::GetUserStatsResponse r;
+  if (auto s = stub->GetUserStats(&ctx, req, &r); !s.ok()) return Fail(s);
+  std::cout << absl::StrFormat("%-24s %10s %10s %10s %14s\n", "USER", "QUEUED", "READY", "IN_FLIGHT",
+                               "OLDEST_QUEUED");
+  for (const auto& u : r.users()) {
+    std::cout << absl::StrFormat("%-24s %10d %10d %10d %14s\n", u.user(), u.queued(), u.ready(),
+                                 u.in_flight(), Age(u.oldest_waiting_seconds()));
+  }
+  if (r.other_users() > 0) std::cout << "(" << r.other_users() << " more users with a backlog)\n";
   return 0;
 }
 
@@ -517,7 +555,10 @@ int main(int argc, char** argv) {
   if (args[0] == "queue" && args.size() == 1) return Queue();
   if (args[0] == "health") return Health();
   if (args[0] == "catalog" && args.size() == 1) return Catalog();
-  if (args[0] == "stats" && args.size() == 2 && args[1] == "sites") return Stats();
+  if (args[0] == "stats" && args.size() == 2 &&
+      (args[1] == "sites" || args[1] == "links" || args[1] == "users")) {
+    return Stats(args[1]);
+  }
   if (args[0] == "transfers" && args.size() == 3 && args[1] == "show") return ShowTransfer(args[2]);
   if (args[0] == "tasks" && args.size() == 3 && args[1] == "show") return ShowTask(args[2]);
   return Usage();

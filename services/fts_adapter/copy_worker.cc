@@ -78,6 +78,8 @@ CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::
                                  {"result", "failure_class"})),
       copy_seconds_(metrics.AddHistogram("aso_adapter_copy_seconds", "Duration of one copy.", {"result"},
                                          {0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900})),
+      copy_size_(metrics.AddHistogram("aso_adapter_copy_size_bytes", "Size of each file copied successfully.",
+                                      {}, metrics::FileSizeBuckets())),
       copied_bytes_(metrics.AddCounter("aso_adapter_copied_bytes_total",
                                        "Bytes written by running copies, as they progress (rate() is the "
                                        "backend's throughput).",
@@ -177,6 +179,7 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   const std::string result_label = result.ok ? "done" : "failed";
   copies_.Inc({result_label, std::string(transfer::FailureClassName(outcome.failure_class()))});
   copy_seconds_.Observe({result_label}, absl::ToDoubleSeconds(finished - started));
+  if (result.ok) copy_size_.Observe({}, static_cast<double>(result.bytes));
   ASO_LOG(INFO, "copy ", result_label, " transfer=", file.transfer_id, " attempt=", file.attempt,
           " job=", file.job_id, " bytes=", result.bytes,
           " seconds=", absl::ToDoubleSeconds(finished - started),

@@ -53,6 +53,7 @@ class CopyWorker {
   CopyWorkerConfig config_;
   metrics::CounterVec copies_;
   metrics::HistogramVec copy_seconds_;
+  metrics::HistogramVec copy_size_;
   metrics::CounterVec copied_bytes_;
   std::vector<db::LeasedFile> next_;  // leased with the last outcome, copied by the next RunOnce
 };

@@ -128,6 +128,9 @@ int main(int argc, char** argv) {
     if (!token.ok()) return std::cerr << "--fts3_token_file: " << token.status().message() << "\n", 2;
     credentials.bearer_token = std::string(absl::StripAsciiWhitespace(*token));
   }
+  if (uses_fts3 && !credentials.cert_file.empty()) {
+    aso::server::ExportCredentialExpiry(*rt->metrics, "fts3_client", credentials.cert_file);
+  }
   for (const std::string& backend : router.Backends()) {
     if (backend == aso::fts_adapter::kGfal2Backend) {
       in_process = true;

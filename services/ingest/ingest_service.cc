@@ -34,7 +34,7 @@ IngestService::IngestService(db::TransferRepository& transfers, db::SiteReposito
       files_accepted_(metrics.AddCounter("aso_ingest_files_accepted_total",
                                          "Files accepted by SubmitTransfers, new or repeated.", {"result"})),
       submissions_refused_(metrics.AddCounter("aso_ingest_submissions_refused_total",
-                                              "SubmitTransfers calls refused, by status code.", {"code"})),
+                                              "SubmitTransfers calls refused, by reason.", {"reason"})),
       denied_(metrics.AddCounter("aso_ingest_calls_denied_total",
                                  "Calls refused for authentication or authorization, by RPC and code.",
                                  {"rpc", "code"})) {}
@@ -104,8 +104,9 @@ absl::Status IngestService::TakeRate(const std::string& user, int files, absl::T
 grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
                                             const v1::SubmitTransfersRequest* request,
                                             v1::SubmitTransfersResponse* response) {
-  auto refuse = [&](const absl::Status& s) {
-    submissions_refused_.Inc({CodeLabel(s.code())});
+  // `reason`: one of a fixed set (docs/metrics.md), so the metric's labels stay bounded.
+  auto refuse = [&](const char* reason, const absl::Status& s) {
+    submissions_refused_.Inc({reason});
     ASO_LOG(INFO, "refused submission task=", request->task_id(), " files=", request->files_size(), ": ",
             s.message());
     return ToGrpcStatus(s);
@@ -113,43 +114,48 @@ grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
   auto principal = auth::Authorize(auth_, *ctx, "SubmitTransfers", kPublicRoles);
   if (!principal.ok()) {
     denied_.Inc({"SubmitTransfers", CodeLabel(principal.status().code())});
-    return refuse(principal.status());
+    return refuse(absl::IsUnauthenticated(principal.status()) ? "unauthenticated" : "permission_denied",
+                  principal.status());
   }
   v1::SubmitTransfersRequest owned = *request;
   if (owned.user().empty()) owned.set_user(principal->name);
   if (owned.user() != principal->name && principal->role != auth::Role::kAdmin) {
-    return refuse(absl::PermissionDeniedError(
-        absl::StrCat("user ", principal->name, " may not submit for ", owned.user())));
+    return refuse("wrong_user", absl::PermissionDeniedError(absl::StrCat(
+                                    "user ", principal->name, " may not submit for ", owned.user())));
   }
   const absl::Time now = clock_.Now();
   db::TaskOptions options;
   if (request->has_deadline() && request->has_max_time_in_queue()) {
-    return refuse(absl::InvalidArgumentError("give deadline or max_time_in_queue, not both"));
+    return refuse("invalid_request",
+                  absl::InvalidArgumentError("give deadline or max_time_in_queue, not both"));
   }
   if (request->max_attempts() < 0 || request->max_attempts() > 20) {
-    return refuse(absl::InvalidArgumentError(
-        absl::StrCat("max_attempts must be 0 (the default) to 20, got ", request->max_attempts())));
+    return refuse("invalid_request",
+                  absl::InvalidArgumentError(absl::StrCat("max_attempts must be 0 (the default) to 20, got ",
+                                                          request->max_attempts())));
   }
   options.max_attempts = request->max_attempts();
   if (request->has_deadline()) options.deadline = TimeOf(request->deadline());
   if (request->has_max_time_in_queue()) {
     const absl::Duration d = absl::Seconds(request->max_time_in_queue().seconds());
     if (d <= absl::ZeroDuration())
-      return refuse(absl::InvalidArgumentError("max_time_in_queue must be positive"));
+      return refuse("invalid_request", absl::InvalidArgumentError("max_time_in_queue must be positive"));
     options.deadline = now + d;
   }
   if (options.deadline.has_value()) {
-    if (*options.deadline <= now) return refuse(absl::InvalidArgumentError("deadline is in the past"));
+    if (*options.deadline <= now)
+      return refuse("invalid_request", absl::InvalidArgumentError("deadline is in the past"));
     if (*options.deadline - now > ingest_limits_.max_time_in_queue) {
-      return refuse(absl::InvalidArgumentError(absl::StrCat(
-          "deadline is more than ", absl::FormatDuration(ingest_limits_.max_time_in_queue), " away")));
+      return refuse("invalid_request", absl::InvalidArgumentError(absl::StrCat(
+                                           "deadline is more than ",
+                                           absl::FormatDuration(ingest_limits_.max_time_in_queue), " away")));
     }
   }
   auto sites = sites_.List();
-  if (!sites.ok()) return refuse(sites.status());
+  if (!sites.ok()) return refuse("database", sites.status());
   SubmissionValidator validator(std::move(*sites), limits_);
   auto batch = validator.Validate(owned);
-  if (!batch.ok()) return refuse(batch.status());
+  if (!batch.ok()) return refuse("invalid_files", batch.status());
   // Quotas count new files only: a job retrying a call whose reply it lost must get its ids back.
   int64_t new_files = static_cast<int64_t>(batch->size());
   bool counted = false;
@@ -165,22 +171,29 @@ grpc::Status IngestService::SubmitTransfers(grpc::ServerContext* ctx,
   };
   if (ingest_limits_.user_max_live_files > 0) {
     auto live = transfers_.CountLive(owned.user(), ingest_limits_.user_max_live_files);
-    if (!live.ok()) return refuse(live.status());
+    if (!live.ok()) return refuse("database", live.status());
     if (*live + new_files > ingest_limits_.user_max_live_files) {
-      if (absl::Status s = count_new(); !s.ok()) return refuse(s);
+      if (absl::Status s = count_new(); !s.ok()) return refuse("database", s);
     }
     if (*live + new_files > ingest_limits_.user_max_live_files) {
-      return refuse(absl::ResourceExhaustedError(
-          absl::StrCat("user ", owned.user(), " has ", *live, " transfers in progress; the quota is ",
-                       ingest_limits_.user_max_live_files, ", so ", new_files, " more do not fit")));
+      return refuse("quota",
+                    absl::ResourceExhaustedError(absl::StrCat(
+                        "user ", owned.user(), " has ", *live, " transfers in progress; the quota is ",
+                        ingest_limits_.user_max_live_files, ", so ", new_files, " more do not fit")));
     }
   }
   if (ingest_limits_.user_files_per_second > 0) {
-    if (absl::Status s = count_new(); !s.ok()) return refuse(s);
-    if (absl::Status s = TakeRate(owned.user(), static_cast<int>(new_files), now); !s.ok()) return refuse(s);
+    if (absl::Status s = count_new(); !s.ok()) return refuse("database", s);
+    if (absl::Status s = TakeRate(owned.user(), static_cast<int>(new_files), now); !s.ok()) {
+      return refuse("rate_limit", s);
+    }
   }
   auto result = transfers_.InsertBatch(*batch, now, options);
-  if (!result.ok()) return refuse(result.status());
+  if (!result.ok()) {
+    return refuse(absl::IsUnavailable(result.status()) || absl::IsInternal(result.status()) ? "database"
+                                                                                            : "invalid_files",
+                  result.status());
+  }
   for (int64_t id : result->ids) response->add_transfer_ids(id);
   response->set_created(result->created);
   files_accepted_.Inc({"created"}, result->created);

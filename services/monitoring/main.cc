@@ -12,6 +12,11 @@
 
 ABSL_FLAG(absl::Duration, refresh_interval, absl::Seconds(5),
           "How often figures are recomputed (env ASO_REFRESH_INTERVAL)");
+ABSL_FLAG(int, top_users, 10,
+          "Users with their own aso_user_queued_files series; the others are summed (env ASO_TOP_USERS)");
+ABSL_FLAG(int, link_max_active, 100,
+          "The scheduler's default link ceiling, reported for links without their own (env "
+          "ASO_LINK_MAX_ACTIVE)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();
@@ -22,7 +27,13 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return std::cerr << "aso-monitoring: " << rt.status().message() << "\n", 1;
 
   aso::db::PgStatsRepository repo(*rt->db);
-  aso::monitoring::FleetStats stats(repo, *rt->metrics);
+  aso::monitoring::FleetStatsConfig fc;
+  fc.top_users = absl::GetFlag(FLAGS_top_users);
+  fc.default_link_max_active = absl::GetFlag(FLAGS_link_max_active);
+  if (fc.top_users < 0 || fc.top_users > 1000 || fc.default_link_max_active < 1) {
+    return std::cerr << "--top_users must be 0 to 1000 and --link_max_active positive\n", 2;
+  }
+  aso::monitoring::FleetStats stats(repo, *rt->metrics, fc);
   aso::monitoring::MonitoringService service(stats, *rt->auth);
   aso::PeriodicLoop loop("refresh", absl::GetFlag(FLAGS_refresh_interval), [&] {
     auto n = stats.RunOnce();

@@ -13,6 +13,10 @@ class MonitoringService final : public aso::monitoring::v1::Monitoring::Service 
   MonitoringService(FleetStats& stats, const auth::Authenticator& auth) : stats_(stats), auth_(auth) {}
   grpc::Status GetSiteStats(grpc::ServerContext* ctx, const v1::GetSiteStatsRequest* request,
                             v1::GetSiteStatsResponse* response) override;
+  grpc::Status GetLinkStats(grpc::ServerContext* ctx, const v1::GetLinkStatsRequest* request,
+                            v1::GetLinkStatsResponse* response) override;
+  grpc::Status GetUserStats(grpc::ServerContext* ctx, const v1::GetUserStatsRequest* request,
+                            v1::GetUserStatsResponse* response) override;
 
  private:
   FleetStats& stats_;

@@ -1,7 +1,10 @@
 #include "services/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <map>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
 
@@ -16,6 +19,18 @@ bool IsPermanentRefusal(const absl::Status& s) {
 
 std::string LinkKey(const std::string& source, const std::string& destination) {
   return absl::StrCat(source, "\n", destination);
+}
+
+// The kind of a link's waiting reason (the texts of Round and SchedulingRepository's claim), for the
+// aso_scheduler_links_waiting metric.
+std::string WaitingKind(absl::string_view reason) {
+  if (absl::StrContains(reason, " is paused")) return "paused";
+  if (absl::StartsWith(reason, "link ") && absl::StrContains(reason, " is full")) return "link_full";
+  if (absl::StrContains(reason, "its maximum")) return "site_limit";
+  if (absl::StartsWith(reason, "transfer backend ") && absl::StrContains(reason, " is full")) {
+    return "backend_limit";
+  }
+  return "other";
 }
 
 }  // namespace
@@ -36,7 +51,12 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
                                    {"source_site", "destination_site"})),
       backend_available_(metrics.AddGauge("aso_scheduler_backend_available",
                                           "1 when the scheduler reaches the transfer backend, else 0.",
-                                          {"backend"})) {
+                                          {"backend"})),
+      rounds_(metrics.AddCounter("aso_scheduler_rounds_total", "Scheduling rounds, by result (ok, error).",
+                                 {"result"})),
+      links_waiting_(metrics.AddGauge("aso_scheduler_links_waiting",
+                                      "Links whose ready files are held after the last round, by reason.",
+                                      {"reason"})) {
   backend_available_.Set({config_.backend}, 1);
 }
 
@@ -221,6 +241,7 @@ absl::StatusOr<int> Scheduler::RunOnce() {
   const absl::Time now = clock_.Now();
   if (now < backoff_until_) return 0;
   auto n = Round(now);
+  rounds_.Inc({n.ok() ? "ok" : "error"});
   if (n.ok()) {
     backoff_ = absl::ZeroDuration();
     return n;
@@ -312,6 +333,16 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
     if (sent.ok()) dispatched += *sent;
     if (!sent.ok()) failure = sent.status();
   }
+  // Links held, by kind of reason: each link's reason as noted in this round, else the one it had.
+  absl::flat_hash_map<std::pair<std::string, std::string>, std::string> reasons;
+  for (const auto& link : *links) reasons[{link.source_site, link.destination_site}] = link.waiting_reason;
+  for (size_t i = 0; i < waiting_links.size(); ++i) reasons[waiting_links[i]] = waiting_reasons[i];
+  std::map<std::string, int> held = {
+      {"paused", 0}, {"link_full", 0}, {"site_limit", 0}, {"backend_limit", 0}, {"other", 0}};
+  for (const auto& [key, reason] : reasons) {
+    if (!reason.empty()) ++held[WaitingKind(reason)];
+  }
+  for (const auto& [kind, n] : held) links_waiting_.Set({kind}, n);
   if (auto s = repo_.SetLinkWaiting(waiting_links, waiting_reasons); !s.ok()) {
     ASO_LOG(WARNING, "waiting reasons not stored (next round): ", s.message());
   }

@@ -88,6 +88,8 @@ class Scheduler {
   metrics::CounterVec submit_errors_;
   metrics::GaugeVec link_limit_;
   metrics::GaugeVec backend_available_;
+  metrics::CounterVec rounds_;
+  metrics::GaugeVec links_waiting_;
 };
 
 }  // namespace aso::scheduler

@@ -104,6 +104,11 @@ TEST_F(IngestGrpcTest, BadInputIsRefusedPreciselyAndChangesNothing) {
   s = Submit(req, &resp);
   EXPECT_THAT(s.error_message(), HasSubstr("max_attempts must be 0 (the default) to 20, got 21"));
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), 0);
+  // Each refusal is counted under its reason.
+  const std::string text = metrics_->Serialize();
+  EXPECT_THAT(text, HasSubstr("aso_ingest_submissions_refused_total{reason=\"invalid_files\"} 2"));
+  EXPECT_THAT(text, HasSubstr("aso_ingest_submissions_refused_total{reason=\"wrong_user\"} 1"));
+  EXPECT_THAT(text, HasSubstr("aso_ingest_submissions_refused_total{reason=\"invalid_request\"} 1"));
 }
 
 TEST_F(IngestGrpcTest, ATaskKeepsItsOwnAttemptBudget) {
