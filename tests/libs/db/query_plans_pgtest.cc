@@ -1,12 +1,17 @@
 // The hot queries use the indexes chosen for them (docs/database.md), checked with EXPLAIN on a table
 // large enough for the planner to prefer an index when one fits.
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/db/stats_repository.h"
 #include "tests/libs/db/db_test_util.h"
 
 namespace aso::db {
 namespace {
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class QueryPlansTest : public ::testing::Test {
  protected:
@@ -98,6 +103,92 @@ TEST_F(QueryPlansTest, IdempotencyAndDestinationChecks) {
               HasSubstr("transfers_idempotency_key"));
   EXPECT_THAT(Plan("SELECT id FROM transfers WHERE destination_url = 'root://d//dst/10' AND live"),
               HasSubstr("transfers_live_destination"));
+}
+
+// aso-monitoring refreshes every few seconds: its queries must cost what is queued and in flight, not what
+// the history holds. 300,000 transfers of which 2,000 are queued and 300 in flight, 300,000 attempts of
+// which the last 1,000 were recorded within the hour.
+class MonitoringPlansTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto t = testing::TestDatabase::Create();
+    ASSERT_TRUE(t.ok()) << t.status();
+    tdb_ = t->release();
+    std::string sites;
+    for (int i = 0; i < 20; ++i) sites += absl::StrCat(i ? "," : "", "('S", i, "', now())");
+    tdb_->Exec(absl::StrCat("INSERT INTO sites (name, updated) VALUES ", sites));
+    tdb_->Exec(
+        "INSERT INTO tasks (task_id, username, created, updated) "
+        "SELECT 'task' || u, 'user' || u, now(), now() FROM generate_series(0, 99) u");
+    tdb_->Exec(
+        "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, "
+        "destination_site, destination_url, state, not_before, claimed_at, created, updated) "
+        "SELECT 'k' || g, 'task' || (g % 100), 'user' || (g % 100), 'S' || (g % 20), 'root://s//src/' || g, "
+        "'S' || ((g / 20) % 20), 'root://d//dst/' || g, "
+        "CASE WHEN g % 150 = 0 THEN 'QUEUED' WHEN g % 1000 = 1 THEN 'ACTIVE' ELSE 'DONE' END, "
+        "to_timestamp(0), now(), now() - interval '2 days', now() FROM generate_series(1, 300000) g");
+    tdb_->Exec(
+        "INSERT INTO attempts (transfer_id, attempt, backend_job_id, result, source_site, destination_site, "
+        "finished, bytes, recorded) "
+        "SELECT id, 1, 'j', 'DONE', source_site, destination_site, now(), 1000, "
+        "CASE WHEN id > 299000 THEN now() ELSE now() - interval '2 days' END FROM transfers ORDER BY id");
+    tdb_->Exec("ANALYZE");
+  }
+  static void TearDownTestSuite() { delete tdb_; }
+  void SetUp() override {
+    tdb_->Exec(
+        "CREATE OR REPLACE FUNCTION query_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS "
+        "$$ BEGIN RETURN QUERY EXECUTE q; END $$");
+  }
+  std::string Explain(const std::string& options, const std::string& query) {
+    return tdb_->QueryText(absl::StrCat("SELECT string_agg(p, E'\\n') FROM query_plan($q$EXPLAIN ", options,
+                                        " ", query, "$q$) x(p)"));
+  }
+  static testing::TestDatabase* tdb_;
+};
+testing::TestDatabase* MonitoringPlansTest::tdb_ = nullptr;
+
+TEST_F(MonitoringPlansTest, TheSnapshotNeverScansTransfersOrAttempts) {
+  ASSERT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_queue"), 2000);
+  ASSERT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_live"), 300);
+  for (const std::string& query : PgStatsRepository::SnapshotQueries()) {
+    const std::string plan = Explain("", query);
+    EXPECT_THAT(plan, Not(HasSubstr("Seq Scan on transfers"))) << query << "\n" << plan;
+    EXPECT_THAT(plan, Not(HasSubstr("Seq Scan on attempts"))) << query << "\n" << plan;
+  }
+  // The whole snapshot, as run: it reads what is queued and in flight, and gets it right.
+  PgStatsRepository repo(tdb_->db());
+  auto snap = repo.Snapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  int64_t queued = 0, in_flight = 0;
+  for (const auto& q : snap->queues) queued += q.queued;
+  for (const auto& f : snap->in_flight) in_flight += f.files;
+  EXPECT_EQ(queued, 2000);
+  EXPECT_EQ(in_flight, 300);
+  EXPECT_EQ(snap->users.size(), 3u);  // user0 and user50 have queued files, user1 files in flight
+}
+
+TEST_F(MonitoringPlansTest, AttemptsAreReadFromTheNewestBackwardsOrByIdRange) {
+  // The refresh reads the attempts after its watermark through the primary key.
+  const std::string after = Explain("", "SELECT * FROM attempts WHERE id > 299500 ORDER BY id LIMIT 5000");
+  EXPECT_THAT(after, HasSubstr("attempts_pkey"));
+  // At start, the last hour is found by walking back from the newest attempt: the rows it reads are the
+  // hour's 1,000 and the first older one, not the 300,000.
+  const std::string back = Explain("(ANALYZE, COSTS OFF, TIMING OFF)",
+                                   "SELECT id FROM attempts WHERE recorded < now() - make_interval(secs => "
+                                   "3630) ORDER BY id DESC LIMIT 1");
+  EXPECT_THAT(back, HasSubstr("Index Scan Backward using attempts_pkey"));
+  int64_t removed = -1;
+  for (absl::string_view line : absl::StrSplit(back, '\n')) {
+    if (absl::StrContains(line, "Rows Removed by Filter: ")) {
+      ASSERT_TRUE(absl::SimpleAtoi(line.substr(line.rfind(' ') + 1), &removed)) << line;
+    }
+  }
+  EXPECT_EQ(removed, 1000) << back;
+  PgStatsRepository repo(tdb_->db());
+  auto id = repo.AttemptIdBefore(absl::Seconds(3630));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(tdb_->QueryInt(absl::StrCat("SELECT count(*) FROM attempts WHERE id > ", *id)), 1000);
 }
 
 }  // namespace
