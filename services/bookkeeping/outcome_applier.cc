@@ -14,7 +14,9 @@ OutcomeApplier::OutcomeApplier(db::OutcomeRepository& repo, RetryPolicy policy, 
       clock_(clock),
       outcomes_(metrics.AddCounter("aso_bookkeeping_outcomes_total",
                                    "Outcomes applied, by decision and failure class.",
-                                   {"decision", "failure_class"})) {}
+                                   {"decision", "failure_class"})) {
+  outcomes_.Inc({"done", ""}, 0);
+}
 
 absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
   const absl::Time now = clock_.Now();

@@ -69,7 +69,11 @@ Publisher::Publisher(db::PublicationRepository& repo, ExternalCatalog* external,
           metrics.AddCounter("aso_bookkeeping_published_total", "Files entered in the file catalog.", {})),
       deliveries_(metrics.AddCounter("aso_bookkeeping_publication_deliveries_total",
                                      "Deliveries of catalog entries to the external catalog, by result.",
-                                     {"result"})) {}
+                                     {"result"})) {
+  // Every series exists from the start (at 0), so rate() and the dashboards see it before the first event.
+  published_.Inc({}, 0);
+  for (const char* r : {"delivered", "retry"}) deliveries_.Inc({r}, 0);
+}
 
 absl::StatusOr<int> Publisher::RunOnce() {
   const absl::Time now = clock_.Now();

@@ -16,7 +16,9 @@ SourceCleaner::SourceCleaner(db::CleanupRepository& repo, StorageStub& storage, 
       config_(config),
       cleanups_(metrics.AddCounter(
           "aso_bookkeeping_cleanups_total",
-          "Deletions of temporary sources, by result (deleted, gone, retry, failed).", {"result"})) {}
+          "Deletions of temporary sources, by result (deleted, gone, retry, failed).", {"result"})) {
+  for (const char* r : {"deleted", "gone", "retry", "failed"}) cleanups_.Inc({r}, 0);
+}
 
 absl::StatusOr<int> SourceCleaner::RunOnce() {
   auto due = repo_.TakeDue(config_.batch, config_.hold, clock_.Now());

@@ -74,7 +74,9 @@ BackendRunner::BackendRunner(db::BackendJobRepository& jobs, const backend::Tran
       up_(metrics.AddGauge("aso_fts3_up", "1 when the FTS3 server answers /whoami, else 0.", {"endpoint"})),
       credential_errors_(metrics.AddCounter(
           "aso_fts3_credential_errors_total",
-          "FTS3 answers 419: no delegated credential, or one that expires within the hour.", {"endpoint"})) {}
+          "FTS3 answers 419: no delegated credential, or one that expires within the hour.", {"endpoint"})) {
+  credential_errors_.Inc({backend_.endpoint()}, 0);
+}
 
 void BackendRunner::CheckHealth() {
   const absl::Time now = clock_.Now();

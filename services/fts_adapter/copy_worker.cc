@@ -83,7 +83,9 @@ CopyWorker::CopyWorker(db::BackendJobRepository& jobs, std::unique_ptr<backend::
       copied_bytes_(metrics.AddCounter("aso_adapter_copied_bytes_total",
                                        "Bytes written by running copies, as they progress (rate() is the "
                                        "backend's throughput).",
-                                       {})) {}
+                                       {})) {
+  copied_bytes_.Inc({}, 0);
+}
 
 CopyWorker::~CopyWorker() {
   if (next_.empty()) return;

@@ -37,7 +37,14 @@ IngestService::IngestService(db::TransferRepository& transfers, db::SiteReposito
                                               "SubmitTransfers calls refused, by reason.", {"reason"})),
       denied_(metrics.AddCounter("aso_ingest_calls_denied_total",
                                  "Calls refused for authentication or authorization, by RPC and code.",
-                                 {"rpc", "code"})) {}
+                                 {"rpc", "code"})) {
+  // Every refusal reason (the fixed set of SubmitTransfers' refuse()) exists from the start, at 0.
+  for (const char* reason : {"invalid_files", "invalid_request", "wrong_user", "unauthenticated",
+                             "permission_denied", "quota", "rate_limit", "database"}) {
+    submissions_refused_.Inc({reason}, 0);
+  }
+  for (const char* code : {"UNAUTHENTICATED", "PERMISSION_DENIED"}) denied_.Inc({"SubmitTransfers", code}, 0);
+}
 
 absl::Status IngestService::CheckTaskAccess(const auth::Principal& principal, const std::string& task_id) {
   auto owner = transfers_.TaskOwner(task_id);

@@ -14,7 +14,6 @@ namespace {
 constexpr double kHour = 3600;
 constexpr double kBucket = 10;  // seconds per throughput bucket
 constexpr char kOtherUsers[] = "(other)";
-const std::vector<std::string> kInFlightStates = {"SUBMITTING", "SUBMITTED", "ACTIVE"};
 
 double Age(double now, double then) { return then > 0 ? std::max(now - then, 0.0) : 0; }
 
@@ -149,32 +148,22 @@ double FleetStats::Throughput(const LinkTotals& t, double now, double window_sec
 }
 
 void FleetStats::Export(const db::FleetSnapshot& snap) {
-  // Link series are set in place, never dropped and re-added, so a scrape never misses one: a link that
-  // emptied reads 0.
-  std::set<std::vector<std::string>> states_now;
+  // Every link seen (queued, in flight, configured or with finished attempts) has a series for each
+  // non-terminal state and each per-link gauge, set in place, never dropped: a link that emptied reads 0.
+  std::map<std::vector<std::string>, int64_t> states;       // {source, destination, state} -> files
   std::map<LinkKey, std::pair<int64_t, double>> in_flight;  // files, oldest claim
   for (const auto& q : snap.queues) {
-    transfers_.Set({q.source_site, q.destination_site, "QUEUED"}, static_cast<double>(q.queued));
-    states_now.insert({q.source_site, q.destination_site, "QUEUED"});
+    states[{q.source_site, q.destination_site, "QUEUED"}] = q.queued;
     queue_ready_.Set({q.source_site, q.destination_site}, static_cast<double>(q.ready));
     oldest_waiting_.Set({q.source_site, q.destination_site}, Age(snap.now, q.oldest_created));
     links_seen_[{q.source_site, q.destination_site}] = true;
   }
   for (const auto& f : snap.in_flight) {
-    transfers_.Set({f.source_site, f.destination_site, f.state}, static_cast<double>(f.files));
-    states_now.insert({f.source_site, f.destination_site, f.state});
+    states[{f.source_site, f.destination_site, f.state}] += f.files;
     auto& [files, oldest] = in_flight[{f.source_site, f.destination_site}];
     files += f.files;
     if (f.oldest_claimed > 0 && (oldest == 0 || f.oldest_claimed < oldest)) oldest = f.oldest_claimed;
     links_seen_[{f.source_site, f.destination_site}] = true;
-  }
-  for (const auto& labels : link_series_) {
-    if (!states_now.contains(labels)) transfers_.Set(labels, 0);
-  }
-  for (const auto& labels : states_now) {
-    if (std::find(link_series_.begin(), link_series_.end(), labels) == link_series_.end()) {
-      link_series_.push_back(labels);
-    }
   }
   for (const auto& l : snap.links) {
     limit_current_.Set({l.source_site, l.destination_site}, l.optimized_active);
@@ -187,6 +176,11 @@ void FleetStats::Export(const db::FleetSnapshot& snap) {
   for (const auto& q : snap.queues) queued_links.insert({q.source_site, q.destination_site});
   for (const auto& [link, unused] : links_seen_) {
     const std::vector<std::string> labels = {link.first, link.second};
+    for (const char* state : {"QUEUED", "SUBMITTING", "SUBMITTED", "ACTIVE"}) {
+      auto n = states.find({link.first, link.second, state});
+      transfers_.Set({link.first, link.second, state},
+                     n == states.end() ? 0 : static_cast<double>(n->second));
+    }
     if (!queued_links.contains(link)) {
       queue_ready_.Set(labels, 0);
       oldest_waiting_.Set(labels, 0);

@@ -85,9 +85,8 @@ class FleetStats {
   absl::flat_hash_set<int64_t> seen_ ABSL_GUARDED_BY(mu_);     // ids read above the watermark
   std::map<LinkKey, LinkTotals> totals_ ABSL_GUARDED_BY(mu_);  // counted since count_from_
   db::FleetSnapshot snapshot_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::vector<std::string>> link_series_ ABSL_GUARDED_BY(mu_);  // aso_transfers label sets
-  absl::flat_hash_set<std::string> top_users_ ABSL_GUARDED_BY(mu_);         // users with their own series
-  std::map<LinkKey, bool> links_seen_ ABSL_GUARDED_BY(mu_);                 // links with gauge series
+  absl::flat_hash_set<std::string> top_users_ ABSL_GUARDED_BY(mu_);  // users with their own series
+  std::map<LinkKey, bool> links_seen_ ABSL_GUARDED_BY(mu_);          // links with series, kept for good
 };
 
 }  // namespace aso::monitoring

@@ -58,6 +58,8 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
                                       "Links whose ready files are held after the last round, by reason.",
                                       {"reason"})) {
   backend_available_.Set({config_.backend}, 1);
+  for (const char* r : {"ok", "error"}) rounds_.Inc({r}, 0);
+  submit_errors_.Inc({"UNAVAILABLE"}, 0);
 }
 
 int Scheduler::LinkCeiling(const db::LinkLoad& link) const {

@@ -8,7 +8,8 @@ hold, not what the services claim:
     others are unaffected;
   * a repeated submission returns the same transfer ids and creates nothing;
   * a malformed request is refused with the field named and changes nothing;
-  * /metrics of aso-monitoring counts exactly what was moved;
+  * /metrics of aso-monitoring counts exactly what was moved; every metric the Grafana dashboards and
+    alert rules (deploy/) query appears in a real scrape of the five services;
   * SIGTERM drains every service cleanly.
 
 Usage: stage_out_e2e.py --repo REPO --build BUILD_DIR
@@ -177,6 +178,14 @@ def main():
     catalog = CatalogReceiver(stack.base + 47)
     published = catalog.received
     stack.env["ASO_PUBLISH_WEBHOOK"] = catalog.url
+    # The adapter also routes one link no file takes (site-b -> site-a) to the FTS3 test server, so its
+    # FTS3 metrics are live too.
+    fts3_port = stack.base + 46
+    certs = stack.certs
+    stack.env.update(ASO_BACKEND_ROUTES=f"site-b:site-a=https://127.0.0.1:{fts3_port}",
+                     ASO_FTS3_CERT=f"{certs}/aso-service.pem", ASO_FTS3_KEY=f"{certs}/aso-service.key",
+                     ASO_FTS3_CA_FILE=f"{certs}/ca.pem")
+    fts3_server = None
     failures = []
 
     def check(cond, what):
@@ -194,6 +203,11 @@ def main():
             for name in os.listdir(f"{workdir}/logs"):
                 print(f"--- {name}\n" + open(f"{workdir}/logs/{name}").read()[-3000:])
             raise RuntimeError("aso-local up failed")
+
+        fts3_server = subprocess.Popen(
+            [sys.executable, f"{stack.repo}/tests/fts3/fts3_server.py", "--port", str(fts3_port), "--cert",
+             f"{certs}/server.pem", "--key", f"{certs}/server.key", "--ca", f"{certs}/ca.pem"],
+            stdout=open(f"{workdir}/logs/fts3.log", "w"), stderr=subprocess.STDOUT)
 
         # 200 files: three links (local-disk -> site-a, site-a -> site-b, site-b -> local-disk),
         # two users, sizes 0 B, 1 KiB, 1 KiB, 10 MiB in turn.
@@ -295,7 +309,61 @@ def main():
             got = metric_sum(text, "aso_transfer_attempts_total", source_site=src_site,
                              destination_site=dst_site, result="done")
             check(got == expected, f"{src_site} -> {dst_site}: {got:.0f} done attempts (expected {expected})")
-        check(metric_sum(text, "aso_transfers", state="DONE") == 200, "aso_transfers{state=DONE} = 200")
+        for (src_base, dst_base), (src_site, dst_site) in zip(
+                links, (("local-disk", "site-a"), ("site-a", "site-b"), ("site-b", "local-disk"))):
+            expected = sum(size for u in USERS for s_, d_, size, _ in plan[u]
+                           if s_.startswith(src_base + "/") and d_.startswith(dst_base + "/"))
+            got = metric_sum(text, "aso_transferred_bytes_total", source_site=src_site, destination_site=dst_site)
+            check(got == expected, f"{src_site} -> {dst_site}: {got:.0f} bytes (expected {expected})")
+        check(metric_sum(text, "aso_transfer_failures_total") == 1, "one failed attempt in all, no other class")
+        check(metric_sum(text, "aso_transfer_attempts_total", result="failed") == 1, "one failed attempt")
+        check("\naso_transfer_size_bytes_count 200\n" in text, "200 file sizes in aso_transfer_size_bytes")
+        check(metric_sum(text, "aso_transfers") == 0, "nothing queued or in flight: aso_transfers sums to 0")
+        check(metric_sum(text, "aso_link_active_transfers") == 0, "aso_link_active_transfers are 0")
+        check(metric_sum(text, "aso_user_queued_files") == 0, "no user backlog")
+        rate_1h = metric_sum(text, "aso_link_throughput_bytes_per_second", window="1h")
+        check(abs(rate_1h - total_bytes / 3600) < 1, f"1 h throughput {rate_1h:.1f} B/s = all bytes / 3600 s")
+        # The same figures over gRPC through asoctl.
+        ctl = f"{stack.build}/services/asoctl/asoctl"
+        mon = ["--monitoring", f"127.0.0.1:{stack.base + 5}"]
+        r = subprocess.run([ctl, "stats", "links", *mon], text=True, capture_output=True, env=stack.client_env)
+        row = next((l for l in r.stdout.splitlines() if l.startswith("site-a -> site-b ")), "")
+        check(r.returncode == 0 and row.split()[7:10] == ["67", "1", "99%"],
+              f"asoctl stats links: site-a -> site-b 67 done, 1 failed, 99% ({row or r.stderr.strip()})")
+        r = subprocess.run([ctl, "stats", "sites", *mon], text=True, capture_output=True, env=stack.client_env)
+        check(r.returncode == 0 and re.search(r"^site-b\s+66\s", r.stdout, re.M) is not None,
+              f"asoctl stats sites: site-b sent 66 files ({r.stdout.strip()[-300:]} {r.stderr.strip()})")
+
+        # Every service's scrape: the refusal above is counted under its reason, the FTS3 server is up, and
+        # every metric the dashboards and alert rules query exists.
+        scrapes = []
+        deadline = time.time() + 30
+        while True:
+            texts = {}
+            for i, name in enumerate(("ingest", "scheduler", "fts-adapter", "bookkeeping", "monitoring")):
+                with urllib.request.urlopen(f"http://127.0.0.1:{stack.base + 11 + i}/metrics", timeout=5) as m:
+                    texts[name] = m.read().decode()
+            if metric_sum(texts["fts-adapter"], "aso_fts3_up") == 1 or time.time() > deadline:
+                break
+            time.sleep(1)
+        for name, text_ in texts.items():
+            scrapes.append(f"{workdir}/{name}.metrics")
+            with open(scrapes[-1], "w") as f:
+                f.write(text_)
+        check(metric_sum(texts["ingest"], "aso_ingest_submissions_refused_total", reason="invalid_files") == 1,
+              "ingest counted the malformed request under reason invalid_files")
+        check(metric_sum(texts["fts-adapter"], "aso_fts3_up") == 1, "aso_fts3_up = 1 for the FTS3 test server")
+        check(metric_sum(texts["scheduler"], "aso_scheduler_files_dispatched_total") == 201,
+              "the scheduler dispatched 201 files")
+        check(metric_sum(texts["bookkeeping"], "aso_bookkeeping_outcomes_total", decision="done") == 200,
+              "bookkeeping applied 200 DONE outcomes")
+        for name in texts:
+            check('aso_credential_expiry_timestamp_seconds{credential="server_tls"}' in texts[name],
+                  f"{name} exports its TLS certificate's expiry")
+        dash = subprocess.run([sys.executable, f"{stack.repo}/tests/deploy/check_dashboards.py", "--repo",
+                               stack.repo, "--scrape", *scrapes], text=True, capture_output=True)
+        check(dash.returncode == 0, f"every metric the dashboards and alerts use is in a real scrape "
+                                    f"({(dash.stdout + dash.stderr).strip()[-800:]})")
 
         # A task killed right after submission: every file ends DONE or KILLED, none is left behind,
         # and a killed file was not written.
@@ -535,6 +603,9 @@ def main():
             check("SIGTERM received: draining" in text and "stopped cleanly" in text,
                   f"{name} drained on SIGTERM")
     finally:
+        if fts3_server is not None:
+            fts3_server.terminate()
+            fts3_server.wait(timeout=10)
         if not args.keep:
             stack.local_stack("down", check=False)
             shutil.rmtree(workdir, ignore_errors=True)
