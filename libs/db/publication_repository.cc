@@ -190,4 +190,51 @@ absl::StatusOr<std::vector<bv1::CatalogEntry>> PgPublicationRepository::ListCata
   return out;
 }
 
+absl::StatusOr<std::vector<aso::bookkeeping::v1::OutboxEntry>> PgPublicationRepository::ListOutbox(
+    bool pending_only, int limit) {
+  std::vector<aso::bookkeeping::v1::OutboxEntry> out;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    out.clear();
+    const auto rows = txn.exec_params(
+        "SELECT o.transfer_id, COALESCE(c.lfn, ''), COALESCE(c.dataset, ''), o.attempts, "
+        "       extract(epoch from o.not_before)::float8, extract(epoch from o.delivered)::float8, "
+        "o.last_error "
+        "FROM publication_outbox o LEFT JOIN catalog_entries c ON c.transfer_id = o.transfer_id "
+        "WHERE NOT $1 OR o.delivered IS NULL ORDER BY o.transfer_id LIMIT $2",
+        pending_only, limit);
+    for (const auto& r : rows) {
+      aso::bookkeeping::v1::OutboxEntry e;
+      e.set_transfer_id(r[0].as<int64_t>());
+      e.set_lfn(r[1].as<std::string>());
+      e.set_dataset(r[2].as<std::string>());
+      e.set_attempts(r[3].as<int>());
+      if (r[5].is_null()) {
+        e.mutable_next_attempt()->set_seconds(static_cast<int64_t>(r[4].as<double>()));
+      } else {
+        e.mutable_delivered()->set_seconds(static_cast<int64_t>(r[5].as<double>()));
+      }
+      e.set_last_error(r[6].as<std::string>());
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int> PgPublicationRepository::RetryOutbox(const std::vector<int64_t>& transfer_ids,
+                                                         absl::Time now) {
+  int n = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    n = static_cast<int>(txn.exec_params("UPDATE publication_outbox SET not_before = to_timestamp($2) "
+                                         "WHERE delivered IS NULL AND (cardinality($1::bigint[]) = 0 "
+                                         "OR transfer_id = ANY($1::bigint[]))",
+                                         IntArray(transfer_ids), EpochSeconds(now))
+                             .affected_rows());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
 }  // namespace aso::db

@@ -48,6 +48,12 @@ class PublicationRepository {
   // Catalog entries matching every non-empty field of `query`, newest first.
   virtual absl::StatusOr<std::vector<aso::bookkeeping::v1::CatalogEntry>> ListCatalog(
       const aso::bookkeeping::v1::ListCatalogRequest& query) = 0;
+
+  // The outbox, oldest first (only the undelivered announcements with `pending_only`).
+  virtual absl::StatusOr<std::vector<aso::bookkeeping::v1::OutboxEntry>> ListOutbox(bool pending_only,
+                                                                                    int limit) = 0;
+  // Undelivered announcements (these, or all when `transfer_ids` is empty) become due now. Returns how many.
+  virtual absl::StatusOr<int> RetryOutbox(const std::vector<int64_t>& transfer_ids, absl::Time now) = 0;
 };
 
 class PgPublicationRepository final : public PublicationRepository {
@@ -59,6 +65,9 @@ class PgPublicationRepository final : public PublicationRepository {
   absl::Status RecordDeliveries(const std::vector<Delivery>& deliveries, absl::Time now) override;
   absl::StatusOr<std::vector<aso::bookkeeping::v1::CatalogEntry>> ListCatalog(
       const aso::bookkeeping::v1::ListCatalogRequest& query) override;
+  absl::StatusOr<std::vector<aso::bookkeeping::v1::OutboxEntry>> ListOutbox(bool pending_only,
+                                                                            int limit) override;
+  absl::StatusOr<int> RetryOutbox(const std::vector<int64_t>& transfer_ids, absl::Time now) override;
 
  private:
   Database& db_;

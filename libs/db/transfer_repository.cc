@@ -125,6 +125,9 @@ constexpr char kList[] = R"sql(
     AND ($5 = '' OR t.source_site = $5 OR t.destination_site = $5)
     AND ($7::float8 = 0 OR t.created >= to_timestamp($7::float8))
     AND ($8::float8 = 0 OR t.created < to_timestamp($8::float8))
+    AND ($9 = '' OR t.source_site = $9)
+    AND ($10 = '' OR t.destination_site = $10)
+    AND ($11 = '' OR t.failure_class = $11)
   ORDER BY t.id LIMIT $6)sql";
 
 // The task's files by state, the archived ones (finished long ago, see migration 0010) included.
@@ -516,7 +519,8 @@ absl::StatusOr<TransferPage> PgTransferRepository::List(const TransferFilter& fi
     auto rows = txn.exec_params(absl::StrCat(kSelectTransfer, kList), after, filter.task_id, filter.user,
                                 TextArray(states), filter.site, page_size + 1,
                                 filter.created_after ? EpochSeconds(*filter.created_after) : 0.0,
-                                filter.created_before ? EpochSeconds(*filter.created_before) : 0.0);
+                                filter.created_before ? EpochSeconds(*filter.created_before) : 0.0,
+                                filter.source_site, filter.destination_site, filter.failure_class);
     for (const auto& row : rows) {
       if (static_cast<int>(page.transfers.size()) == page_size) {
         page.next_page_token = absl::StrCat(page.transfers.back().id());
@@ -528,6 +532,33 @@ absl::StatusOr<TransferPage> PgTransferRepository::List(const TransferFilter& fi
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<TaskPage> PgTransferRepository::ListTasks(const std::string& user, int page_size,
+                                                         const std::string& page_token, absl::Time now) {
+  std::vector<std::string> ids;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    ids.clear();
+    for (const auto& r : txn.exec_params("SELECT task_id FROM tasks WHERE ($1 = '' OR username = $1) "
+                                         "AND task_id > $2 ORDER BY task_id LIMIT $3",
+                                         user, page_token, page_size + 1)) {
+      ids.push_back(r[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  TaskPage page;
+  for (const std::string& id : ids) {
+    if (static_cast<int>(page.tasks.size()) == page_size) {
+      page.next_page_token = page.tasks.back().task_id();
+      break;
+    }
+    auto summary = Summarize(id, now);
+    if (absl::IsNotFound(summary.status())) continue;  // a task whose files were all archived long ago
+    if (!summary.ok()) return summary.status();
+    page.tasks.push_back(std::move(*summary));
+  }
   return page;
 }
 

@@ -36,6 +36,14 @@ struct TransferFilter {
   std::string site;                          // source or destination
   std::optional<absl::Time> created_after;   // inclusive
   std::optional<absl::Time> created_before;  // exclusive
+  std::string source_site;                   // the link's ends
+  std::string destination_site;
+  std::string failure_class;  // the last failure's class name ("SOURCE", ...)
+};
+
+struct TaskPage {
+  std::vector<TaskSummary> tasks;
+  std::string next_page_token;  // empty on the last page
 };
 
 // Which transfers a kill applies to: a task, some ids, or both (ids within the task). When `user` is set,
@@ -90,6 +98,9 @@ class TransferRepository {
   // Counts by state, failures, progress and the completion estimate at `now`. NOT_FOUND if the task has
   // no transfers.
   virtual absl::StatusOr<TaskSummary> Summarize(const std::string& task_id, absl::Time now) = 0;
+  // Tasks in task id order (of `user` when set), each summarized; INVALID_ARGUMENT for a bad token.
+  virtual absl::StatusOr<TaskPage> ListTasks(const std::string& user, int page_size,
+                                             const std::string& page_token, absl::Time now) = 0;
   // Kills the selected live transfers with `reason`. INVALID_ARGUMENT for an empty selector. Terminal
   // transfers are left as they are.
   virtual absl::StatusOr<KillResult> Kill(const KillSelector& selector, const std::string& reason,
@@ -123,6 +134,8 @@ class PgTransferRepository final : public TransferRepository {
   absl::StatusOr<TransferPage> List(const TransferFilter& filter, int page_size,
                                     const std::string& page_token, absl::Time now) override;
   absl::StatusOr<TaskSummary> Summarize(const std::string& task_id, absl::Time now) override;
+  absl::StatusOr<TaskPage> ListTasks(const std::string& user, int page_size, const std::string& page_token,
+                                     absl::Time now) override;
   absl::StatusOr<KillResult> Kill(const KillSelector& selector, const std::string& reason,
                                   absl::Time now) override;
   absl::StatusOr<RetryResult> Retry(const KillSelector& selector, absl::Time now) override;

@@ -2,10 +2,12 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "aso/common/v1/common.grpc.pb.h"
 #include "libs/auth/flags.h"
 #include "libs/common/logging.h"
 #include "libs/db/migrations.h"
 #include "libs/server/grpc_server.h"
+#include "libs/server/grpc_status.h"
 
 ABSL_FLAG(std::string, db, "",
           "PostgreSQL connection string, e.g. postgresql://aso@db:5432/aso (env ASO_DB)");
@@ -66,6 +68,8 @@ void ExportCredentialExpiry(metrics::Metrics& metrics, const std::string& creden
 absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service) {
   InitLogging(config.program, config.log_level);
   ServiceRuntime rt;
+  rt.service = service;
+  rt.started = absl::Now();
   rt.config = config;
   auto authenticator = auth::Authenticator::Create(config.auth);
   if (!authenticator.ok()) return authenticator.status();
@@ -83,8 +87,35 @@ absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const st
   return rt;
 }
 
+namespace {
+
+// What runs here, for asoctl health. Open to any caller, like grpc.health.v1.
+class ServiceInfoService final : public aso::common::v1::ServiceInfo::Service {
+ public:
+  explicit ServiceInfoService(ServiceRuntime& runtime) : runtime_(runtime) {}
+  grpc::Status GetServiceInfo(grpc::ServerContext*, const aso::common::v1::GetServiceInfoRequest*,
+                              aso::common::v1::ServiceInfoResponse* response) override {
+    response->set_service(runtime_.service);
+    response->set_version(ASO_VERSION);
+    response->set_commit(ASO_GIT_COMMIT);
+    auto schema = db::CurrentSchemaVersion(*runtime_.db);
+    if (!schema.ok()) return ToGrpcStatus(schema.status());
+    response->set_schema_version(*schema);
+    response->mutable_started()->set_seconds(absl::ToUnixSeconds(runtime_.started));
+    return grpc::Status::OK;
+  }
+
+ private:
+  ServiceRuntime& runtime_;
+};
+
+}  // namespace
+
 int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_name,
                      const std::vector<grpc::Service*>& services, const std::vector<PeriodicLoop*>& loops) {
+  ServiceInfoService info(runtime);
+  std::vector<grpc::Service*> all = services;
+  all.push_back(&info);
   ServerOptions options;
   options.service_name = grpc_service_name;
   options.listen = runtime.config.listen;
@@ -95,7 +126,7 @@ int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_na
     return 1;
   }
   options.credentials = *credentials;
-  auto server = GrpcServer::Start(options, services, *runtime.metrics);
+  auto server = GrpcServer::Start(options, all, *runtime.metrics);
   if (!server.ok()) {
     ASO_LOG(ERROR, server.status().message());
     return 1;

@@ -37,6 +37,8 @@ absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
                                                    const std::string& default_metrics_listen);
 
 struct ServiceRuntime {
+  std::string service;  // "ingest", ...
+  absl::Time started;
   CommonConfig config;
   std::unique_ptr<db::Database> db;
   std::unique_ptr<metrics::Metrics> metrics;
@@ -52,8 +54,9 @@ void ExportCredentialExpiry(metrics::Metrics& metrics, const std::string& creden
 // migrates it), and starts the metrics endpoint.
 absl::StatusOr<ServiceRuntime> StartRuntime(const CommonConfig& config, const std::string& service);
 
-// Serves `services` and runs `loops` until SIGTERM/SIGINT, then stops the loops, drains the server and
-// returns the process exit code (0 after a clean drain, 1 if the server could not start).
+// Serves `services` (and aso.common.v1.ServiceInfo: service, version, schema) and runs `loops` until
+// SIGTERM/SIGINT, then stops the loops, drains the server and returns the process exit code (0 after a clean
+// drain, 1 if the server could not start).
 int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_name,
                      const std::vector<grpc::Service*>& services, const std::vector<PeriodicLoop*>& loops);
 

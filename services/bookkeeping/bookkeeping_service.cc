@@ -156,4 +156,33 @@ grpc::Status BookkeepingService::ListCatalog(grpc::ServerContext* ctx, const v1:
   return grpc::Status::OK;
 }
 
+grpc::Status BookkeepingService::ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* request,
+                                            v1::ListOutboxResponse* response) {
+  if (auto p = auth::Authorize(auth_, *ctx, "ListOutbox", {auth::Role::kAdmin}); !p.ok()) {
+    return server::ToGrpcStatus(p.status());
+  }
+  if (request->limit() < 0 || request->limit() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError("limit must be 0 (the default, 100) to 10000"));
+  }
+  auto entries = catalog_.ListOutbox(request->pending_only(), request->limit() == 0 ? 100 : request->limit());
+  if (!entries.ok()) return ToGrpcStatus(entries.status());
+  for (auto& e : *entries) *response->add_entries() = std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::Status BookkeepingService::RetryOutbox(grpc::ServerContext* ctx, const v1::RetryOutboxRequest* request,
+                                             v1::RetryOutboxResponse* response) {
+  auto p = auth::Authorize(auth_, *ctx, "RetryOutbox", {auth::Role::kAdmin});
+  if (!p.ok()) return server::ToGrpcStatus(p.status());
+  if (request->transfer_ids_size() > 10000) {
+    return ToGrpcStatus(absl::InvalidArgumentError("at most 10000 transfer_ids per call"));
+  }
+  auto n =
+      catalog_.RetryOutbox({request->transfer_ids().begin(), request->transfer_ids().end()}, clock_.Now());
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  response->set_rescheduled(*n);
+  ASO_LOG(INFO, "outbox retry by ", p->name, ": ", *n, " announcement(s) due now");
+  return grpc::Status::OK;
+}
+
 }  // namespace aso::bookkeeping

@@ -34,6 +34,10 @@ class BookkeepingService final : public aso::bookkeeping::v1::Bookkeeping::Servi
                            v1::ImportSitesResponse* response) override;
   grpc::Status ListCatalog(grpc::ServerContext* ctx, const v1::ListCatalogRequest* request,
                            v1::ListCatalogResponse* response) override;
+  grpc::Status ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* request,
+                          v1::ListOutboxResponse* response) override;
+  grpc::Status RetryOutbox(grpc::ServerContext* ctx, const v1::RetryOutboxRequest* request,
+                           v1::RetryOutboxResponse* response) override;
 
  private:
   OutcomeApplier& applier_;

@@ -6,6 +6,7 @@
 #include "libs/common/logging.h"
 #include "libs/db/pg_util.h"
 #include "libs/server/grpc_status.h"
+#include "libs/transfer/state.h"
 
 namespace aso::ingest {
 namespace cv1 = aso::common::v1;
@@ -250,12 +251,54 @@ grpc::Status IngestService::ListTransfers(grpc::ServerContext* ctx, const v1::Li
     }
     filter.states.push_back(static_cast<cv1::TransferState>(s));
   }
+  filter.source_site = request->source_site();
+  filter.destination_site = request->destination_site();
+  if (request->failure_class() != cv1::FAILURE_CLASS_UNSPECIFIED) {
+    if (!cv1::FailureClass_IsValid(request->failure_class())) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("failure_class: invalid value ", static_cast<int>(request->failure_class()))));
+    }
+    filter.failure_class = std::string(transfer::FailureClassName(request->failure_class()));
+  }
   if (request->has_created_after()) filter.created_after = TimeOf(request->created_after());
   if (request->has_created_before()) filter.created_before = TimeOf(request->created_before());
   auto page = transfers_.List(filter, page_size, request->page_token(), clock_.Now());
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (auto& t : page->transfers) *response->add_transfers() = std::move(t);
   response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status IngestService::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* request,
+                                      v1::ListTasksResponse* response) {
+  auto principal = auth::Authorize(auth_, *ctx, "ListTasks", kPublicRoles);
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  const int page_size = request->page_size() == 0 ? 50 : request->page_size();
+  if (page_size < 0 || page_size > 500)
+    return ToGrpcStatus(absl::InvalidArgumentError("page_size must be 1..500"));
+  std::string user = request->user();
+  if (principal->role != auth::Role::kAdmin) {
+    if (!user.empty() && user != principal->name) {
+      return ToGrpcStatus(absl::PermissionDeniedError(
+          absl::StrCat("user ", principal->name, " may not list the tasks of ", user)));
+    }
+    user = principal->name;
+  }
+  auto page = transfers_.ListTasks(user, page_size, request->page_token(), clock_.Now());
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (auto& t : page->tasks) *response->add_tasks() = std::move(t);
+  response->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status IngestService::Whoami(grpc::ServerContext* ctx, const v1::WhoamiRequest*,
+                                   v1::WhoamiResponse* response) {
+  auto principal = auth::Authorize(auth_, *ctx, "Whoami");  // any role
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  response->set_name(principal->name);
+  response->set_role(std::string(auth::RoleName(principal->role)));
+  response->set_method(principal->mechanism);
+  response->set_subject(principal->subject);
   return grpc::Status::OK;
 }
 

@@ -39,6 +39,10 @@ class IngestService final : public aso::ingest::v1::Ingest::Service {
                            aso::common::v1::Transfer* response) override;
   grpc::Status ListTransfers(grpc::ServerContext* ctx, const v1::ListTransfersRequest* request,
                              v1::ListTransfersResponse* response) override;
+  grpc::Status ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* request,
+                         v1::ListTasksResponse* response) override;
+  grpc::Status Whoami(grpc::ServerContext* ctx, const v1::WhoamiRequest* request,
+                      v1::WhoamiResponse* response) override;
   grpc::Status GetTaskSummary(grpc::ServerContext* ctx, const v1::GetTaskSummaryRequest* request,
                               aso::common::v1::TaskSummary* response) override;
   grpc::Status KillTransfers(grpc::ServerContext* ctx, const v1::KillTransfersRequest* request,

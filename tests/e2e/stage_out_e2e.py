@@ -327,8 +327,8 @@ def main():
         ctl = f"{stack.build}/services/asoctl/asoctl"
         mon = ["--monitoring", f"127.0.0.1:{stack.base + 5}"]
         r = subprocess.run([ctl, "stats", "links", *mon], text=True, capture_output=True, env=stack.client_env)
-        row = next((l for l in r.stdout.splitlines() if l.startswith("site-a -> site-b ")), "")
-        check(r.returncode == 0 and row.split()[7:10] == ["67", "1", "99%"],
+        row = next((l for l in r.stdout.splitlines() if l.split()[:2] == ["site-a", "site-b"]), "")
+        check(r.returncode == 0 and row.split()[6:9] == ["67", "1", "99%"],
               f"asoctl stats links: site-a -> site-b 67 done, 1 failed, 99% ({row or r.stderr.strip()})")
         r = subprocess.run([ctl, "stats", "sites", *mon], text=True, capture_output=True, env=stack.client_env)
         check(r.returncode == 0 and re.search(r"^site-b\s+66\s", r.stdout, re.M) is not None,
