@@ -66,6 +66,8 @@ struct Scenario {
   std::map<std::string, double> failures;  // class name -> probability per attempt
   std::vector<Site> sites;
   int link_max_active = 100, max_attempts = 5;
+  absl::Duration optimizer_interval = absl::Seconds(5);
+  bool optimize = true;
 };
 
 absl::Duration Dur(const YAML::Node& n, absl::Duration def) {
@@ -128,6 +130,8 @@ Scenario Load(const std::string& path) {
   if (auto sc = y["scheduler"]) {
     if (sc["link_max_active"]) s.link_max_active = sc["link_max_active"].as<int>();
     if (sc["max_attempts"]) s.max_attempts = sc["max_attempts"].as<int>();
+    s.optimizer_interval = Dur(sc["optimizer_interval"], s.optimizer_interval);
+    if (sc["optimize"]) s.optimize = sc["optimize"].as<bool>();
   }
   return s;
 }
@@ -289,6 +293,8 @@ int main(int argc, char** argv) {
   sc.default_site_max_active = 1000;
   sc.max_claim_per_link = 1000;
   sc.backend = "sim";
+  sc.optimize = s.optimize;
+  sc.optimizer_interval = s.optimizer_interval;
   aso::scheduler::Scheduler scheduler(sched_repo, backend, clock, sc, *metrics);
   aso::bookkeeping::RetryPolicyConfig rc;
   rc.max_attempts = s.max_attempts;

@@ -18,6 +18,14 @@ int EffectiveLimit(const db::LinkLoad& link, int ceiling, const OptimizerConfig&
   return std::clamp(link.optimized_active, range.low, range.high);
 }
 
+double SuccessUpperBound(int64_t done, int64_t finished, double z) {
+  if (finished <= 0) return 1;
+  const double n = static_cast<double>(finished), p = static_cast<double>(done) / n, z2 = z * z;
+  const double center = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const double margin = z * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n);
+  return std::min(1.0, center + margin);
+}
+
 db::LinkDecision Decide(const db::LinkLoad& link, int ceiling, const db::LinkOutcomes& window,
                         absl::Duration window_length, const OptimizerConfig& config) {
   const LinkRange range = RangeFor(ceiling, config);
@@ -30,9 +38,12 @@ db::LinkDecision Decide(const db::LinkLoad& link, int ceiling, const db::LinkOut
     return d;
   }
   d.success_rate = static_cast<double>(window.done) / static_cast<double>(finished);
-  d.throughput = static_cast<double>(window.bytes) / absl::ToDoubleSeconds(window_length);
+  const double measured = static_cast<double>(window.bytes) / absl::ToDoubleSeconds(window_length);
   const double previous = link.throughput;
-  if (d.success_rate < config.min_success_rate) {
+  d.throughput = previous > 0
+                     ? config.throughput_smoothing * measured + (1 - config.throughput_smoothing) * previous
+                     : measured;
+  if (SuccessUpperBound(window.done, finished, config.failure_confidence_z) < config.min_success_rate) {
     d.optimized_active =
         std::max(range.low, static_cast<int>(std::floor(current * config.shrink_on_failure)));
     d.reason = absl::StrFormat("shrinking: success rate %.1f%% < %.0f%%", 100 * d.success_rate,

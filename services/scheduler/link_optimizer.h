@@ -21,7 +21,17 @@ struct OptimizerConfig {
   double rising = 1.02;             // throughput above previous * rising counts as rising
   double falling = 0.85;            // below previous * falling counts as falling
   int min_outcomes = 1;             // finished attempts in a window needed to decide anything
+  // Failures shrink a link only when its success rate is below min_success_rate with this confidence (the
+  // upper end of a one-sided Wilson interval, z): one failure among a few copies is not a failing link.
+  double failure_confidence_z = 1.28;  // 90%
+  // The throughput compared from window to window is smoothed (exponential moving average with this
+  // weight for the newest window), so the sizes of the few files that finished in a window do not make it
+  // look like the link slowed down.
+  double throughput_smoothing = 0.5;
 };
+
+// The upper end of the one-sided Wilson score interval of a success rate of `done` out of `finished`.
+double SuccessUpperBound(int64_t done, int64_t finished, double z);
 
 // The range of a link: [min(min_active, ceiling), ceiling].
 struct LinkRange {

@@ -110,5 +110,29 @@ TEST(LinkOptimizerTest, HoldsWithoutOutcomesAndNeverLeavesTheRange) {
   EXPECT_EQ(d.optimized_active, 100);
 }
 
+// A random failure or two among many copies (a few percent, as every busy link has) and one window of
+// large files are noise: a backlogged link keeps its limit.
+TEST(LinkOptimizerTest, NoiseDoesNotShrinkABusyLink) {
+  OptimizerConfig config;
+  db::LinkLoad busy = Link(40, 10'000'000);
+  busy.queued_ready = 1000;
+  busy.active = 40;
+  auto d = Decide(busy, 100, db::LinkOutcomes{"A", "B", 29, 1, 50'000'000}, absl::Seconds(5), config);
+  EXPECT_GE(d.optimized_active, 40) << d.reason;  // 1 failure in 30: not confidently below 97%
+  // A window of smaller files (8 MB/s instead of 10): the smoothed throughput, 9 MB/s, holds.
+  d = Decide(busy, 100, db::LinkOutcomes{"A", "B", 30, 0, 40'000'000}, absl::Seconds(5), config);
+  EXPECT_EQ(d.optimized_active, 40) << d.reason;
+  EXPECT_DOUBLE_EQ(d.throughput, 9'000'000);
+  // A link that really fails is shrunk: 5 failures in 30.
+  d = Decide(busy, 100, db::LinkOutcomes{"A", "B", 25, 5, 50'000'000}, absl::Seconds(5), config);
+  EXPECT_EQ(d.optimized_active, 20) << d.reason;
+}
+
+TEST(LinkOptimizerTest, SuccessUpperBound) {
+  EXPECT_NEAR(SuccessUpperBound(29, 30, 1.28), 0.990, 0.002);
+  EXPECT_LT(SuccessUpperBound(25, 30, 1.28), 0.97);
+  EXPECT_EQ(SuccessUpperBound(0, 0, 1.28), 1);
+}
+
 }  // namespace
 }  // namespace aso::scheduler
