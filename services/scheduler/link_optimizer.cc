@@ -52,7 +52,8 @@ db::LinkDecision Decide(const db::LinkLoad& link, int ceiling, const db::LinkOut
     // Less work than the limit allows: the throughput says nothing about what the link could carry.
     d.reason =
         absl::StrFormat("holding: the link does not use its limit (%d active, nothing ready)", link.active);
-  } else if (previous > 0 && d.throughput < previous * config.falling) {
+  } else if (previous > 0 && d.throughput < previous * config.falling &&
+             finished >= config.min_outcomes_to_slow_down) {
     d.optimized_active = std::max(
         range.low, std::min(current - 1, static_cast<int>(std::floor(current * config.shrink_on_slowdown))));
     d.reason =

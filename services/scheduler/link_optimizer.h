@@ -28,6 +28,9 @@ struct OptimizerConfig {
   // weight for the newest window), so the sizes of the few files that finished in a window do not make it
   // look like the link slowed down.
   double throughput_smoothing = 0.5;
+  // A fall of the throughput shrinks a link only when the window holds this many finished copies: over a
+  // handful of files it measures their sizes, not the link.
+  int min_outcomes_to_slow_down = 10;
 };
 
 // The upper end of the one-sided Wilson score interval of a success rate of `done` out of `finished`.

@@ -123,6 +123,9 @@ TEST(LinkOptimizerTest, NoiseDoesNotShrinkABusyLink) {
   d = Decide(busy, 100, db::LinkOutcomes{"A", "B", 30, 0, 40'000'000}, absl::Seconds(5), config);
   EXPECT_EQ(d.optimized_active, 40) << d.reason;
   EXPECT_DOUBLE_EQ(d.throughput, 9'000'000);
+  // Three small files in a window measure their sizes, not the link.
+  d = Decide(busy, 100, db::LinkOutcomes{"A", "B", 3, 0, 3'000'000}, absl::Seconds(5), config);
+  EXPECT_EQ(d.optimized_active, 40) << d.reason;
   // A link that really fails is shrunk: 5 failures in 30.
   d = Decide(busy, 100, db::LinkOutcomes{"A", "B", 25, 5, 50'000'000}, absl::Seconds(5), config);
   EXPECT_EQ(d.optimized_active, 20) << d.reason;
