@@ -376,10 +376,15 @@ grpc::Status IngestService::WatchTask(grpc::ServerContext* ctx, const v1::WatchT
     }
     cursor = page->cursor;
     if (page->changed.empty()) {
-      // Sleep in short steps so a cancelled stream or a drain ends promptly.
+      // Wait for a change (WakeWatchers) or the poll interval, in short steps so a cancelled stream or a
+      // drain ends promptly.
+      absl::MutexLock lock(&wake_mu_);
+      const int64_t seen = wake_generation_;
       const absl::Time until = absl::Now() + ingest_limits_.watch_poll;
-      while (absl::Now() < until && !ctx->IsCancelled() && !stopping_)
-        absl::SleepFor(absl::Milliseconds(100));
+      auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) { return wake_generation_ != seen; };
+      while (absl::Now() < until && !ctx->IsCancelled() && !stopping_ &&
+             !wake_mu_.AwaitWithTimeout(absl::Condition(&changed), absl::Milliseconds(100))) {
+      }
     }
   }
   return grpc::Status::OK;

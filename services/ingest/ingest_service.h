@@ -54,6 +54,12 @@ class IngestService final : public aso::ingest::v1::Ingest::Service {
 
   // Ends running WatchTask streams (for a drain).
   void StopWatches() { stopping_ = true; }
+  // Transfers changed state (PostgreSQL's NOTIFY): idle WatchTask streams look again now instead of at their
+  // next poll.
+  void WakeWatchers() {
+    absl::MutexLock lock(&wake_mu_);
+    ++wake_generation_;
+  }
 
  private:
   // OK when the caller may act on the task (its owner, an admin or a service); NOT_FOUND for an unknown
@@ -77,6 +83,8 @@ class IngestService final : public aso::ingest::v1::Ingest::Service {
   metrics::CounterVec denied_;
   std::atomic<int> watches_{0};
   std::atomic<bool> stopping_{false};
+  absl::Mutex wake_mu_;
+  int64_t wake_generation_ ABSL_GUARDED_BY(wake_mu_) = 0;
 
   struct Bucket {
     double tokens = 0;

@@ -3,6 +3,7 @@
 
 #include "absl/flags/flag.h"
 #include "libs/common/env_flags.h"
+#include "libs/db/notification_listener.h"
 #include "libs/db/site_repository.h"
 #include "libs/db/transfer_repository.h"
 #include "libs/server/grpc_server.h"
@@ -45,5 +46,9 @@ int main(int argc, char** argv) {
   }
   aso::ingest::IngestService service(transfers, sites, aso::RealClock::Get(), limits, *rt->metrics, *rt->auth,
                                      ingest_limits);
+  // A task's watchers hear of its files' changes within milliseconds (NOTIFY), not at their next poll.
+  aso::db::NotificationListener changes(config->db, {aso::db::kTransfersQueuedChannel},
+                                        [&](const std::string&) { service.WakeWatchers(); });
+  changes.Start();
   return aso::server::ServeUntilSignal(*rt, "aso.ingest.v1.Ingest", {&service}, {});
 }
