@@ -390,8 +390,9 @@ int main(int argc, char** argv) {
     if (now == arrivals_end - s.step) {
       pqxx::connection c((*tdb)->dsn());
       pqxx::work w(c);
-      for (const auto& r : w.exec("SELECT waiting_reason, optimizer_reason FROM links WHERE waiting_reason <> '' "
-                                  "ORDER BY source_site, destination_site LIMIT 5")) {
+      for (const auto& r :
+           w.exec("SELECT waiting_reason, optimizer_reason FROM links WHERE waiting_reason <> '' "
+                  "ORDER BY source_site, destination_site LIMIT 5")) {
         held.push_back(absl::StrCat(r[0].as<std::string>(), " (optimizer: ", r[1].as<std::string>(), ")"));
       }
     }
