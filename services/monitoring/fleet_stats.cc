@@ -165,13 +165,21 @@ void FleetStats::Export(const db::FleetSnapshot& snap) {
     if (f.oldest_claimed > 0 && (oldest == 0 || f.oldest_claimed < oldest)) oldest = f.oldest_claimed;
     links_seen_[{f.source_site, f.destination_site}] = true;
   }
+  std::set<LinkKey> configured;
   for (const auto& l : snap.links) {
     limit_current_.Set({l.source_site, l.destination_site}, l.optimized_active);
     limit_configured_.Set({l.source_site, l.destination_site},
                           l.max_active > 0 ? l.max_active : config_.default_link_max_active);
     links_seen_[{l.source_site, l.destination_site}] = true;
+    configured.insert({l.source_site, l.destination_site});
   }
   for (const auto& [link, t] : totals_) links_seen_[link] = true;
+  // A link the scheduler has not recorded yet runs with the default ceiling and no optimizer decision.
+  for (const auto& [link, unused] : links_seen_) {
+    if (configured.contains(link)) continue;
+    limit_current_.Set({link.first, link.second}, 0);
+    limit_configured_.Set({link.first, link.second}, config_.default_link_max_active);
+  }
   std::set<LinkKey> queued_links;
   for (const auto& q : snap.queues) queued_links.insert({q.source_site, q.destination_site});
   for (const auto& [link, unused] : links_seen_) {

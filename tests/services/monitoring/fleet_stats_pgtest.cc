@@ -172,6 +172,13 @@ TEST_F(FleetStatsTest, EveryFigureForAKnownState) {
   EXPECT_THAT(later, HasSubstr(absl::StrCat("aso_transfers{", ab, ",state=\"ACTIVE\"} 0\n")));
   EXPECT_THAT(later, HasSubstr(absl::StrCat("aso_link_active_transfers{", ab, "} 0\n")));
   EXPECT_THAT(later, HasSubstr(absl::StrCat("aso_link_oldest_in_flight_seconds{", ab, "} 0\n")));
+
+  // A link the scheduler has not recorded yet has its limits too: the default ceiling, no decision.
+  db::InsertTransfers(tdb_->db(), 1, "ba", "B", "A", "bob");
+  ASSERT_TRUE(stats.RunOnce().ok());
+  const std::string ba = Scrape();
+  EXPECT_THAT(ba, HasSubstr("aso_link_limit_configured{destination_site=\"A\",source_site=\"B\"} 100\n"));
+  EXPECT_THAT(ba, HasSubstr("aso_link_limit_current{destination_site=\"A\",source_site=\"B\"} 0\n"));
 }
 
 }  // namespace
