@@ -11,7 +11,8 @@
 // Prints a table and writes JSON: throughput, queue time per user and site, fairness (Jain's index over
 // the users' share of their demand served), site utilization against limits, and files lost (must be 0:
 // every file submitted is in the database, and every DONE file has exactly one successful attempt).
-// bench/sim_report.py turns the JSON into an HTML report with plots.
+// bench/sim_report.py turns the JSON into an HTML report with plots. ASO_SIM_LOG_STATEMENTS_MS=N logs
+// every statement slower than N ms in the PostgreSQL server log (profiling the real logic's queries).
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -282,6 +283,10 @@ int main(int argc, char** argv) {
   // disk (synchronous_commit off for this database), so a day takes seconds, not an hour of fsyncs.
   (*tdb)->Exec(absl::StrCat("ALTER DATABASE ", (*tdb)->QueryText("SELECT current_database()"),
                             " SET synchronous_commit = off"));
+  if (const char* slow = std::getenv("ASO_SIM_LOG_STATEMENTS_MS"); slow != nullptr) {  // profiling
+    (*tdb)->Exec(absl::StrCat("ALTER DATABASE ", (*tdb)->QueryText("SELECT current_database()"),
+                              " SET log_min_duration_statement = ", std::atoi(slow)));
+  }
   auto sim_db = aso::db::Database::Connect((*tdb)->dsn(), 4);
   if (!sim_db.ok()) return std::cerr << "aso-sim: " << sim_db.status() << "\n", 1;
   auto metrics = std::move(*aso::metrics::Metrics::Start("sim", ""));
