@@ -178,18 +178,24 @@ Table LinkTable(const google::protobuf::RepeatedPtrField<sv1::Link>& links) {
   return table;
 }
 
-int ListLinks(const Context& ctx, const std::vector<std::string>&) {
+// Every link the scheduler knows, page by page.
+grpc::Status AllLinks(const Context& ctx, sv1::ListLinksResponse* all) {
   auto stub = ctx.Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
   sv1::ListLinksRequest req;
-  sv1::ListLinksResponse all;
   do {
     grpc::ClientContext call;
     ctx.Prepare(call);
     sv1::ListLinksResponse page;
-    if (auto s = stub->ListLinks(&call, req, &page); !s.ok()) return ctx.Fail(s);
-    for (auto& l : *page.mutable_links()) *all.add_links() = std::move(l);
+    if (auto s = stub->ListLinks(&call, req, &page); !s.ok()) return s;
+    for (auto& l : *page.mutable_links()) *all->add_links() = std::move(l);
     req.set_page_token(page.next_page_token());
   } while (!req.page_token().empty());
+  return grpc::Status::OK;
+}
+
+int ListLinks(const Context& ctx, const std::vector<std::string>&) {
+  sv1::ListLinksResponse all;
+  if (auto s = AllLinks(ctx, &all); !s.ok()) return ctx.Fail(s);
   ctx.Print(all, LinkTable(all.links()));
   return kExitOk;
 }
@@ -286,16 +292,8 @@ int Queue(const Context& ctx, const std::vector<std::string>&) {
   auto stub = ctx.Connect<sv1::Scheduler>(absl::GetFlag(FLAGS_scheduler));
   if (by == "reason") {
     // Why files wait: the queued files of each link under the reason the scheduler gives for the link.
-    sv1::ListLinksRequest lreq;
     sv1::ListLinksResponse links;
-    do {
-      grpc::ClientContext call;
-      ctx.Prepare(call);
-      sv1::ListLinksResponse page;
-      if (auto s = stub->ListLinks(&call, lreq, &page); !s.ok()) return ctx.Fail(s);
-      for (auto& l : *page.mutable_links()) *links.add_links() = std::move(l);
-      lreq.set_page_token(page.next_page_token());
-    } while (!lreq.page_token().empty());
+    if (auto s = AllLinks(ctx, &links); !s.ok()) return ctx.Fail(s);
     std::map<std::string, std::pair<int64_t, int64_t>> by_reason;  // reason -> queued, links
     sv1::GetQueueStatsResponse out;
     for (const auto& l : links.links()) {

@@ -156,33 +156,33 @@ void FleetStats::Export(const db::FleetSnapshot& snap) {
     states[{q.source_site, q.destination_site, "QUEUED"}] = q.queued;
     queue_ready_.Set({q.source_site, q.destination_site}, static_cast<double>(q.ready));
     oldest_waiting_.Set({q.source_site, q.destination_site}, Age(snap.now, q.oldest_created));
-    links_seen_[{q.source_site, q.destination_site}] = true;
+    links_seen_.insert({q.source_site, q.destination_site});
   }
   for (const auto& f : snap.in_flight) {
     states[{f.source_site, f.destination_site, f.state}] += f.files;
     auto& [files, oldest] = in_flight[{f.source_site, f.destination_site}];
     files += f.files;
     if (f.oldest_claimed > 0 && (oldest == 0 || f.oldest_claimed < oldest)) oldest = f.oldest_claimed;
-    links_seen_[{f.source_site, f.destination_site}] = true;
+    links_seen_.insert({f.source_site, f.destination_site});
   }
   std::set<LinkKey> configured;
   for (const auto& l : snap.links) {
     limit_current_.Set({l.source_site, l.destination_site}, l.optimized_active);
     limit_configured_.Set({l.source_site, l.destination_site},
                           l.max_active > 0 ? l.max_active : config_.default_link_max_active);
-    links_seen_[{l.source_site, l.destination_site}] = true;
+    links_seen_.insert({l.source_site, l.destination_site});
     configured.insert({l.source_site, l.destination_site});
   }
-  for (const auto& [link, t] : totals_) links_seen_[link] = true;
+  for (const auto& [link, t] : totals_) links_seen_.insert(link);
   // A link the scheduler has not recorded yet runs with the default ceiling and no optimizer decision.
-  for (const auto& [link, unused] : links_seen_) {
+  for (const LinkKey& link : links_seen_) {
     if (configured.contains(link)) continue;
     limit_current_.Set({link.first, link.second}, 0);
     limit_configured_.Set({link.first, link.second}, config_.default_link_max_active);
   }
   std::set<LinkKey> queued_links;
   for (const auto& q : snap.queues) queued_links.insert({q.source_site, q.destination_site});
-  for (const auto& [link, unused] : links_seen_) {
+  for (const LinkKey& link : links_seen_) {
     const std::vector<std::string> labels = {link.first, link.second};
     for (const char* state : {"QUEUED", "SUBMITTING", "SUBMITTED", "ACTIVE"}) {
       auto n = states.find({link.first, link.second, state});

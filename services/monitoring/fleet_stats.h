@@ -6,6 +6,7 @@
 #define ASO_SERVICES_MONITORING_FLEET_STATS_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,7 +87,7 @@ class FleetStats {
   std::map<LinkKey, LinkTotals> totals_ ABSL_GUARDED_BY(mu_);  // counted since count_from_
   db::FleetSnapshot snapshot_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> top_users_ ABSL_GUARDED_BY(mu_);  // users with their own series
-  std::map<LinkKey, bool> links_seen_ ABSL_GUARDED_BY(mu_);          // links with series, kept for good
+  std::set<LinkKey> links_seen_ ABSL_GUARDED_BY(mu_);                // links with series, kept for good
 };
 
 }  // namespace aso::monitoring
