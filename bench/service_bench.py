@@ -24,7 +24,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from stage_out_e2e import Stack, free_port_base  # noqa: E402
+from stage_out_e2e import fresh_stack  # noqa: E402
 
 DIR = "/var/tmp/aso-bench-services"
 SERVICES = ("ingest", "scheduler", "fts-adapter", "bookkeeping", "monitoring")
@@ -51,18 +51,7 @@ def main():
     args = ap.parse_args()
     build = os.path.abspath(args.build)
 
-    if os.path.isdir(f"{DIR}/run"):  # a run that was interrupted
-        for pidfile in os.listdir(f"{DIR}/run"):
-            if pidfile.endswith(".pid"):
-                subprocess.run(["pkill", "-F", f"{DIR}/run/{pidfile}"], check=False)
-    for site in ("site-a", "site-b"):
-        subprocess.run([f"{REPO}/scripts/xrootd-site", "stop", site, "--dir", f"{DIR}/sites/{site}"],
-                       check=False, capture_output=True)
-    subprocess.run([f"{REPO}/scripts/pg-local", "stop", "--dir", f"{DIR}/pg"], check=False, capture_output=True)
-    stack = Stack(REPO, build, DIR, free_port_base())
-    shutil.rmtree(DIR, ignore_errors=True)
-    os.makedirs(DIR)
-    os.chmod(DIR, 0o755)
+    stack = fresh_stack(REPO, build, DIR)
     ctl = [f"{build}/services/asoctl/asoctl", "--scheduler", f"127.0.0.1:{stack.base + 2}",
            "--ingest", stack.ingest]
     try:

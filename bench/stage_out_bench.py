@@ -16,14 +16,13 @@ Prints a table and one JSON line; the ratio says what the services cost over bar
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from stage_out_e2e import KIB, Stack, free_port_base  # noqa: E402
+from stage_out_e2e import KIB, fresh_stack  # noqa: E402
 
 DIR = "/var/tmp/aso-bench-stack"
 
@@ -37,18 +36,7 @@ def main():
     args = ap.parse_args()
     build = os.path.abspath(args.build)
 
-    if os.path.isdir(f"{DIR}/run"):  # a run that was interrupted
-        for pidfile in os.listdir(f"{DIR}/run"):
-            if pidfile.endswith(".pid"):
-                subprocess.run(["pkill", "-F", f"{DIR}/run/{pidfile}"], check=False)
-    for site in ("site-a", "site-b"):
-        subprocess.run([f"{REPO}/scripts/xrootd-site", "stop", site, "--dir", f"{DIR}/sites/{site}"],
-                       check=False, capture_output=True)
-    subprocess.run([f"{REPO}/scripts/pg-local", "stop", "--dir", f"{DIR}/pg"], check=False, capture_output=True)
-    stack = Stack(REPO, build, DIR, free_port_base())
-    shutil.rmtree(DIR, ignore_errors=True)
-    os.makedirs(DIR)
-    os.chmod(DIR, 0o755)
+    stack = fresh_stack(REPO, build, DIR)
     stack.env["ASO_COPY_WORKERS"] = str(args.workers)
     # One link carries the whole load here: its ceiling is raised from the default 100 files in flight, as
     # an operator would for a busy local link (asoctl links set ... --max_active). Files in flight, not

@@ -154,6 +154,25 @@ class Stack:
             return r.read().decode()
 
 
+def fresh_stack(repo, build, directory):
+    """A Stack in `directory` on free ports, after stopping whatever an interrupted run left there and
+    emptying it (for the benchmarks, whose folders are fixed)."""
+    if os.path.isdir(f"{directory}/run"):
+        for pidfile in os.listdir(f"{directory}/run"):
+            if pidfile.endswith(".pid"):
+                subprocess.run(["pkill", "-F", f"{directory}/run/{pidfile}"], check=False)
+    for site in ("site-a", "site-b"):
+        subprocess.run([f"{repo}/scripts/xrootd-site", "stop", site, "--dir", f"{directory}/sites/{site}"],
+                       check=False, capture_output=True)
+    subprocess.run([f"{repo}/scripts/pg-local", "stop", "--dir", f"{directory}/pg"], check=False,
+                   capture_output=True)
+    stack = Stack(repo, build, directory, free_port_base())
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    os.chmod(directory, 0o755)
+    return stack
+
+
 def metric_sum(text, name, **labels):
     total = 0.0
     for line in text.splitlines():
