@@ -13,19 +13,40 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// A fresh database with 20 sites (S0..S19), 100 users with a task each (userN, taskN), and the function
+// query_plan(q) returning the rows of any statement (EXPLAIN's). Null, with a test failure, when no
+// database can be made.
+testing::TestDatabase* SitesAndUsers() {
+  auto t = testing::TestDatabase::Create();
+  if (!t.ok()) {
+    ADD_FAILURE() << t.status();
+    return nullptr;
+  }
+  testing::TestDatabase* tdb = t->release();
+  std::string sites;
+  for (int i = 0; i < 20; ++i) sites += absl::StrCat(i ? "," : "", "('S", i, "', now())");
+  tdb->Exec(absl::StrCat("INSERT INTO sites (name, updated) VALUES ", sites));
+  tdb->Exec(
+      "INSERT INTO tasks (task_id, username, created, updated) "
+      "SELECT 'task' || u, 'user' || u, now(), now() FROM generate_series(0, 99) u");
+  tdb->Exec(
+      "CREATE FUNCTION query_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS "
+      "$$ BEGIN RETURN QUERY EXECUTE q; END $$");
+  return tdb;
+}
+
+// The plan PostgreSQL chooses for `query`: EXPLAIN `options` `query`, one line per plan node.
+std::string Explain(testing::TestDatabase& tdb, const std::string& options, const std::string& query) {
+  return tdb.QueryText(absl::StrCat("SELECT string_agg(p, E'\\n') FROM query_plan($q$EXPLAIN ", options, " ",
+                                    query, "$q$) x(p)"));
+}
+
 class QueryPlansTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = t->release();
-    // 60,000 transfers: 20 sites, 400 links, 100 users and tasks; 90% finished, the rest queued or live.
-    std::string sites;
-    for (int i = 0; i < 20; ++i) sites += absl::StrCat(i ? "," : "", "('S", i, "', now())");
-    tdb_->Exec(absl::StrCat("INSERT INTO sites (name, updated) VALUES ", sites));
-    tdb_->Exec(
-        "INSERT INTO tasks (task_id, username, created, updated) "
-        "SELECT 'task' || u, 'user' || u, now(), now() FROM generate_series(0, 99) u");
+    // 60,000 transfers over 400 links; 90% finished, the rest queued or live.
+    tdb_ = SitesAndUsers();
+    ASSERT_NE(tdb_, nullptr);
     tdb_->Exec(
         "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, "
         "destination_site, "
@@ -44,15 +65,7 @@ class QueryPlansTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete tdb_; }
 
-  std::string Plan(const std::string& query) {
-    return tdb_->QueryText(absl::StrCat("SELECT string_agg(p, E'\\n') FROM (SELECT * FROM ", "query_plan($q$",
-                                        query, "$q$)) x(p)"));
-  }
-  void SetUp() override {
-    tdb_->Exec(
-        "CREATE OR REPLACE FUNCTION query_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS "
-        "$$ BEGIN RETURN QUERY EXECUTE 'EXPLAIN ' || q; END $$");
-  }
+  std::string Plan(const std::string& query) { return Explain(*tdb_, "", query); }
   static testing::TestDatabase* tdb_;
 };
 testing::TestDatabase* QueryPlansTest::tdb_ = nullptr;
@@ -111,15 +124,8 @@ TEST_F(QueryPlansTest, IdempotencyAndDestinationChecks) {
 class MonitoringPlansTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto t = testing::TestDatabase::Create();
-    ASSERT_TRUE(t.ok()) << t.status();
-    tdb_ = t->release();
-    std::string sites;
-    for (int i = 0; i < 20; ++i) sites += absl::StrCat(i ? "," : "", "('S", i, "', now())");
-    tdb_->Exec(absl::StrCat("INSERT INTO sites (name, updated) VALUES ", sites));
-    tdb_->Exec(
-        "INSERT INTO tasks (task_id, username, created, updated) "
-        "SELECT 'task' || u, 'user' || u, now(), now() FROM generate_series(0, 99) u");
+    tdb_ = SitesAndUsers();
+    ASSERT_NE(tdb_, nullptr);
     tdb_->Exec(
         "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, "
         "destination_site, destination_url, state, not_before, claimed_at, created, updated) "
@@ -135,14 +141,8 @@ class MonitoringPlansTest : public ::testing::Test {
     tdb_->Exec("ANALYZE");
   }
   static void TearDownTestSuite() { delete tdb_; }
-  void SetUp() override {
-    tdb_->Exec(
-        "CREATE OR REPLACE FUNCTION query_plan(q text) RETURNS SETOF text LANGUAGE plpgsql AS "
-        "$$ BEGIN RETURN QUERY EXECUTE q; END $$");
-  }
   std::string Explain(const std::string& options, const std::string& query) {
-    return tdb_->QueryText(absl::StrCat("SELECT string_agg(p, E'\\n') FROM query_plan($q$EXPLAIN ", options,
-                                        " ", query, "$q$) x(p)"));
+    return aso::db::Explain(*tdb_, options, query);
   }
   static testing::TestDatabase* tdb_;
 };
