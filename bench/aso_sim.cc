@@ -194,22 +194,29 @@ class SimBackend final : public aso::scheduler::AdapterStub {
         e.outcome.set_error(absl::StrCat("simulated ", failed, " failure"));
       }
       e.at = end;
+      // The copy's start, reported when it has started and only if it is still running then (as a poller
+      // of FTS3 sees a file that started and ended between two polls only as ended).
+      Event start;
+      start.at = started;
+      start.end = end;
+      start.outcome.set_transfer_id(f.transfer_id());
+      start.outcome.set_attempt(f.attempt());
+      start.outcome.set_backend_job_id(job.job_id());
+      start.outcome.set_state(cv1::TRANSFER_STATE_ACTIVE);
+      start.outcome.mutable_started()->set_seconds(absl::ToUnixSeconds(started));
+      starts_.push(std::move(start));
       events_.push(std::move(e));
-      cv1::FileOutcome active;
-      active.set_transfer_id(f.transfer_id());
-      active.set_attempt(f.attempt());
-      active.set_backend_job_id(job.job_id());
-      active.set_state(cv1::TRANSFER_STATE_ACTIVE);
-      active.mutable_started()->set_seconds(absl::ToUnixSeconds(started));
-      starts_.push_back(std::move(active));
     }
     return false;
   }
 
-  // Outcomes due by `now`: the starts reported since the last call, then the ends.
+  // Outcomes due by `now`: the copies started and still running, then the ends.
   std::vector<cv1::FileOutcome> Due(absl::Time now) {
-    std::vector<cv1::FileOutcome> out = std::move(starts_);
-    starts_.clear();
+    std::vector<cv1::FileOutcome> out;
+    while (!starts_.empty() && starts_.top().at <= now) {
+      if (starts_.top().end > now) out.push_back(starts_.top().outcome);
+      starts_.pop();
+    }
     while (!events_.empty() && events_.top().at <= now) {
       const Event& e = events_.top();
       --s_.sites[e.source].in_flight_out;
@@ -223,7 +230,7 @@ class SimBackend final : public aso::scheduler::AdapterStub {
 
  private:
   struct Event {
-    absl::Time at;
+    absl::Time at, end;  // end: of a start's copy
     int source = 0, destination = 0;
     cv1::FileOutcome outcome;
     bool operator<(const Event& o) const { return at > o.at; }  // earliest first
@@ -241,7 +248,7 @@ class SimBackend final : public aso::scheduler::AdapterStub {
   std::mt19937_64 rng_;
   std::map<std::string, int> index_;
   std::priority_queue<Event> events_;
-  std::vector<cv1::FileOutcome> starts_;
+  std::priority_queue<Event> starts_;
 };
 
 double Percentile(std::vector<double> v, double p) {

@@ -30,71 +30,87 @@ constexpr char kListLinks[] = R"sql(
   JOIN sites ds ON ds.name = destination_site
   ORDER BY source_site, destination_site)sql";
 
-// As kLockSites, without waiting: false when another transaction holds one of the locks (the locks it
-// got stay held until the end of the transaction, which is harmless). The claim's statements are prepared
-// and their plans do not depend on the values, so they are planned once per connection, not per call.
-constexpr char kTryLockSites[] = R"sql(
-  SELECT set_config('aso.claim', 'on', true) IS NOT NULL
-         AND set_config('plan_cache_mode', 'force_generic_plan', true) IS NOT NULL
-         AND bool_and(pg_try_advisory_xact_lock(k)) FROM (
-    SELECT DISTINCT k FROM unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2),
-                                        CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
-    WHERE k IS NOT NULL ORDER BY k) AS keys)sql";
+// The claim's settings for the transaction: the claim statements maintain transfer_queue and
+// transfer_live themselves (aso.claim, migration 0003), and their plans do not depend on the values, so
+// the prepared statements are planned once per connection, not per call.
+constexpr char kClaimSettings[] = R"sql(
+  SELECT set_config('aso.claim', 'on', true), set_config('plan_cache_mode', 'force_generic_plan', true))sql";
+
+// As kLockSites for a batch of links ($1, $2: their sites), without waiting: each distinct lock is tried
+// once; a link whose locks are all held now is returned with true, one of whose locks another transaction
+// holds with false (the locks this one got stay held until it ends, which is harmless).
+constexpr char kTryLockLinks[] = R"sql(
+  WITH keys AS (
+    SELECT l.i, k
+    FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS l(s, d, i)
+    CROSS JOIN LATERAL unnest(ARRAY[hashtext('aso-out:' || l.s), hashtext('aso-in:' || l.d),
+                                    CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
+    WHERE k IS NOT NULL),
+  got AS MATERIALIZED (
+    SELECT k, pg_try_advisory_xact_lock(k) AS ok FROM (SELECT DISTINCT k FROM keys ORDER BY k) AS d)
+  SELECT keys.i, bool_and(got.ok) FROM keys JOIN got USING (k) GROUP BY keys.i ORDER BY keys.i)sql";
 
 // Throttle locks: outbound of the source site, inbound of the destination site and, when $3 is not
 // empty, the backend's; taken in key order so two claimers cannot deadlock. Held until the transaction
-// ends. The claim transaction maintains transfer_queue and transfer_live itself (aso.claim, migration 0003).
+// ends.
 constexpr char kLockSites[] = R"sql(
-  SELECT set_config('aso.claim', 'on', true), pg_advisory_xact_lock(k) FROM (
+  SELECT pg_advisory_xact_lock(k) FROM (
     SELECT DISTINCT k FROM unnest(ARRAY[hashtext('aso-out:' || $1), hashtext('aso-in:' || $2),
                                         CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
     WHERE k IS NOT NULL ORDER BY k) AS keys)sql";
 
-// The states and limits of both sites, the files in flight on the link, out of/into the sites and
-// through the backend, each counted only up to its limit (the cost of a claim stays bounded by the
-// limits, not by how much is in flight), and the link's users with ready files: found by a loose scan
-// of the queue index (cost grows with the link's users, not its files), each with its stride pass, its
-// weight, and the link's virtual time (the pass of user ''). $3 is the link's limit, $4 the limit of a
-// site without its own, $5 the backend's (0: none).
-constexpr char kSitesAndLoad[] = R"sql(
-  WITH RECURSIVE
-  src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim
-          FROM sites WHERE name = $1),
-  dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim
-          FROM sites WHERE name = $2),
-  u(username) AS (
-    (SELECT username FROM transfer_queue WHERE source_site = $1 AND destination_site = $2
-     ORDER BY username LIMIT 1)
-    UNION ALL
-    SELECT (SELECT q.username FROM transfer_queue q
-            WHERE q.source_site = $1 AND q.destination_site = $2 AND q.username > u.username
-            ORDER BY q.username LIMIT 1)
-    FROM u WHERE u.username IS NOT NULL),
-  ready AS (
-    SELECT u.username, s.pass, COALESCE(w.weight, 1) AS weight
-    FROM u
-    LEFT JOIN link_shares s ON s.source_site = $1 AND s.destination_site = $2 AND s.username = u.username
-    LEFT JOIN user_shares w ON w.username = u.username
-    WHERE u.username IS NOT NULL
-      -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
-      -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
-      AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
-           OR (SELECT true FROM transfer_queue r
-               WHERE r.source_site = $1 AND r.destination_site = $2 AND r.username = u.username
-                 AND r.not_before <= to_timestamp($6)
-               ORDER BY r.priority DESC, r.transfer_id
-               LIMIT 1)))
-  SELECT src.state, dst.state, src.lim, dst.lim,
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 AND destination_site = $2
-       LIMIT $3) link),
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = $1 LIMIT src.lim) outbound),
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = $2 LIMIT dst.lim) inbound),
-    (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) backend),
-    (SELECT array_agg(username ORDER BY username) FROM ready),
-    (SELECT array_agg(COALESCE(pass, -1)::text ORDER BY username) FROM ready),
-    (SELECT array_agg(weight::text ORDER BY username) FROM ready),
-    (SELECT pass FROM link_shares WHERE source_site = $1 AND destination_site = $2 AND username = '')
-  FROM src, dst)sql";
+// For each link of a batch ($1, $2: its sites, $3: its limit): the states and limits of both sites, the
+// files in flight on the link, out of/into the sites and through the backend, each counted only up to its
+// limit (the cost of a claim stays bounded by the limits, not by how much is in flight), and the link's
+// users with ready files: found by a loose scan of the queue index (cost grows with the link's users, not
+// its files), each with its stride pass, its weight, and the link's virtual time (the pass of user '').
+// $4 is the limit of a site without its own, $5 the backend's (0: none). Last column: the link's index in
+// the batch (from 1); a link one of whose sites was deleted meanwhile has no row.
+constexpr char kLinksLoad[] = R"sql(
+  SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
+  FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS l(s, d, lim, i)
+  CROSS JOIN LATERAL (
+    WITH RECURSIVE
+    src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim
+            FROM sites WHERE name = l.s),
+    dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim
+            FROM sites WHERE name = l.d),
+    u(username) AS (
+      (SELECT username FROM transfer_queue WHERE source_site = l.s AND destination_site = l.d
+       ORDER BY username LIMIT 1)
+      UNION ALL
+      SELECT (SELECT q.username FROM transfer_queue q
+              WHERE q.source_site = l.s AND q.destination_site = l.d AND q.username > u.username
+              ORDER BY q.username LIMIT 1)
+      FROM u WHERE u.username IS NOT NULL),
+    ready AS (
+      SELECT u.username, s.pass, COALESCE(w.weight, 1) AS weight
+      FROM u
+      LEFT JOIN link_shares s ON s.source_site = l.s AND s.destination_site = l.d AND s.username = u.username
+      LEFT JOIN user_shares w ON w.username = u.username
+      WHERE u.username IS NOT NULL
+        -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
+        -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
+        AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
+             OR (SELECT true FROM transfer_queue r
+                 WHERE r.source_site = l.s AND r.destination_site = l.d AND r.username = u.username
+                   AND r.not_before <= to_timestamp($6)
+                 ORDER BY r.priority DESC, r.transfer_id
+                 LIMIT 1)))
+    SELECT src.state AS source_state, dst.state AS destination_state, src.lim AS source_limit,
+      dst.lim AS destination_limit,
+      (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = l.s AND destination_site = l.d
+         LIMIT l.lim) link) AS link_active,
+      (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = l.s LIMIT src.lim) o) AS outbound,
+      (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = l.d LIMIT dst.lim) i)
+        AS inbound,
+      (SELECT array_agg(username ORDER BY username) FROM ready) AS users,
+      (SELECT array_agg(COALESCE(pass, -1)::text ORDER BY username) FROM ready) AS passes,
+      (SELECT array_agg(weight::text ORDER BY username) FROM ready) AS weights,
+      (SELECT pass FROM link_shares WHERE source_site = l.s AND destination_site = l.d AND username = '')
+        AS virtual_time
+    FROM src, dst) x
+  ORDER BY l.i)sql";
 
 constexpr char kFileColumns[] =
     "t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes, "
@@ -131,12 +147,13 @@ constexpr char kSelectPerUser[] = R"sql(
 const std::string kSelectOneUserSql = absl::StrCat("SELECT ", kFileColumns, kSelectOneUser);
 const std::string kSelectPerUserSql = absl::StrCat("SELECT ", kFileColumns, kSelectPerUser);
 
-// QUEUED -> SUBMITTING for the planned files, in one statement: out of the queue, into flight, one
-// submissions row per job, and the users' new passes on the link. Returns the number of files moved.
+// QUEUED -> SUBMITTING for the planned files of a batch of links, in one statement: out of the queue,
+// into flight, one submissions row per job (with what last held its link), and the users' new passes on
+// their links ($4..$7: link sites, user, pass). Returns the number of files moved.
 constexpr char kClaim[] = R"sql(
   WITH passes AS (
     INSERT INTO link_shares (source_site, destination_site, username, pass)
-    SELECT $4, $5, u, p FROM unnest($6::text[], $7::float8[]) AS a(u, p)
+    SELECT s, d, u, p FROM unnest($4::text[], $5::text[], $6::text[], $7::float8[]) AS a(s, d, u, p)
     ON CONFLICT (source_site, destination_site, username) DO UPDATE SET pass = EXCLUDED.pass),
   planned AS (
     DELETE FROM transfer_queue q USING unnest($1::bigint[], $2::text[]) AS p(id, job_id)
@@ -153,10 +170,15 @@ constexpr char kClaim[] = R"sql(
   jobs AS (
     INSERT INTO submissions (job_id, source_site, destination_site, transfer_ids, claimed_at,
                              link_waiting_reason)
-    SELECT backend_job_id, min(source_site), min(destination_site), array_agg(id ORDER BY id), to_timestamp($3),
-           COALESCE((SELECT waiting_reason FROM links WHERE source_site = $4 AND destination_site = $5), '')
-    FROM moved GROUP BY backend_job_id RETURNING 1)
+    SELECT j.job_id, j.source_site, j.destination_site, j.ids, to_timestamp($3),
+           COALESCE((SELECT waiting_reason FROM links k
+                     WHERE k.source_site = j.source_site AND k.destination_site = j.destination_site), '')
+    FROM (SELECT backend_job_id AS job_id, min(source_site) AS source_site,
+                 min(destination_site) AS destination_site, array_agg(id ORDER BY id) AS ids
+          FROM moved GROUP BY backend_job_id) j
+    RETURNING 1)
   SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM jobs))sql";
+
 // The backend accepted these jobs: recorded once per job. Returns the files of the jobs confirmed now.
 // The record may be committed without waiting for the disk: should a crash lose it, the jobs are sent
 // again under the same ids after the resubmission delay and the adapter answers that it has them.
@@ -416,17 +438,61 @@ absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
   return absl::OkStatus();
 }
 
-// Claims on one link inside `txn`, whose throttle locks the caller holds (see ClaimForLink).
+// The claims of a batch of links, written by one statement at the end (kClaim). Until then the files
+// claimed for earlier links of the batch are counted here against the limits of the later ones.
+struct ClaimBatch {
+  std::vector<int64_t> ids;
+  std::vector<std::string> job_of_id;
+  std::vector<std::string> pass_source, pass_destination, pass_user;
+  std::vector<double> pass;
+  absl::flat_hash_map<std::string, int64_t> outbound, inbound;  // claimed per site
+  int64_t backend = 0;
+
+  absl::Status Write(pqxx::work& txn, absl::Time now) const {
+    if (ids.empty() && pass.empty()) return absl::OkStatus();
+    auto moved = ExecPrepared(txn, "aso_claim", kClaim, IntArray(ids), TextArray(job_of_id),
+                              EpochSeconds(now), TextArray(pass_source), TextArray(pass_destination),
+                              TextArray(pass_user), FloatArray(pass));
+    if (moved[0][0].as<size_t>() != ids.size()) {
+      return absl::AbortedError("claimed transfers changed state during the claim");
+    }
+    return absl::OkStatus();
+  }
+};
+
+// Reads the load of a batch of links (kLinksLoad): one row per link whose sites exist, by index.
+absl::flat_hash_map<size_t, pqxx::row> LoadLinks(pqxx::work& txn, const std::vector<LinkClaim>& links,
+                                                 const std::vector<size_t>& which, absl::Time now,
+                                                 pqxx::result& storage) {
+  absl::flat_hash_map<size_t, pqxx::row> out;
+  if (which.empty()) return out;
+  std::vector<std::string> src, dst;
+  std::vector<int64_t> lim;
+  for (size_t i : which) {
+    src.push_back(links[i].source_site);
+    dst.push_back(links[i].destination_site);
+    lim.push_back(links[i].limits.link_max_active);
+  }
+  // Limits shared by every link of a batch (the scheduler's configuration): the first link's.
+  const ClaimLimits& shared = links[which.front()].limits;
+  storage = ExecPrepared(txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst), IntArray(lim),
+                         shared.default_site_max_active,
+                         static_cast<int64_t>(std::max(shared.backend_max_active, 0)), EpochSeconds(now));
+  for (const auto& r : storage) out.emplace(which[r["link"].as<size_t>() - 1], r);
+  return out;
+}
+
+// Claims on one link whose throttle locks the caller holds, from its load row `r` (kLinksLoad): selects
+// the files and plans the jobs inside `txn`; the claim itself is added to `batch`.
 absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const std::string& destination_site,
                          const ClaimLimits& limits, absl::Time now,
                          const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
-                         std::vector<PendingJob>& jobs, std::string& why) {
-  auto load = ExecPrepared(txn, "aso_sites_and_load", kSitesAndLoad, source_site, destination_site,
-                           static_cast<int64_t>(limits.link_max_active), limits.default_site_max_active,
-                           static_cast<int64_t>(std::max(limits.backend_max_active, 0)), EpochSeconds(now));
-  if (load.empty()) return absl::OkStatus();  // a site was deleted meanwhile
-  const auto& r = load[0];
-  if (r[0].as<std::string>() != "ENABLED" || r[1].as<std::string>() != "ENABLED") return absl::OkStatus();
+                         const pqxx::row& r, ClaimBatch& batch, std::vector<PendingJob>& jobs,
+                         std::string& why) {
+  if (r["source_state"].as<std::string>() != "ENABLED" ||
+      r["destination_state"].as<std::string>() != "ENABLED") {
+    return absl::OkStatus();
+  }
   // The binding limit, should it stop the claim before the ready files run out; put in words once the
   // claim is done, with the transfers active then.
   int64_t free = limits.max_files;
@@ -441,10 +507,18 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
       bound_active = active;
     }
   };
-  limit_by(Bound::kLink, limits.link_max_active, r[4].as<int64_t>());
-  limit_by(Bound::kSource, r[2].as<int64_t>(), r[5].as<int64_t>());
-  limit_by(Bound::kDestination, r[3].as<int64_t>(), r[6].as<int64_t>());
-  if (limits.backend_max_active > 0) limit_by(Bound::kBackend, limits.backend_max_active, r[7].as<int64_t>());
+  auto claimed_at = [](const absl::flat_hash_map<std::string, int64_t>& m, const std::string& site) {
+    auto it = m.find(site);
+    return it == m.end() ? int64_t{0} : it->second;
+  };
+  limit_by(Bound::kLink, limits.link_max_active, r["link_active"].as<int64_t>());
+  limit_by(Bound::kSource, r["source_limit"].as<int64_t>(),
+           r["outbound"].as<int64_t>() + claimed_at(batch.outbound, source_site));
+  limit_by(Bound::kDestination, r["destination_limit"].as<int64_t>(),
+           r["inbound"].as<int64_t>() + claimed_at(batch.inbound, destination_site));
+  if (limits.backend_max_active > 0) {
+    limit_by(Bound::kBackend, limits.backend_max_active, r["backend_active"].as<int64_t>() + batch.backend);
+  }
   auto describe = [&](int64_t claimed, size_t users) {
     const int64_t active = bound_active + claimed;
     std::string out;
@@ -471,20 +545,20 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
     if (users > 1) absl::StrAppend(&out, ", shared fairly between ", users, " users with files ready on it");
     return out;
   };
-  if (r[8].is_null()) return absl::OkStatus();  // nothing ready
+  if (r["users"].is_null()) return absl::OkStatus();  // nothing ready
+  const std::vector<std::string> users = ParseTextArray(r["users"].as<std::string>());
   if (free <= 0) {
-    why = describe(0, ParseTextArray(r[8].as<std::string>()).size());
+    why = describe(0, users.size());
     return absl::OkStatus();
   }
   std::vector<Share> shares;
-  const std::vector<std::string> users = ParseTextArray(r[8].as<std::string>());
-  const std::vector<std::string> passes = ParseTextArray(r[9].as<std::string>());
-  const std::vector<std::string> weights = ParseTextArray(r[10].as<std::string>());
+  const std::vector<std::string> passes = ParseTextArray(r["passes"].as<std::string>());
+  const std::vector<std::string> weights = ParseTextArray(r["weights"].as<std::string>());
   for (size_t i = 0; i < users.size() && i < passes.size() && i < weights.size(); ++i) {
     shares.push_back(Share{users[i], ParseDouble(passes[i]), ParseDouble(weights[i])});
   }
   if (shares.empty()) return absl::OkStatus();
-  const double virtual_time = r[11].is_null() ? 0 : r[11].as<double>();
+  const double virtual_time = r["virtual_time"].is_null() ? 0 : r["virtual_time"].as<double>();
   std::vector<ClaimedFile> files;
   Passes new_passes;
   if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, shares, virtual_time,
@@ -495,19 +569,19 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
   if (files.empty()) return absl::OkStatus();
   absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
   for (const auto& f : files) by_id[f.transfer_id] = &f;
-  std::vector<int64_t> ids;
-  std::vector<std::string> job_of_id;
+  size_t claimed = 0;
   for (JobPlan& p : plan(files)) {
     PendingJob job{p.job_id, source_site, destination_site, {}};
     for (int64_t id : p.transfer_ids) {
       job.files.push_back(*by_id.at(id));
-      ids.push_back(id);
-      job_of_id.push_back(p.job_id);
+      batch.ids.push_back(id);
+      batch.job_of_id.push_back(p.job_id);
+      ++claimed;
     }
     jobs.push_back(std::move(job));
   }
   // Files the plan left out (a lingering partial job) stay queued: their users are not charged for them.
-  if (ids.size() < files.size()) {
+  if (claimed < files.size()) {
     absl::flat_hash_map<std::string, int> left_out;
     for (const auto& f : files) ++left_out[f.user];
     for (const auto& job : jobs) {
@@ -523,15 +597,41 @@ absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const 
   }
   // A limit stopped the claim if it took every free slot (else the ready files ran out first).
   if (static_cast<int64_t>(files.size()) == free)
-    why = describe(static_cast<int64_t>(ids.size()), shares.size());
-  if (ids.empty()) return absl::OkStatus();
-  auto moved =
-      ExecPrepared(txn, "aso_claim", kClaim, IntArray(ids), TextArray(job_of_id), EpochSeconds(now),
-                   source_site, destination_site, TextArray(new_passes.users), FloatArray(new_passes.passes));
-  if (moved[0][0].as<size_t>() != ids.size()) {
-    return absl::AbortedError("claimed transfers changed state during the claim");
+    why = describe(static_cast<int64_t>(claimed), shares.size());
+  if (claimed == 0) return absl::OkStatus();
+  for (size_t i = 0; i < new_passes.users.size(); ++i) {
+    batch.pass_source.push_back(source_site);
+    batch.pass_destination.push_back(destination_site);
+    batch.pass_user.push_back(new_passes.users[i]);
+    batch.pass.push_back(new_passes.passes[i]);
   }
+  batch.outbound[source_site] += static_cast<int64_t>(claimed);
+  batch.inbound[destination_site] += static_cast<int64_t>(claimed);
+  batch.backend += static_cast<int64_t>(claimed);
   return absl::OkStatus();
+}
+
+// Claims on the links `which` of `links`, whose throttle locks the caller holds, inside `txn`: their loads
+// in one statement, the files of each link in turn, and every claim in one statement.
+absl::Status ClaimOnLinks(
+    pqxx::work& txn, const std::vector<LinkClaim>& links, const std::vector<size_t>& which, absl::Time now,
+    const std::function<std::vector<JobPlan>(size_t, const std::vector<ClaimedFile>&)>& plan,
+    std::vector<LinkClaimResult>& results) {
+  pqxx::result storage;
+  const auto loads = LoadLinks(txn, links, which, now, storage);
+  ClaimBatch batch;
+  for (size_t i : which) {
+    auto it = loads.find(i);
+    if (it == loads.end()) continue;  // a site was deleted meanwhile
+    const LinkClaim& l = links[i];
+    auto plan_link = [&plan, i](const std::vector<ClaimedFile>& files) { return plan(i, files); };
+    if (absl::Status c = ClaimOnLink(txn, l.source_site, l.destination_site, l.limits, now, plan_link,
+                                     it->second, batch, results[i].jobs, results[i].waiting);
+        !c.ok()) {
+      return c;
+    }
+  }
+  return batch.Write(txn, now);
 }
 
 }  // namespace
@@ -574,8 +674,15 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::ClaimForLink(
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     jobs.clear();
     why.clear();
+    ExecPrepared(txn, "aso_claim_settings", kClaimSettings);
     ExecPrepared(txn, "aso_lock_sites", kLockSites, source_site, destination_site, backend);
-    return ClaimOnLink(txn, source_site, destination_site, limits, now, plan, jobs, why);
+    std::vector<LinkClaimResult> results(1);
+    absl::Status c = ClaimOnLinks(
+        txn, {LinkClaim{source_site, destination_site, limits}}, {0}, now,
+        [&plan](size_t, const std::vector<ClaimedFile>& files) { return plan(files); }, results);
+    jobs = std::move(results[0].jobs);
+    why = std::move(results[0].waiting);
+    return c;
   });
   if (!s.ok()) return s;
   if (waiting != nullptr) *waiting = std::move(why);
@@ -588,24 +695,36 @@ absl::StatusOr<std::vector<LinkClaimResult>> PgSchedulingRepository::ClaimForLin
   std::vector<LinkClaimResult> results;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     results.assign(links.size(), LinkClaimResult{});
-    for (size_t i = 0; i < links.size(); ++i) {
-      const LinkClaim& l = links[i];
-      const std::string backend = l.limits.backend_max_active > 0 ? l.limits.backend : "";
-      // Locks this transaction already holds (an earlier link of the batch) are taken again at once.
-      if (!ExecPrepared(txn, "aso_try_lock_sites", kTryLockSites, l.source_site, l.destination_site,
-                        backend)[0][0]
-               .as<bool>()) {
-        results[i].skipped = true;
-        continue;
-      }
-      auto plan_link = [&plan, i](const std::vector<ClaimedFile>& files) { return plan(i, files); };
-      if (absl::Status c = ClaimOnLink(txn, l.source_site, l.destination_site, l.limits, now, plan_link,
-                                       results[i].jobs, results[i].waiting);
-          !c.ok()) {
-        return c;
+    if (links.empty()) return absl::OkStatus();
+    for (const auto& l : links) {
+      const ClaimLimits& a = l.limits;
+      const ClaimLimits& b = links.front().limits;
+      if (a.default_site_max_active != b.default_site_max_active || a.backend != b.backend ||
+          a.backend_max_active != b.backend_max_active) {
+        return absl::InvalidArgumentError(
+            "the links of a claim batch must share the site and backend limits");
       }
     }
-    return absl::OkStatus();
+    ExecPrepared(txn, "aso_claim_settings", kClaimSettings);
+    std::vector<std::string> src, dst;
+    for (const auto& l : links) {
+      src.push_back(l.source_site);
+      dst.push_back(l.destination_site);
+    }
+    // The backend's lock is taken when the batch's limits name one (the scheduler's configuration).
+    const ClaimLimits& shared = links.front().limits;
+    const std::string backend = shared.backend_max_active > 0 ? shared.backend : "";
+    std::vector<size_t> locked;
+    for (const auto& r :
+         ExecPrepared(txn, "aso_try_lock_links", kTryLockLinks, TextArray(src), TextArray(dst), backend)) {
+      const size_t i = r[0].as<size_t>() - 1;
+      if (r[1].as<bool>()) {
+        locked.push_back(i);
+      } else {
+        results[i].skipped = true;
+      }
+    }
+    return ClaimOnLinks(txn, links, locked, now, plan, results);
   });
   if (!s.ok()) return s;
   return results;

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pqxx/pqxx"
 #include "tests/libs/db/db_test_util.h"
 
 namespace aso::db {
@@ -76,6 +77,78 @@ TEST_F(SchedulingRepositoryTest, SiteLimitsHoldAcrossLinks) {
   EXPECT_EQ(Claim("A", "C", 100), 1);  // C accepts one inbound
   EXPECT_EQ(Claim("A", "B", 100), 3);  // A sends four in all
   EXPECT_EQ(Claim("A", "B", 100), 0);
+}
+
+// A batch reads every link's load at once and writes every claim at once: the files claimed for an earlier
+// link of the batch count against the site limits of the later ones, the reason names the site, and the
+// users' passes are stored for each link.
+TEST_F(SchedulingRepositoryTest, ABatchCountsEarlierLinksAgainstTheSitesLimits) {
+  AddSite(tdb_->db(), "A", /*max_out=*/5);
+  AddSite(tdb_->db(), "B");
+  AddSite(tdb_->db(), "C");
+  AddSite(tdb_->db(), "D", 0, /*max_in=*/3);
+  InsertTransfers(tdb_->db(), 4, "ab", "A", "B");
+  InsertTransfers(tdb_->db(), 4, "ac", "A", "C");
+  InsertTransfers(tdb_->db(), 2, "bd", "B", "D", "alice");
+  InsertTransfers(tdb_->db(), 2, "bd-bob", "B", "D", "bob");
+  const ClaimLimits limits{100, 100, 1000, "", 0};
+  auto claimed = repo_->ClaimForLinks({{"A", "B", limits}, {"A", "C", limits}, {"B", "D", limits}}, kT0,
+                                      [](size_t, const std::vector<ClaimedFile>& f) { return OneJob(f); });
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 3u);
+  auto files = [&](size_t i) {
+    size_t n = 0;
+    for (const auto& j : (*claimed)[i].jobs) n += j.files.size();
+    return n;
+  };
+  EXPECT_EQ(files(0), 4u);
+  EXPECT_EQ(files(1), 1u);  // A sends five in all
+  EXPECT_EQ((*claimed)[1].waiting, "source site A is sending its maximum: 5 of 5 transfers");
+  EXPECT_EQ(files(2), 3u);  // D receives three
+  EXPECT_EQ(
+      (*claimed)[2].waiting,
+      "destination site D is receiving its maximum: 3 of 3 transfers, shared fairly between 2 users with "
+      "files ready on it");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_live"), 8);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_queue"), 4);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM submissions"), 3);
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(username, ',' ORDER BY username) FROM link_shares "
+                            "WHERE source_site = 'B' AND destination_site = 'D'"),
+            ",alice,bob");
+  // Nothing more fits; the next batch claims nothing and says why.
+  auto again = repo_->ClaimForLinks({{"A", "C", limits}}, kT0,
+                                    [](size_t, const std::vector<ClaimedFile>& f) { return OneJob(f); });
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE((*again)[0].jobs.empty());
+  EXPECT_EQ((*again)[0].waiting, "source site A is sending its maximum: 5 of 5 transfers");
+}
+
+// A link whose site another claimer holds is skipped (not waited for); the batch's other links are claimed.
+TEST_F(SchedulingRepositoryTest, ABatchSkipsLinksAnotherClaimerHolds) {
+  AddSite(tdb_->db(), "A");
+  AddSite(tdb_->db(), "B");
+  AddSite(tdb_->db(), "C");
+  InsertTransfers(tdb_->db(), 2, "ab", "A", "B");
+  InsertTransfers(tdb_->db(), 2, "cb", "C", "B");
+  pqxx::connection other(tdb_->dsn());
+  pqxx::work holder(other);
+  holder.exec("SELECT pg_advisory_xact_lock(hashtext('aso-out:C'))");
+  const ClaimLimits limits{100, 100, 1000, "", 0};
+  auto claimed = repo_->ClaimForLinks({{"A", "B", limits}, {"C", "B", limits}}, kT0,
+                                      [](size_t, const std::vector<ClaimedFile>& f) { return OneJob(f); });
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_FALSE((*claimed)[0].skipped);
+  EXPECT_EQ((*claimed)[0].jobs.size(), 1u);
+  EXPECT_TRUE((*claimed)[1].skipped);
+  EXPECT_TRUE((*claimed)[1].jobs.empty());
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_queue WHERE source_site = 'C'"), 2);
+  holder.abort();
+  // Limits that differ between the links of one batch are refused.
+  ClaimLimits other_limits = limits;
+  other_limits.default_site_max_active = 7;
+  auto mixed = repo_->ClaimForLinks({{"A", "B", limits}, {"C", "B", other_limits}}, kT0,
+                                    [](size_t, const std::vector<ClaimedFile>& f) { return OneJob(f); });
+  EXPECT_TRUE(absl::IsInvalidArgument(mixed.status())) << mixed.status();
 }
 
 TEST_F(SchedulingRepositoryTest, BannedDrainingAndCoolingOffAreNotClaimed) {
