@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -64,8 +65,9 @@ constexpr char kLockSites[] = R"sql(
 // limit (the cost of a claim stays bounded by the limits, not by how much is in flight), and the link's
 // users with ready files: found by a loose scan of the queue index (cost grows with the link's users, not
 // its files), each with its stride pass, its weight, and the link's virtual time (the pass of user '').
-// $4 is the limit of a site without its own, $5 the backend's (0: none). Last column: the link's index in
-// the batch (from 1); a link one of whose sites was deleted meanwhile has no row.
+// $4 is the limit of a site without its own, $5 the backend's (0: none); ready_files counts the link's
+// ready files up to its limit or $7 (the most one claim takes). Last column: the link's index in the batch
+// (from 1); a link one of whose sites was deleted meanwhile has no row.
 constexpr char kLinksLoad[] = R"sql(
   SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
   FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS l(s, d, lim, i)
@@ -104,6 +106,8 @@ constexpr char kLinksLoad[] = R"sql(
       (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = l.s LIMIT src.lim) o) AS outbound,
       (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = l.d LIMIT dst.lim) i)
         AS inbound,
+      (SELECT count(*) FROM (SELECT 1 FROM transfer_queue WHERE source_site = l.s AND destination_site = l.d
+                               AND not_before <= to_timestamp($6) LIMIT least(l.lim, $7)) r) AS ready_files,
       (SELECT array_agg(username ORDER BY username) FROM ready) AS users,
       (SELECT array_agg(COALESCE(pass, -1)::text ORDER BY username) FROM ready) AS passes,
       (SELECT array_agg(weight::text ORDER BY username) FROM ready) AS weights,
@@ -116,36 +120,27 @@ constexpr char kFileColumns[] =
     "t.id, t.attempt + 1, t.username, t.task_id, t.source_url, t.destination_url, t.size_bytes, "
     "t.checksum, t.priority, extract(epoch FROM t.updated)";
 
-// The ready files of the link's only user with ready files, best priority first.
-constexpr char kSelectOneUser[] = R"sql(
-  FROM (SELECT transfer_id FROM transfer_queue
-        WHERE source_site = $1 AND destination_site = $2 AND username = $3 AND not_before <= to_timestamp($4)
-        ORDER BY priority DESC, transfer_id
-        LIMIT $5
-        FOR UPDATE SKIP LOCKED) q
-  JOIN transfers t ON t.id = q.transfer_id
-  ORDER BY t.priority DESC, t.id)sql";
-
-// Up to k ready files of each user, best priority first, skipping rows another claimer holds and the
-// ones this claim took already. (The transfer rows are read by one primary-key lookup of the array of
-// claimed ids: with per-user limits the planner cannot size the claim and would otherwise hash-join the
-// whole table.)
-constexpr char kSelectPerUser[] = R"sql(
+// Up to k ready files of each (link, user) of a batch ($1, $2: the link's sites, $3: the user, $4: k), best
+// priority first, skipping rows another claimer holds and the ones this claim took already ($6). (The
+// transfer rows are read by one primary-key lookup of the array of claimed ids: with per-user limits the
+// planner cannot size the claim and would otherwise hash-join the whole table.) The last two columns name
+// the file's link.
+constexpr char kSelectFiles[] = R"sql(
+  , t.source_site, t.destination_site
   FROM transfers t
   WHERE t.id = ANY(ARRAY(
     SELECT q.transfer_id
-    FROM unnest($4::text[], $5::int[]) AS a(username, k)
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS a(s, d, username, k)
     CROSS JOIN LATERAL (
       SELECT transfer_id FROM transfer_queue
-      WHERE source_site = $1 AND destination_site = $2 AND username = a.username
-        AND not_before <= to_timestamp($3) AND transfer_id <> ALL($6::bigint[])
+      WHERE source_site = a.s AND destination_site = a.d AND username = a.username
+        AND not_before <= to_timestamp($5) AND transfer_id <> ALL($6::bigint[])
       ORDER BY priority DESC, transfer_id
       LIMIT a.k
       FOR UPDATE SKIP LOCKED) q))
   ORDER BY t.priority DESC, t.id)sql";
 
-const std::string kSelectOneUserSql = absl::StrCat("SELECT ", kFileColumns, kSelectOneUser);
-const std::string kSelectPerUserSql = absl::StrCat("SELECT ", kFileColumns, kSelectPerUser);
+const std::string kSelectFilesSql = absl::StrCat("SELECT ", kFileColumns, kSelectFiles);
 
 // QUEUED -> SUBMITTING for the planned files of a batch of links, in one statement: out of the queue,
 // into flight, one submissions row per job (with what last held its link), and the users' new passes on
@@ -352,101 +347,18 @@ double ParseDouble(const std::string& s) {
   return absl::SimpleAtod(s, &v) ? v : 0;
 }
 
-// The users' new passes on the link (user '' is the link's virtual time), stored by the claim statement.
+// The users' new passes on a link (user '' is the link's virtual time), stored by the claim statement.
 struct Passes {
   std::vector<std::string> users;
   std::vector<double> passes;
 };
 
-// Picks up to `free` ready files of the link. With one user there is nothing to share: its best files,
-// and no pass changes (passes only matter relative to each other, and the link's virtual time is where a
-// newcomer starts). With several, stride scheduling: each slot goes to the user whose pass + 1/weight is
-// smallest; a user with fewer ready files than its slots leaves them to the others in a second round.
-absl::Status SelectFairly(pqxx::work& txn, const std::string& source_site,
-                          const std::string& destination_site, absl::Time now, int64_t free,
-                          std::vector<Share>& shares, double virtual_time, std::vector<ClaimedFile>& files,
-                          Passes& out_passes) {
-  if (shares.size() == 1) {
-    for (const auto& r : ExecPrepared(txn, "aso_select_one_user", kSelectOneUserSql, source_site,
-                                      destination_site, shares[0].user, EpochSeconds(now), free)) {
-      files.push_back(FileFromRow(r));
-    }
-    return absl::OkStatus();
-  }
-  for (auto& s : shares) s.pass = std::max(s.pass < 0 ? virtual_time : s.pass, virtual_time);
-  std::vector<int64_t> taken;
-  int64_t left = free;
-  for (int round = 0; round < 2 && left > 0; ++round) {
-    std::vector<std::string> users;
-    std::vector<int64_t> wanted;
-    for (auto& s : shares) s.wanted = 0;
-    for (int64_t slot = 0; slot < left; ++slot) {
-      Share* best = nullptr;
-      for (auto& s : shares) {
-        if (s.exhausted) continue;
-        if (best == nullptr || s.pass + 1 / s.weight < best->pass + 1 / best->weight) best = &s;
-      }
-      if (best == nullptr) break;
-      best->pass += 1 / best->weight;
-      ++best->wanted;
-    }
-    for (const auto& s : shares) {
-      if (s.wanted > 0) {
-        users.push_back(s.user);
-        wanted.push_back(s.wanted);
-      }
-    }
-    if (users.empty()) break;
-    absl::flat_hash_map<std::string, int> got;
-    for (const auto& r :
-         ExecPrepared(txn, "aso_select_per_user", kSelectPerUserSql, source_site, destination_site,
-                      EpochSeconds(now), TextArray(users), IntArray(wanted), IntArray(taken))) {
-      files.push_back(FileFromRow(r));
-      taken.push_back(files.back().transfer_id);
-      ++got[files.back().user];
-    }
-    for (auto& s : shares) {
-      if (s.wanted == 0) continue;
-      const int g = got[s.user];
-      s.got += g;
-      left -= g;
-      if (g < s.wanted) {
-        // Fewer ready files than slots: give back the slots it did not use.
-        s.pass -= (s.wanted - g) / s.weight;
-        s.exhausted = true;
-      }
-    }
-  }
-  // The per-user select returns files in priority order across users; keep that order.
-  std::stable_sort(files.begin(), files.end(), [](const ClaimedFile& a, const ClaimedFile& b) {
-    return a.priority != b.priority ? a.priority > b.priority : a.transfer_id < b.transfer_id;
-  });
-  // The link's virtual time: the smallest pass among the users that still have ready files; when every
-  // user ran out (the link is not saturated), the largest pass given, so that all who come back start
-  // level instead of the ones served least taking every slot to catch up.
-  double new_virtual_time = -1, largest = virtual_time;
-  for (const auto& s : shares) {
-    if (s.got > 0) {
-      out_passes.users.push_back(s.user);
-      out_passes.passes.push_back(s.pass);
-      largest = std::max(largest, s.pass);
-    }
-    if (!s.exhausted && (new_virtual_time < 0 || s.pass < new_virtual_time)) new_virtual_time = s.pass;
-  }
-  out_passes.users.push_back("");
-  out_passes.passes.push_back(new_virtual_time >= 0 ? new_virtual_time : largest);
-  return absl::OkStatus();
-}
-
-// The claims of a batch of links, written by one statement at the end (kClaim). Until then the files
-// claimed for earlier links of the batch are counted here against the limits of the later ones.
+// The claims of a batch of links, written by one statement at the end (kClaim).
 struct ClaimBatch {
   std::vector<int64_t> ids;
   std::vector<std::string> job_of_id;
   std::vector<std::string> pass_source, pass_destination, pass_user;
   std::vector<double> pass;
-  absl::flat_hash_map<std::string, int64_t> outbound, inbound;  // claimed per site
-  int64_t backend = 0;
 
   absl::Status Write(pqxx::work& txn, absl::Time now) const {
     if (ids.empty() && pass.empty()) return absl::OkStatus();
@@ -460,11 +372,141 @@ struct ClaimBatch {
   }
 };
 
-// Reads the load of a batch of links (kLinksLoad): one row per link whose sites exist, by index.
-absl::flat_hash_map<size_t, pqxx::row> LoadLinks(pqxx::work& txn, const std::vector<LinkClaim>& links,
-                                                 const std::vector<size_t>& which, absl::Time now,
-                                                 pqxx::result& storage) {
-  absl::flat_hash_map<size_t, pqxx::row> out;
+// One link of a batch while its files are chosen.
+//
+// How many files a link may take (`free`) is the tightest of its limits: its own, its source site's
+// outbound, its destination site's inbound, the backend's, and the claim size. The files allotted to the
+// links before it in the batch (no more than each had ready) count against the sites and the backend.
+//
+// Which files: with one user there is nothing to share, its best files, and no pass changes (passes only
+// matter relative to each other, and the link's virtual time is where a newcomer starts). With several,
+// stride scheduling: each slot goes to the user whose pass + 1/weight is smallest; a user with fewer ready
+// files than its slots leaves them to the others in a second round. The files of every link of a round
+// are read by one statement (kSelectFiles).
+struct LinkWork {
+  enum class Bound { kNone, kLink, kSource, kDestination, kBackend };
+  size_t index = 0;
+  const LinkClaim* claim = nullptr;
+  int64_t free = 0, left = 0;
+  Bound bound = Bound::kNone;
+  int64_t bound_limit = 0, bound_active = 0;
+  std::vector<Share> shares;
+  double virtual_time = 0;
+  std::vector<ClaimedFile> files;
+
+  void LimitBy(Bound kind, int64_t limit, int64_t active) {
+    if (limit - active < free) {
+      free = limit - active;
+      bound = kind;
+      bound_limit = limit;
+      bound_active = active;
+    }
+  }
+  bool Shared() const { return shares.size() > 1; }
+
+  // The binding limit in words, with `claimed` more transfers active; empty if no limit binds.
+  std::string Describe(int64_t claimed) const {
+    const std::string& src = claim->source_site;
+    const std::string& dst = claim->destination_site;
+    const int64_t active = bound_active + claimed;
+    std::string out;
+    switch (bound) {
+      case Bound::kNone:
+        return out;
+      case Bound::kLink:
+        out = absl::StrCat("link ", src, " -> ", dst, " is full: ", active, " of ", bound_limit,
+                           " transfers active");
+        break;
+      case Bound::kSource:
+        out = absl::StrCat("source site ", src, " is sending its maximum: ", active, " of ", bound_limit,
+                           " transfers");
+        break;
+      case Bound::kDestination:
+        out = absl::StrCat("destination site ", dst, " is receiving its maximum: ", active, " of ",
+                           bound_limit, " transfers");
+        break;
+      case Bound::kBackend:
+        out = absl::StrCat("transfer backend ", claim->limits.backend, " is full: ", active, " of ",
+                           bound_limit, " transfers");
+        break;
+    }
+    if (shares.size() > 1) {
+      absl::StrAppend(&out, ", shared fairly between ", shares.size(), " users with files ready on it");
+    }
+    return out;
+  }
+
+  // Gives the `left` slots to the users of a shared link for one round; adds (link, user, slots) to the
+  // round's request.
+  void Stride(std::vector<std::string>& src, std::vector<std::string>& dst, std::vector<std::string>& users,
+              std::vector<int64_t>& wanted) {
+    for (auto& s : shares) s.wanted = 0;
+    for (int64_t slot = 0; slot < left; ++slot) {
+      Share* best = nullptr;
+      for (auto& s : shares) {
+        if (s.exhausted) continue;
+        if (best == nullptr || s.pass + 1 / s.weight < best->pass + 1 / best->weight) best = &s;
+      }
+      if (best == nullptr) break;
+      best->pass += 1 / best->weight;
+      ++best->wanted;
+    }
+    for (const auto& s : shares) {
+      if (s.wanted == 0) continue;
+      src.push_back(claim->source_site);
+      dst.push_back(claim->destination_site);
+      users.push_back(s.user);
+      wanted.push_back(s.wanted);
+    }
+  }
+
+  // After a round: what each user got; a user with fewer ready files than its slots gives back the rest.
+  // Returns whether slots are left for another round.
+  bool Settle(const absl::flat_hash_map<std::string, int>& got) {
+    bool more = false;
+    for (auto& s : shares) {
+      if (s.wanted == 0) continue;
+      auto it = got.find(s.user);
+      const int g = it == got.end() ? 0 : it->second;
+      s.got += g;
+      left -= g;
+      if (g < s.wanted) {
+        s.pass -= (s.wanted - g) / s.weight;
+        s.exhausted = true;
+        more = true;
+      }
+      s.wanted = 0;
+    }
+    return more && left > 0;
+  }
+
+  // The users' new passes (user '' is the link's virtual time): the smallest pass among the users that
+  // still have ready files; when every user ran out (the link is not saturated), the largest pass given,
+  // so that all who come back start level instead of the ones served least taking every slot to catch up.
+  Passes NewPasses() const {
+    Passes out;
+    if (!Shared()) return out;
+    double new_virtual_time = -1, largest = virtual_time;
+    for (const auto& s : shares) {
+      if (s.got > 0) {
+        out.users.push_back(s.user);
+        out.passes.push_back(s.pass);
+        largest = std::max(largest, s.pass);
+      }
+      if (!s.exhausted && (new_virtual_time < 0 || s.pass < new_virtual_time)) new_virtual_time = s.pass;
+    }
+    out.users.push_back("");
+    out.passes.push_back(new_virtual_time >= 0 ? new_virtual_time : largest);
+    return out;
+  }
+};
+
+// Reads the load of a batch of links (kLinksLoad) and decides how many files each may take; returns the
+// links that may take some, in batch order. A link held by a limit gets its reason in `results`.
+std::vector<LinkWork> Allot(pqxx::work& txn, const std::vector<LinkClaim>& links,
+                            const std::vector<size_t>& which, absl::Time now,
+                            std::vector<LinkClaimResult>& results) {
+  std::vector<LinkWork> out;
   if (which.empty()) return out;
   std::vector<std::string> src, dst;
   std::vector<int64_t> lim;
@@ -473,162 +515,163 @@ absl::flat_hash_map<size_t, pqxx::row> LoadLinks(pqxx::work& txn, const std::vec
     dst.push_back(links[i].destination_site);
     lim.push_back(links[i].limits.link_max_active);
   }
-  // Limits shared by every link of a batch (the scheduler's configuration): the first link's.
+  // Limits shared by every link of a batch (checked by the caller): the first link's.
   const ClaimLimits& shared = links[which.front()].limits;
-  storage = ExecPrepared(txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst), IntArray(lim),
-                         shared.default_site_max_active,
-                         static_cast<int64_t>(std::max(shared.backend_max_active, 0)), EpochSeconds(now));
-  for (const auto& r : storage) out.emplace(which[r["link"].as<size_t>() - 1], r);
+  const pqxx::result load = ExecPrepared(txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst),
+                                         IntArray(lim), shared.default_site_max_active,
+                                         static_cast<int64_t>(std::max(shared.backend_max_active, 0)),
+                                         EpochSeconds(now), static_cast<int64_t>(shared.max_files));
+  // Files allotted so far in the batch, per site and through the backend.
+  absl::flat_hash_map<std::string, int64_t> outbound, inbound;
+  int64_t backend = 0;
+  for (const auto& r : load) {
+    const size_t i = which[r["link"].as<size_t>() - 1];
+    if (r["source_state"].as<std::string>() != "ENABLED" ||
+        r["destination_state"].as<std::string>() != "ENABLED") {
+      continue;
+    }
+    LinkWork w;
+    w.index = i;
+    w.claim = &links[i];
+    const ClaimLimits& limits = links[i].limits;
+    w.free = limits.max_files;
+    w.LimitBy(LinkWork::Bound::kLink, limits.link_max_active, r["link_active"].as<int64_t>());
+    w.LimitBy(LinkWork::Bound::kSource, r["source_limit"].as<int64_t>(),
+              r["outbound"].as<int64_t>() + outbound[links[i].source_site]);
+    w.LimitBy(LinkWork::Bound::kDestination, r["destination_limit"].as<int64_t>(),
+              r["inbound"].as<int64_t>() + inbound[links[i].destination_site]);
+    if (limits.backend_max_active > 0) {
+      w.LimitBy(LinkWork::Bound::kBackend, limits.backend_max_active,
+                r["backend_active"].as<int64_t>() + backend);
+    }
+    if (r["users"].is_null()) continue;  // nothing ready
+    const std::vector<std::string> users = ParseTextArray(r["users"].as<std::string>());
+    const std::vector<std::string> passes = ParseTextArray(r["passes"].as<std::string>());
+    const std::vector<std::string> weights = ParseTextArray(r["weights"].as<std::string>());
+    for (size_t u = 0; u < users.size() && u < passes.size() && u < weights.size(); ++u) {
+      w.shares.push_back(Share{users[u], ParseDouble(passes[u]), ParseDouble(weights[u])});
+    }
+    if (w.free <= 0) {
+      results[i].waiting = w.Describe(0);
+      continue;
+    }
+    if (w.shares.empty()) continue;
+    w.virtual_time = r["virtual_time"].is_null() ? 0 : r["virtual_time"].as<double>();
+    for (auto& sh : w.shares) sh.pass = std::max(sh.pass < 0 ? w.virtual_time : sh.pass, w.virtual_time);
+    const int64_t allotted = std::min(w.free, r["ready_files"].as<int64_t>());
+    if (allotted <= 0) continue;
+    w.left = w.free;
+    outbound[links[i].source_site] += allotted;
+    inbound[links[i].destination_site] += allotted;
+    backend += allotted;
+    out.push_back(std::move(w));
+  }
   return out;
 }
 
-// Claims on one link whose throttle locks the caller holds, from its load row `r` (kLinksLoad): selects
-// the files and plans the jobs inside `txn`; the claim itself is added to `batch`.
-absl::Status ClaimOnLink(pqxx::work& txn, const std::string& source_site, const std::string& destination_site,
-                         const ClaimLimits& limits, absl::Time now,
-                         const std::function<std::vector<JobPlan>(const std::vector<ClaimedFile>&)>& plan,
-                         const pqxx::row& r, ClaimBatch& batch, std::vector<PendingJob>& jobs,
-                         std::string& why) {
-  if (r["source_state"].as<std::string>() != "ENABLED" ||
-      r["destination_state"].as<std::string>() != "ENABLED") {
-    return absl::OkStatus();
+// Reads the files requested for a round (kSelectFiles) and hands them to their links; `taken` collects
+// the ids. Returns per link (by position in `work`) the files each user got.
+absl::StatusOr<std::vector<absl::flat_hash_map<std::string, int>>> SelectRound(
+    pqxx::work& txn, std::vector<LinkWork>& work, const std::vector<std::string>& src,
+    const std::vector<std::string>& dst, const std::vector<std::string>& users,
+    const std::vector<int64_t>& wanted, absl::Time now, std::vector<int64_t>& taken) {
+  std::vector<absl::flat_hash_map<std::string, int>> got(work.size());
+  if (users.empty()) return got;
+  absl::flat_hash_map<std::pair<std::string, std::string>, size_t> by_link;
+  for (size_t k = 0; k < work.size(); ++k) {
+    by_link[{work[k].claim->source_site, work[k].claim->destination_site}] = k;
   }
-  // The binding limit, should it stop the claim before the ready files run out; put in words once the
-  // claim is done, with the transfers active then.
-  int64_t free = limits.max_files;
-  why.clear();
-  enum class Bound { kNone, kLink, kSource, kDestination, kBackend } bound = Bound::kNone;
-  int64_t bound_limit = 0, bound_active = 0;
-  auto limit_by = [&](Bound kind, int64_t limit, int64_t active) {
-    if (limit - active < free) {
-      free = limit - active;
-      bound = kind;
-      bound_limit = limit;
-      bound_active = active;
-    }
-  };
-  auto claimed_at = [](const absl::flat_hash_map<std::string, int64_t>& m, const std::string& site) {
-    auto it = m.find(site);
-    return it == m.end() ? int64_t{0} : it->second;
-  };
-  limit_by(Bound::kLink, limits.link_max_active, r["link_active"].as<int64_t>());
-  limit_by(Bound::kSource, r["source_limit"].as<int64_t>(),
-           r["outbound"].as<int64_t>() + claimed_at(batch.outbound, source_site));
-  limit_by(Bound::kDestination, r["destination_limit"].as<int64_t>(),
-           r["inbound"].as<int64_t>() + claimed_at(batch.inbound, destination_site));
-  if (limits.backend_max_active > 0) {
-    limit_by(Bound::kBackend, limits.backend_max_active, r["backend_active"].as<int64_t>() + batch.backend);
+  for (const auto& r : ExecPrepared(txn, "aso_select_files", kSelectFilesSql, TextArray(src), TextArray(dst),
+                                    TextArray(users), IntArray(wanted), EpochSeconds(now), IntArray(taken))) {
+    auto it = by_link.find({r[10].as<std::string>(), r[11].as<std::string>()});
+    if (it == by_link.end()) continue;
+    ClaimedFile f = FileFromRow(r);
+    taken.push_back(f.transfer_id);
+    ++got[it->second][f.user];
+    work[it->second].files.push_back(std::move(f));
   }
-  auto describe = [&](int64_t claimed, size_t users) {
-    const int64_t active = bound_active + claimed;
-    std::string out;
-    switch (bound) {
-      case Bound::kNone:
-        return out;
-      case Bound::kLink:
-        out = absl::StrCat("link ", source_site, " -> ", destination_site, " is full: ", active, " of ",
-                           bound_limit, " transfers active");
-        break;
-      case Bound::kSource:
-        out = absl::StrCat("source site ", source_site, " is sending its maximum: ", active, " of ",
-                           bound_limit, " transfers");
-        break;
-      case Bound::kDestination:
-        out = absl::StrCat("destination site ", destination_site, " is receiving its maximum: ", active,
-                           " of ", bound_limit, " transfers");
-        break;
-      case Bound::kBackend:
-        out = absl::StrCat("transfer backend ", limits.backend, " is full: ", active, " of ", bound_limit,
-                           " transfers");
-        break;
-    }
-    if (users > 1) absl::StrAppend(&out, ", shared fairly between ", users, " users with files ready on it");
-    return out;
-  };
-  if (r["users"].is_null()) return absl::OkStatus();  // nothing ready
-  const std::vector<std::string> users = ParseTextArray(r["users"].as<std::string>());
-  if (free <= 0) {
-    why = describe(0, users.size());
-    return absl::OkStatus();
-  }
-  std::vector<Share> shares;
-  const std::vector<std::string> passes = ParseTextArray(r["passes"].as<std::string>());
-  const std::vector<std::string> weights = ParseTextArray(r["weights"].as<std::string>());
-  for (size_t i = 0; i < users.size() && i < passes.size() && i < weights.size(); ++i) {
-    shares.push_back(Share{users[i], ParseDouble(passes[i]), ParseDouble(weights[i])});
-  }
-  if (shares.empty()) return absl::OkStatus();
-  const double virtual_time = r["virtual_time"].is_null() ? 0 : r["virtual_time"].as<double>();
-  std::vector<ClaimedFile> files;
-  Passes new_passes;
-  if (absl::Status s = SelectFairly(txn, source_site, destination_site, now, free, shares, virtual_time,
-                                    files, new_passes);
-      !s.ok()) {
-    return s;
-  }
-  if (files.empty()) return absl::OkStatus();
-  absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
-  for (const auto& f : files) by_id[f.transfer_id] = &f;
-  size_t claimed = 0;
-  for (JobPlan& p : plan(files)) {
-    PendingJob job{p.job_id, source_site, destination_site, {}};
-    for (int64_t id : p.transfer_ids) {
-      job.files.push_back(*by_id.at(id));
-      batch.ids.push_back(id);
-      batch.job_of_id.push_back(p.job_id);
-      ++claimed;
-    }
-    jobs.push_back(std::move(job));
-  }
-  // Files the plan left out (a lingering partial job) stay queued: their users are not charged for them.
-  if (claimed < files.size()) {
-    absl::flat_hash_map<std::string, int> left_out;
-    for (const auto& f : files) ++left_out[f.user];
-    for (const auto& job : jobs) {
-      for (const auto& f : job.files) --left_out[f.user];
-    }
-    for (size_t i = 0; i < new_passes.users.size(); ++i) {
-      for (const auto& share : shares) {
-        if (share.user == new_passes.users[i] && !share.user.empty()) {
-          new_passes.passes[i] -= left_out[share.user] / share.weight;
-        }
-      }
-    }
-  }
-  // A limit stopped the claim if it took every free slot (else the ready files ran out first).
-  if (static_cast<int64_t>(files.size()) == free)
-    why = describe(static_cast<int64_t>(claimed), shares.size());
-  if (claimed == 0) return absl::OkStatus();
-  for (size_t i = 0; i < new_passes.users.size(); ++i) {
-    batch.pass_source.push_back(source_site);
-    batch.pass_destination.push_back(destination_site);
-    batch.pass_user.push_back(new_passes.users[i]);
-    batch.pass.push_back(new_passes.passes[i]);
-  }
-  batch.outbound[source_site] += static_cast<int64_t>(claimed);
-  batch.inbound[destination_site] += static_cast<int64_t>(claimed);
-  batch.backend += static_cast<int64_t>(claimed);
-  return absl::OkStatus();
+  return got;
 }
 
 // Claims on the links `which` of `links`, whose throttle locks the caller holds, inside `txn`: their loads
-// in one statement, the files of each link in turn, and every claim in one statement.
+// in one statement, their files in one (two when a shared link has slots left after the first), and every
+// claim in one.
 absl::Status ClaimOnLinks(
     pqxx::work& txn, const std::vector<LinkClaim>& links, const std::vector<size_t>& which, absl::Time now,
     const std::function<std::vector<JobPlan>(size_t, const std::vector<ClaimedFile>&)>& plan,
     std::vector<LinkClaimResult>& results) {
-  pqxx::result storage;
-  const auto loads = LoadLinks(txn, links, which, now, storage);
+  std::vector<LinkWork> work = Allot(txn, links, which, now, results);
+  std::vector<int64_t> taken;
+  std::vector<bool> more(work.size(), true);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::string> src, dst, users;
+    std::vector<int64_t> wanted;
+    for (size_t k = 0; k < work.size(); ++k) {
+      LinkWork& w = work[k];
+      if (!more[k]) continue;
+      if (!w.Shared()) {
+        if (round > 0) continue;
+        src.push_back(w.claim->source_site);
+        dst.push_back(w.claim->destination_site);
+        users.push_back(w.shares.front().user);
+        wanted.push_back(w.left);
+        continue;
+      }
+      w.Stride(src, dst, users, wanted);
+    }
+    if (users.empty()) break;
+    auto got = SelectRound(txn, work, src, dst, users, wanted, now, taken);
+    if (!got.ok()) return got.status();
+    for (size_t k = 0; k < work.size(); ++k) {
+      more[k] = more[k] && work[k].Shared() && work[k].Settle((*got)[k]);
+    }
+  }
   ClaimBatch batch;
-  for (size_t i : which) {
-    auto it = loads.find(i);
-    if (it == loads.end()) continue;  // a site was deleted meanwhile
-    const LinkClaim& l = links[i];
-    auto plan_link = [&plan, i](const std::vector<ClaimedFile>& files) { return plan(i, files); };
-    if (absl::Status c = ClaimOnLink(txn, l.source_site, l.destination_site, l.limits, now, plan_link,
-                                     it->second, batch, results[i].jobs, results[i].waiting);
-        !c.ok()) {
-      return c;
+  for (LinkWork& w : work) {
+    if (w.files.empty()) continue;
+    // The files come in priority order across users; keep that order.
+    std::stable_sort(w.files.begin(), w.files.end(), [](const ClaimedFile& a, const ClaimedFile& b) {
+      return a.priority != b.priority ? a.priority > b.priority : a.transfer_id < b.transfer_id;
+    });
+    Passes new_passes = w.NewPasses();
+    LinkClaimResult& result = results[w.index];
+    absl::flat_hash_map<int64_t, const ClaimedFile*> by_id;
+    for (const auto& f : w.files) by_id[f.transfer_id] = &f;
+    size_t claimed = 0;
+    for (JobPlan& p : plan(w.index, w.files)) {
+      PendingJob job{p.job_id, w.claim->source_site, w.claim->destination_site, {}};
+      for (int64_t id : p.transfer_ids) {
+        job.files.push_back(*by_id.at(id));
+        batch.ids.push_back(id);
+        batch.job_of_id.push_back(p.job_id);
+        ++claimed;
+      }
+      result.jobs.push_back(std::move(job));
+    }
+    // Files the plan left out (a lingering partial job) stay queued: their users are not charged for them.
+    if (claimed < w.files.size()) {
+      absl::flat_hash_map<std::string, int> left_out;
+      for (const auto& f : w.files) ++left_out[f.user];
+      for (const auto& job : result.jobs) {
+        for (const auto& f : job.files) --left_out[f.user];
+      }
+      for (size_t u = 0; u < new_passes.users.size(); ++u) {
+        for (const auto& share : w.shares) {
+          if (share.user == new_passes.users[u] && !share.user.empty()) {
+            new_passes.passes[u] -= left_out[share.user] / share.weight;
+          }
+        }
+      }
+    }
+    // A limit stopped the claim if it took every free slot (else the ready files ran out first).
+    if (static_cast<int64_t>(w.files.size()) == w.free)
+      result.waiting = w.Describe(static_cast<int64_t>(claimed));
+    if (claimed == 0) continue;
+    for (size_t u = 0; u < new_passes.users.size(); ++u) {
+      batch.pass_source.push_back(w.claim->source_site);
+      batch.pass_destination.push_back(w.claim->destination_site);
+      batch.pass_user.push_back(new_passes.users[u]);
+      batch.pass.push_back(new_passes.passes[u]);
     }
   }
   return batch.Write(txn, now);
@@ -703,6 +746,13 @@ absl::StatusOr<std::vector<LinkClaimResult>> PgSchedulingRepository::ClaimForLin
           a.backend_max_active != b.backend_max_active) {
         return absl::InvalidArgumentError(
             "the links of a claim batch must share the site and backend limits");
+      }
+    }
+    absl::flat_hash_set<std::pair<std::string, std::string>> distinct;
+    for (const auto& l : links) {
+      if (!distinct.insert({l.source_site, l.destination_site}).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("link ", l.source_site, " -> ", l.destination_site, " is twice in one claim batch"));
       }
     }
     ExecPrepared(txn, "aso_claim_settings", kClaimSettings);

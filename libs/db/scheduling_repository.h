@@ -148,7 +148,8 @@ class SchedulingRepository {
   // deadlock; its turn comes in a later round. `plan` gets the index of the link in `links`. A batch costs a
   // few statements, not a few per link: the locks and the links' loads are read in one statement each, the
   // files per link, and every claim is written in one. The links share the site and backend limits
-  // (default_site_max_active, backend, backend_max_active); else INVALID_ARGUMENT.
+  // (default_site_max_active, backend, backend_max_active) and name each link once; else
+  // INVALID_ARGUMENT.
   virtual absl::StatusOr<std::vector<LinkClaimResult>> ClaimForLinks(
       const std::vector<LinkClaim>& links, absl::Time now,
       const std::function<std::vector<JobPlan>(size_t link, const std::vector<ClaimedFile>&)>& plan) = 0;

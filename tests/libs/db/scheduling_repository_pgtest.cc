@@ -149,6 +149,9 @@ TEST_F(SchedulingRepositoryTest, ABatchSkipsLinksAnotherClaimerHolds) {
   auto mixed = repo_->ClaimForLinks({{"A", "B", limits}, {"C", "B", other_limits}}, kT0,
                                     [](size_t, const std::vector<ClaimedFile>& f) { return OneJob(f); });
   EXPECT_TRUE(absl::IsInvalidArgument(mixed.status())) << mixed.status();
+  auto twice = repo_->ClaimForLinks({{"A", "B", limits}, {"A", "B", limits}}, kT0,
+                                    [](size_t, const std::vector<ClaimedFile>& f) { return OneJob(f); });
+  EXPECT_TRUE(absl::IsInvalidArgument(twice.status())) << twice.status();
 }
 
 TEST_F(SchedulingRepositoryTest, BannedDrainingAndCoolingOffAreNotClaimed) {
