@@ -342,15 +342,14 @@ int main(int argc, char** argv) {
       if (o.state() == cv1::TRANSFER_STATE_DONE) ++hour_done, hour_bytes += o.bytes();
       if (o.state() == cv1::TRANSFER_STATE_FAILED) ++hour_failed;
     }
+    const absl::Time t_outcomes = absl::Now();
     std::thread bookkeeping([&] {
-      const absl::Time t_outcomes = absl::Now();
       for (size_t i = 0; i < due.size(); i += 2000) {
         std::vector<cv1::FileOutcome> part(due.begin() + i, due.begin() + std::min(due.size(), i + 2000));
         for (const auto& r : applier.ApplyAll(part)) {
           if (!r.ok()) std::cerr << "aso-sim: outcome: " << r.status() << "\n";
         }
       }
-      outcome_wall += absl::Now() - t_outcomes;
     });
     // Jobs finish: files arrive at the day/night-modulated rate.
     if (now < arrivals_end) {
@@ -400,6 +399,7 @@ int main(int argc, char** argv) {
       }
     }
     bookkeeping.join();
+    outcome_wall += absl::Now() - t_outcomes;
     const absl::Time t_sched = absl::Now();
     if (auto n = scheduler.RunOnce(); !n.ok())
       std::cerr << "aso-sim: scheduler round: " << n.status() << "\n";

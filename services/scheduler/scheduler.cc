@@ -172,11 +172,11 @@ absl::StatusOr<bool> Scheduler::Submit(const db::PendingJob& job) {
   return true;
 }
 
-absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>& links, bool& stepped) {
-  stepped = false;
+absl::Status Scheduler::Optimize(absl::Time now, std::vector<db::LinkLoad>& links) {
   if (!config_.optimize || now - last_optimized_ < config_.optimizer_interval) return absl::OkStatus();
-  absl::flat_hash_map<std::string, const db::LinkLoad*> by_key;
-  for (const auto& l : links) by_key[LinkKey(l.source_site, l.destination_site)] = &l;
+  absl::flat_hash_map<std::string, db::LinkLoad*> by_key;
+  for (auto& l : links) by_key[LinkKey(l.source_site, l.destination_site)] = &l;
+  std::vector<db::LinkDecision> made;
   auto result = repo_.OptimizeLinks(
       now, config_.optimizer_interval,
       [&](const std::vector<db::LinkOutcomes>& outcomes, absl::Duration window) {
@@ -200,10 +200,20 @@ absl::Status Scheduler::Optimize(absl::Time now, const std::vector<db::LinkLoad>
           }
           decisions.push_back(std::move(d));
         }
+        made = decisions;
         return decisions;
       });
   if (!result.ok()) return result.status();
-  stepped = *result;
+  if (*result) {
+    // Stored: the round goes on with the new limits.
+    for (const auto& d : made) {
+      db::LinkLoad& link = *by_key.at(LinkKey(d.source_site, d.destination_site));
+      link.optimized_active = d.optimized_active;
+      link.success_rate = d.success_rate;
+      link.throughput = d.throughput;
+      link.optimizer_reason = d.reason;
+    }
+  }
   // Whether this replica stepped or another did lately, the next look is an interval away.
   last_optimized_ = now;
   return absl::OkStatus();
@@ -271,12 +281,8 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
 
   auto links = repo_.ListLinks(now);
   if (!links.ok()) return links.status();
-  bool stepped = false;
-  if (auto s = Optimize(now, *links, stepped); !s.ok()) {
+  if (auto s = Optimize(now, *links); !s.ok()) {
     ASO_LOG(WARNING, "link optimizer step failed: ", s.message());
-  } else if (stepped) {
-    links = repo_.ListLinks(now);  // with the new limits
-    if (!links.ok()) return links.status();
   }
   auto backend = repo_.GetBackend(config_.backend);
   if (!backend.ok()) return backend.status();

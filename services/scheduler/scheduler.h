@@ -62,9 +62,9 @@ class Scheduler {
   absl::StatusOr<int> ClaimAndSend(absl::Time now, std::vector<db::LinkClaim>& batch,
                                    std::vector<const db::LinkLoad*>& links,
                                    const std::function<void(const db::LinkLoad&, std::string)>& note_waiting);
-  // One optimizer step, if it is due (for all replicas: the step's time is in the database); `stepped`
-  // tells whether limits may have changed.
-  absl::Status Optimize(absl::Time now, const std::vector<db::LinkLoad>& links, bool& stepped);
+  // One optimizer step, if it is due (for all replicas: the step's time is in the database). The limits
+  // it stores are also set in `links`, for the rest of the round.
+  absl::Status Optimize(absl::Time now, std::vector<db::LinkLoad>& links);
   // Sends one job. Returns OK(true) when the adapter took it, OK(false) when it will be re-sent or
   // failed for good, UNAVAILABLE when the adapter could not be reached (it will be re-sent).
   absl::StatusOr<bool> Submit(const db::PendingJob& job);

@@ -1,4 +1,6 @@
--- ASO schema version 12: the claim tables' trigger (aso_sync_claim_tables, migrations 0003 and 0005) compares
+-- ASO schema version 12: the claim path's costs.
+--
+-- 1. The claim tables' trigger (aso_sync_claim_tables, migrations 0003 and 0005) compares
 -- each changed transfer with the claim tables' own rows, found by primary key, instead of joining the
 -- statement's old and new rows with each other. The planner knows nothing of the size of a statement's
 -- transition tables and joined them by a nested loop, so a statement updating n transfers (bookkeeping
@@ -34,3 +36,10 @@ BEGIN
     WHERE n.state IN ('SUBMITTING', 'ACTIVE') AND NOT EXISTS (SELECT 1 FROM transfer_live l WHERE l.transfer_id = n.id);
   RETURN NULL;
 END $$;
+
+-- 2. Files in flight into a site are counted from an index ordered by destination then source, which the
+--    throttle's count reads in order (ORDER BY destination_site, source_site): with the single-column index,
+--    a plan prepared while transfer_live is small scanned the whole table (mostly dead rows between two
+--    vacuums) for every link of every claim.
+CREATE INDEX transfer_live_by_destination_source ON transfer_live (destination_site, source_site);
+DROP INDEX transfer_live_by_destination;
