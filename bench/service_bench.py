@@ -107,6 +107,7 @@ def main():
         shutil.rmtree(DIR, ignore_errors=True)
 
     result = {
+        "bench": "services",
         "samples": args.samples,
         "reply_to_copy_start_ms": {"p50": 1000 * pct(to_start, 0.5), "p99": 1000 * pct(to_start, 0.99)},
         "copy_end_to_watch_event_ms": {"p50": 1000 * pct(to_event, 0.5), "p99": 1000 * pct(to_event, 0.99)},
