@@ -1,5 +1,6 @@
 #include "libs/db/outcome_repository.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "libs/db/internal/transaction.h"
@@ -10,18 +11,8 @@ namespace aso::db {
 namespace v1 = aso::common::v1;
 namespace {
 
-// The attempt row is the idempotency record: a second report of the same attempt inserts nothing.
-constexpr char kInsertAttempt[] = R"sql(
-  INSERT INTO attempts (transfer_id, attempt, backend_job_id, backend_file_id, result, source_site,
-                        destination_site, started, finished, bytes, throughput, failure_class, error,
-                        recoverable)
-  SELECT id, $2, $3, $4, $5, source_site, destination_site,
-         CASE WHEN $6::float8 > 0 THEN to_timestamp($6::float8) END, to_timestamp($7::float8), $8::bigint,
-         CASE WHEN $7::float8 > $6::float8 AND $6::float8 > 0
-              THEN $8::bigint / ($7::float8 - $6::float8) ELSE 0 END, $9, $10, $11
-  FROM transfers WHERE id = $1 AND attempt = $2
-  ON CONFLICT (transfer_id, attempt) DO NOTHING)sql";
-
+// The attempt row is the idempotency record: a second report of the same attempt inserts nothing
+// (kDoneBatch, kNotDoneBatch).
 constexpr char kStartedBatch[] = R"sql(
   UPDATE transfers t SET state = 'ACTIVE', updated = to_timestamp($3)
   FROM unnest($1::bigint[], $2::int[]) AS o(transfer_id, attempt)
@@ -62,29 +53,51 @@ constexpr char kDoneBatch[] = R"sql(
     AND src.name = t.source_site
   RETURNING t.id)sql";
 
-// A failed or cancelled attempt: killed if a kill was requested (or this is the cancel), else back to
-// the queue after the cool-off ($3 > 0), else failed for good.
-constexpr char kNotDone[] = R"sql(
-  WITH d AS (
-    SELECT t.id, t.kill_requested OR $7::boolean AS kill,
-           $3::float8 > 0 AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
-                                          AND k.deadline <= to_timestamp($6)) AS retry,
-           $3::float8 > 0 AND EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
-                                      AND k.deadline <= to_timestamp($6)) AS too_late
-    FROM transfers t WHERE t.id = $1)
+// Failed or cancelled attempts, many in one statement: each attempt recorded once (a repeat, or an attempt
+// the transfer is no longer on, changes nothing), then its transfer killed if a kill was requested (or this
+// is the cancel), else back to the queue after its cool-off (retry_at > 0, the task's deadline not passed),
+// else failed for good. Returns the transfers that changed.
+constexpr char kNotDoneBatch[] = R"sql(
+  WITH o AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[], $6::float8[],
+                         $7::bigint[], $8::text[], $9::text[], $10::bool[], $11::float8[], $12::bool[])
+      AS o(transfer_id, attempt, job_id, file_id, started, finished, bytes, failure_class, error, recoverable,
+           retry_at, canceled)),
+  ins AS (
+    INSERT INTO attempts (transfer_id, attempt, backend_job_id, backend_file_id, result, source_site,
+                          destination_site, started, finished, bytes, throughput, failure_class, error,
+                          recoverable)
+    SELECT t.id, o.attempt, o.job_id, o.file_id, CASE WHEN o.canceled THEN 'CANCELED' ELSE 'FAILED' END,
+           t.source_site, t.destination_site, CASE WHEN o.started > 0 THEN to_timestamp(o.started) END,
+           to_timestamp(o.finished), o.bytes,
+           CASE WHEN o.finished > o.started AND o.started > 0 THEN o.bytes / (o.finished - o.started) ELSE 0 END,
+           o.failure_class, o.error, o.recoverable
+    FROM o JOIN transfers t ON t.id = o.transfer_id AND t.attempt = o.attempt
+    ON CONFLICT (transfer_id, attempt) DO NOTHING
+    RETURNING transfer_id, attempt),
+  d AS (
+    SELECT t.id, o.attempt, o.retry_at, o.failure_class, o.error, t.kill_requested OR o.canceled AS kill,
+           o.retry_at > 0 AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
+                                          AND k.deadline <= to_timestamp($13)) AS retry,
+           o.retry_at > 0 AND EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
+                                      AND k.deadline <= to_timestamp($13)) AS too_late
+    FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt
+    JOIN transfers t ON t.id = ins.transfer_id)
   UPDATE transfers
   SET state = CASE WHEN d.kill THEN 'KILLED' WHEN d.retry THEN 'QUEUED' ELSE 'FAILED' END,
-      not_before = CASE WHEN NOT d.kill AND d.retry THEN to_timestamp($3::float8) ELSE not_before END,
+      not_before = CASE WHEN NOT d.kill AND d.retry THEN to_timestamp(d.retry_at) ELSE not_before END,
       backend_job_id = CASE WHEN NOT d.kill AND d.retry THEN NULL ELSE backend_job_id END,
       claimed_at = CASE WHEN NOT d.kill AND d.retry THEN NULL ELSE claimed_at END,
-      failure_class = $4,
+      failure_class = d.failure_class,
       -- A kill keeps the reason it was given.
       failure_reason = CASE WHEN d.kill AND failure_reason <> '' THEN failure_reason
-                            WHEN NOT d.kill AND d.too_late THEN $5 || ' (not retried: the task deadline has passed)'
-                            ELSE $5 END,
-      updated = to_timestamp($6)
+                            WHEN NOT d.kill AND d.too_late
+                              THEN d.error || ' (not retried: the task deadline has passed)'
+                            ELSE d.error END,
+      updated = to_timestamp($13)
   FROM d
-  WHERE transfers.id = d.id AND transfers.attempt = $2 AND transfers.state IN ('SUBMITTING', 'ACTIVE'))sql";
+  WHERE transfers.id = d.id AND transfers.attempt = d.attempt AND transfers.state IN ('SUBMITTING', 'ACTIVE')
+  RETURNING transfers.id)sql";
 
 // Runs a batch statement (prepared as `name`) that returns the ids of the transfers it changed; answers, per
 // outcome in order, whether its transfer changed.
@@ -120,25 +133,43 @@ absl::StatusOr<bool> PgOutcomeRepository::ApplyFinished(const FileOutcome& o,
     if (!applied.ok()) return applied.status();
     return applied->front();
   }
-  const bool canceled = o.state() == v1::TRANSFER_STATE_KILLED;
-  std::string failure_class(transfer::FailureClassName(o.failure_class()));
-  if (canceled && failure_class.empty()) failure_class = "CANCELED";
-  bool changed = false;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    changed = false;
-    auto inserted =
-        txn.exec_params(kInsertAttempt, o.transfer_id(), o.attempt(), o.backend_job_id(), o.backend_file_id(),
-                        canceled ? "CANCELED" : "FAILED", TimestampSeconds(o.started()),
-                        TimestampSeconds(o.finished()), o.bytes(), failure_class, o.error(), o.recoverable());
-    if (inserted.affected_rows() == 0) return absl::OkStatus();  // a repeat, or a stale attempt
-    auto r = txn.exec_params(kNotDone, o.transfer_id(), o.attempt(),
-                             retry_at.has_value() ? EpochSeconds(*retry_at) : 0.0, failure_class, o.error(),
-                             EpochSeconds(now), canceled);
-    changed = r.affected_rows() > 0;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return changed;
+  auto applied = ApplyNotDone({o}, {retry_at}, now);
+  if (!applied.ok()) return applied.status();
+  return applied->front();
+}
+
+absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyNotDone(
+    const std::vector<FileOutcome>& outcomes, const std::vector<std::optional<absl::Time>>& retry_at,
+    absl::Time now) {
+  if (retry_at.size() != outcomes.size()) {
+    return absl::InvalidArgumentError("ApplyNotDone: one retry time per outcome");
+  }
+  std::vector<int64_t> ids, attempts, bytes;
+  std::vector<std::string> jobs, files, classes, errors;
+  std::vector<double> started, finished, retry;
+  std::vector<bool> recoverable, canceled;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const FileOutcome& o = outcomes[i];
+    const bool cancel = o.state() == v1::TRANSFER_STATE_KILLED;
+    std::string failure_class(transfer::FailureClassName(o.failure_class()));
+    if (cancel && failure_class.empty()) failure_class = "CANCELED";
+    ids.push_back(o.transfer_id());
+    attempts.push_back(o.attempt());
+    jobs.push_back(o.backend_job_id());
+    files.push_back(o.backend_file_id());
+    started.push_back(TimestampSeconds(o.started()));
+    finished.push_back(TimestampSeconds(o.finished()));
+    bytes.push_back(o.bytes());
+    classes.push_back(std::move(failure_class));
+    errors.push_back(o.error());
+    recoverable.push_back(o.recoverable());
+    retry.push_back(retry_at[i].has_value() ? EpochSeconds(*retry_at[i]) : 0.0);
+    canceled.push_back(cancel);
+  }
+  return ChangedPerOutcome(db_, outcomes, "aso_not_done_batch", kNotDoneBatch, IntArray(ids),
+                           IntArray(attempts), TextArray(jobs), TextArray(files), FloatArray(started),
+                           FloatArray(finished), IntArray(bytes), TextArray(classes), TextArray(errors),
+                           BoolArray(recoverable), FloatArray(retry), BoolArray(canceled), EpochSeconds(now));
 }
 
 absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyStartedBatch(
@@ -173,19 +204,28 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vect
 }
 
 absl::StatusOr<OutcomeRepository::RetryBudget> PgOutcomeRepository::RetryBudgetOf(int64_t transfer_id) {
-  RetryBudget budget;
+  auto budgets = RetryBudgetsOf({transfer_id});
+  if (!budgets.ok()) return budgets.status();
+  auto it = budgets->find(transfer_id);
+  if (it == budgets->end()) return absl::NotFoundError(absl::StrCat("no transfer with id ", transfer_id));
+  return it->second;
+}
+
+absl::StatusOr<absl::flat_hash_map<int64_t, OutcomeRepository::RetryBudget>>
+PgOutcomeRepository::RetryBudgetsOf(const std::vector<int64_t>& transfer_ids) {
+  absl::flat_hash_map<int64_t, RetryBudget> budgets;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    auto r = txn.exec_params(
-        "SELECT t.retry_base, k.max_attempts FROM transfers t JOIN tasks k ON k.task_id = t.task_id "
-        "WHERE t.id = $1",
-        transfer_id);
-    if (r.empty()) return absl::NotFoundError(absl::StrCat("no transfer with id ", transfer_id));
-    budget.base = r[0][0].as<int>();
-    budget.task_max_attempts = r[0][1].as<int>();
+    budgets.clear();
+    for (const auto& r : ExecPrepared(txn, "aso_retry_budgets",
+                                      "SELECT t.id, t.retry_base, k.max_attempts FROM transfers t "
+                                      "JOIN tasks k ON k.task_id = t.task_id WHERE t.id = ANY($1::bigint[])",
+                                      IntArray(transfer_ids))) {
+      budgets[r[0].as<int64_t>()] = RetryBudget{r[1].as<int>(), r[2].as<int>()};
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return budget;
+  return budgets;
 }
 
 }  // namespace aso::db

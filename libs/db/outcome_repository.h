@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "aso/common/v1/common.pb.h"
@@ -39,6 +40,13 @@ class OutcomeRepository {
   virtual absl::StatusOr<std::vector<bool>> ApplyDone(const std::vector<FileOutcome>& outcomes,
                                                       absl::Time now) = 0;
 
+  // ApplyFinished for many FAILED or KILLED outcomes in one statement, `retry_at[i]` for outcome i. Returns,
+  // per outcome in order, whether it changed its transfer (a repeat of an outcome earlier in the batch:
+  // false).
+  virtual absl::StatusOr<std::vector<bool>> ApplyNotDone(
+      const std::vector<FileOutcome>& outcomes, const std::vector<std::optional<absl::Time>>& retry_at,
+      absl::Time now) = 0;
+
   // The attempt number at the transfer's last manual retry (0 if none): its retry budget counts the
   // attempts after it; and its task's attempts per file (0: the service's default).
   struct RetryBudget {
@@ -46,6 +54,9 @@ class OutcomeRepository {
     int task_max_attempts = 0;
   };
   virtual absl::StatusOr<RetryBudget> RetryBudgetOf(int64_t transfer_id) = 0;
+  // RetryBudgetOf for many transfers in one statement; a transfer that does not exist is left out.
+  virtual absl::StatusOr<absl::flat_hash_map<int64_t, RetryBudget>> RetryBudgetsOf(
+      const std::vector<int64_t>& transfer_ids) = 0;
 };
 
 class PgOutcomeRepository final : public OutcomeRepository {
@@ -58,6 +69,11 @@ class PgOutcomeRepository final : public OutcomeRepository {
                                                       absl::Time now) override;
   absl::StatusOr<std::vector<bool>> ApplyDone(const std::vector<FileOutcome>& outcomes,
                                               absl::Time now) override;
+  absl::StatusOr<std::vector<bool>> ApplyNotDone(const std::vector<FileOutcome>& outcomes,
+                                                 const std::vector<std::optional<absl::Time>>& retry_at,
+                                                 absl::Time now) override;
+  absl::StatusOr<absl::flat_hash_map<int64_t, RetryBudget>> RetryBudgetsOf(
+      const std::vector<int64_t>& transfer_ids) override;
   absl::StatusOr<RetryBudget> RetryBudgetOf(int64_t transfer_id) override;
 
  private:

@@ -28,33 +28,9 @@ absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
       if (applied.ok() && *applied) outcomes_.Inc({"done", ""});
       return applied;
     }
-    case v1::TRANSFER_STATE_FAILED: {
-      // The retry budget counts the attempts since the last manual retry.
-      auto budget = repo_.RetryBudgetOf(outcome.transfer_id());
-      if (!budget.ok() && !absl::IsNotFound(budget.status())) return budget.status();
-      v1::FileOutcome counted = outcome;
-      counted.set_attempt(outcome.attempt() - (budget.ok() ? budget->base : 0));
-      std::optional<absl::Time> retry_at;
-      {
-        absl::MutexLock lock(&gen_mu_);
-        retry_at = policy_.NextAttemptAt(counted, now, gen_, budget.ok() ? budget->task_max_attempts : 0);
-      }
-      auto applied = repo_.ApplyFinished(outcome, retry_at, now);
-      const std::string failure_class(transfer::FailureClassName(outcome.failure_class()));
-      if (applied.ok() && *applied) {
-        outcomes_.Inc({retry_at ? "retry" : "failed", failure_class});
-        ASO_LOG(INFO, "transfer=", outcome.transfer_id(), " attempt=", outcome.attempt(), " failed (",
-                failure_class, "): ", outcome.error(),
-                retry_at ? absl::StrCat(" -> retry in ", absl::FormatDuration(*retry_at - now))
-                         : std::string(" -> FAILED"));
-      }
-      return applied;
-    }
-    case v1::TRANSFER_STATE_KILLED: {
-      auto applied = repo_.ApplyFinished(outcome, std::nullopt, now);
-      if (applied.ok() && *applied) outcomes_.Inc({"killed", "CANCELED"});
-      return applied;
-    }
+    case v1::TRANSFER_STATE_FAILED:
+    case v1::TRANSFER_STATE_KILLED:
+      return ApplyNotDone({outcome}, now).front();
     default:
       return absl::InvalidArgumentError(absl::StrCat("outcome for transfer ", outcome.transfer_id(),
                                                      " has state ", transfer::StateName(outcome.state()),
@@ -62,11 +38,62 @@ absl::StatusOr<bool> OutcomeApplier::Apply(const v1::FileOutcome& outcome) {
   }
 }
 
+std::vector<absl::StatusOr<bool>> OutcomeApplier::ApplyNotDone(const std::vector<v1::FileOutcome>& outcomes,
+                                                               absl::Time now) {
+  // The retry budget counts the attempts since the last manual retry.
+  std::vector<int64_t> failed_ids;
+  for (const auto& o : outcomes) {
+    if (o.state() == v1::TRANSFER_STATE_FAILED) failed_ids.push_back(o.transfer_id());
+  }
+  absl::flat_hash_map<int64_t, db::OutcomeRepository::RetryBudget> budgets;
+  if (!failed_ids.empty()) {
+    auto read = repo_.RetryBudgetsOf(failed_ids);
+    if (!read.ok()) return std::vector<absl::StatusOr<bool>>(outcomes.size(), read.status());
+    budgets = std::move(*read);
+  }
+  std::vector<std::optional<absl::Time>> retry_at;
+  for (const auto& o : outcomes) {
+    if (o.state() != v1::TRANSFER_STATE_FAILED) {
+      retry_at.push_back(std::nullopt);  // a cancel ends the transfer
+      continue;
+    }
+    auto it = budgets.find(o.transfer_id());
+    v1::FileOutcome counted = o;
+    counted.set_attempt(o.attempt() - (it != budgets.end() ? it->second.base : 0));
+    absl::MutexLock lock(&gen_mu_);
+    retry_at.push_back(
+        policy_.NextAttemptAt(counted, now, gen_, it != budgets.end() ? it->second.task_max_attempts : 0));
+  }
+  auto applied = repo_.ApplyNotDone(outcomes, retry_at, now);
+  std::vector<absl::StatusOr<bool>> results;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (!applied.ok()) {
+      results.push_back(applied.status());
+      continue;
+    }
+    results.push_back((*applied)[i]);
+    if (!(*applied)[i]) continue;
+    const v1::FileOutcome& o = outcomes[i];
+    if (o.state() == v1::TRANSFER_STATE_KILLED) {
+      outcomes_.Inc({"killed", "CANCELED"});
+      continue;
+    }
+    const std::string failure_class(transfer::FailureClassName(o.failure_class()));
+    outcomes_.Inc({retry_at[i] ? "retry" : "failed", failure_class});
+    ASO_LOG(INFO, "transfer=", o.transfer_id(), " attempt=", o.attempt(), " failed (", failure_class,
+            "): ", o.error(),
+            retry_at[i] ? absl::StrCat(" -> retry in ", absl::FormatDuration(*retry_at[i] - now))
+                        : std::string(" -> FAILED"));
+  }
+  return results;
+}
+
 std::vector<absl::StatusOr<bool>> OutcomeApplier::ApplyAll(const std::vector<v1::FileOutcome>& outcomes) {
   std::vector<absl::StatusOr<bool>> results(outcomes.size(), false);
-  // Starts and successes in one statement each; failures and cancels (rare) one by one, with the policy.
-  std::vector<v1::FileOutcome> started, done;
-  std::vector<size_t> started_index, done_index;
+  // Failures and cancels, starts and successes: one statement each (the failures' retry budgets read first).
+  std::vector<v1::FileOutcome> started, done, not_done;
+  std::vector<size_t> started_index, done_index, not_done_index;
+  const absl::Time now = clock_.Now();
   for (size_t i = 0; i < outcomes.size(); ++i) {
     if (outcomes[i].state() == v1::TRANSFER_STATE_ACTIVE) {
       started.push_back(outcomes[i]);
@@ -74,11 +101,18 @@ std::vector<absl::StatusOr<bool>> OutcomeApplier::ApplyAll(const std::vector<v1:
     } else if (outcomes[i].state() == v1::TRANSFER_STATE_DONE) {
       done.push_back(outcomes[i]);
       done_index.push_back(i);
+    } else if (outcomes[i].state() == v1::TRANSFER_STATE_FAILED ||
+               outcomes[i].state() == v1::TRANSFER_STATE_KILLED) {
+      not_done.push_back(outcomes[i]);
+      not_done_index.push_back(i);
     } else {
-      results[i] = Apply(outcomes[i]);
+      results[i] = Apply(outcomes[i]);  // refused with the reason
     }
   }
-  const absl::Time now = clock_.Now();
+  if (!not_done.empty()) {
+    auto applied = ApplyNotDone(not_done, now);
+    for (size_t k = 0; k < not_done.size(); ++k) results[not_done_index[k]] = std::move(applied[k]);
+  }
   auto spread = [&results](const absl::StatusOr<std::vector<bool>>& applied,
                            const std::vector<size_t>& index) {
     for (size_t k = 0; k < index.size(); ++k) {

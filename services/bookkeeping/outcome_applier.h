@@ -23,10 +23,15 @@ class OutcomeApplier {
   // INVALID_ARGUMENT for an outcome that is not ACTIVE, DONE, FAILED or KILLED (cancelled).
   absl::StatusOr<bool> Apply(const aso::common::v1::FileOutcome& outcome);
 
-  // Apply for each outcome of a report, in order; the DONE outcomes together in one transaction.
+  // Apply for each outcome of a report: the failures and cancels, then the starts, then the successes, each
+  // kind in one statement.
   std::vector<absl::StatusOr<bool>> ApplyAll(const std::vector<aso::common::v1::FileOutcome>& outcomes);
 
  private:
+  // FAILED and KILLED outcomes in one statement, each failure with its next attempt's time from the policy.
+  std::vector<absl::StatusOr<bool>> ApplyNotDone(const std::vector<aso::common::v1::FileOutcome>& outcomes,
+                                                 absl::Time now);
+
   db::OutcomeRepository& repo_;
   RetryPolicy policy_;
   Clock& clock_;

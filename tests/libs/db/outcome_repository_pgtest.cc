@@ -90,6 +90,55 @@ TEST_F(OutcomeRepositoryTest, DoneOutcomesAreAppliedInBatches) {
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM attempts"), 2);
 }
 
+// A report's failures and cancels go in one statement: a retry goes back to the queue after its own
+// cool-off, a final failure fails, a cancel kills, a transfer with a kill request is killed whatever the
+// failure; repeats (even in the same batch) and stale attempts change nothing, and each attempt is recorded
+// once.
+TEST_F(OutcomeRepositoryTest, FailuresAndCancelsAreAppliedInBatches) {
+  const auto more = InsertTransfers(tdb_->db(), 4, "g");
+  tdb_->Exec(
+      "UPDATE transfers SET state = 'SUBMITTING', attempt = 1, backend_job_id = 'j1' WHERE state = 'QUEUED'");
+  tdb_->Exec(
+      absl::StrCat("UPDATE transfers SET kill_requested = true, failure_reason = 'killed by alice' "
+                   "WHERE id = ",
+                   more[2]));
+  auto with_id = [&](FileOutcome o, int64_t id) {
+    o.set_transfer_id(id);
+    return o;
+  };
+  const FileOutcome retry = Outcome(v1::TRANSFER_STATE_FAILED);
+  const FileOutcome final_failure = with_id(Outcome(v1::TRANSFER_STATE_FAILED), more[0]);
+  const FileOutcome cancel = with_id(Outcome(v1::TRANSFER_STATE_KILLED), more[1]);
+  const FileOutcome killed = with_id(Outcome(v1::TRANSFER_STATE_FAILED), more[2]);
+  const FileOutcome stale = with_id(Outcome(v1::TRANSFER_STATE_FAILED, /*attempt=*/2), more[3]);
+  auto applied =
+      repo_->ApplyNotDone({retry, final_failure, cancel, killed, stale, retry},
+                          {kT0 + absl::Seconds(90), std::nullopt, std::nullopt, kT0 + absl::Seconds(5),
+                           kT0 + absl::Seconds(5), kT0 + absl::Seconds(90)},
+                          kT0);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_THAT(*applied, ::testing::ElementsAre(true, true, true, true, false, false));
+  EXPECT_EQ(
+      tdb_->QueryText("SELECT string_agg(state || ':' || failure_class, ',' ORDER BY id) FROM transfers"),
+      "QUEUED:TRANSFER,FAILED:TRANSFER,KILLED:CANCELED,KILLED:TRANSFER,SUBMITTING:");
+  EXPECT_EQ(tdb_->QueryInt(absl::StrCat(
+                "SELECT extract(epoch FROM not_before)::bigint FROM transfers WHERE id = ", id_)),
+            absl::ToUnixSeconds(kT0 + absl::Seconds(90)));
+  EXPECT_EQ(tdb_->QueryText(absl::StrCat("SELECT failure_reason FROM transfers WHERE id = ", more[2])),
+            "killed by alice");
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(result, ',' ORDER BY transfer_id) FROM attempts"),
+            "FAILED,FAILED,CANCELED,FAILED");
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_queue"), 1);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfer_live"), 1);  // the stale one's transfer
+  auto again = repo_->ApplyNotDone({retry}, {kT0 + absl::Seconds(90)}, kT0);
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*again, ::testing::ElementsAre(false));
+  EXPECT_TRUE(absl::IsInvalidArgument(repo_->ApplyNotDone({retry}, {}, kT0).status()));
+  auto budgets = repo_->RetryBudgetsOf({id_, more[0], 999'999});
+  ASSERT_TRUE(budgets.ok()) << budgets.status();
+  EXPECT_EQ(budgets->size(), 2u);
+}
+
 TEST_F(OutcomeRepositoryTest, RecoverableFailureRequeuesWithCoolOff) {
   // A retry time with a fraction of a second, as the jittered backoff produces.
   auto applied =
