@@ -21,6 +21,9 @@ constexpr char kStartedBatch[] = R"sql(
 
 // The attempt rows and DONE of a batch of DONE outcomes: set-based, so the statement-level triggers that
 // keep transfer_live in step run once per batch. Returns the transfers that changed.
+// (The batch statements find the attempts they inserted with IN over a subquery that cannot be flattened
+// (OFFSET 0), so that it is hashed: the planner cannot size the batch, and a join of the two lists would
+// be a nested loop, quadratic in the size of a report.)
 constexpr char kDoneBatch[] = R"sql(
   WITH o AS (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::float8[], $6::float8[],
@@ -48,8 +51,9 @@ constexpr char kDoneBatch[] = R"sql(
       cleanup_error = CASE WHEN src.cleanup_source AND o.checksum = ''
                            THEN 'not deleted: the destination checksum was not verified'
                            ELSE t.cleanup_error END
-  FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt, sites src
-  WHERE t.id = ins.transfer_id AND t.attempt = ins.attempt AND t.state IN ('SUBMITTING', 'ACTIVE')
+  FROM o, sites src
+  WHERE t.id = o.transfer_id AND t.attempt = o.attempt AND t.state IN ('SUBMITTING', 'ACTIVE')
+    AND (o.transfer_id, o.attempt) IN (SELECT transfer_id, attempt FROM ins OFFSET 0)
     AND src.name = t.source_site
   RETURNING t.id)sql";
 
@@ -81,8 +85,8 @@ constexpr char kNotDoneBatch[] = R"sql(
                                           AND k.deadline <= to_timestamp($13)) AS retry,
            o.retry_at > 0 AND EXISTS (SELECT 1 FROM tasks k WHERE k.task_id = t.task_id
                                       AND k.deadline <= to_timestamp($13)) AS too_late
-    FROM ins JOIN o ON o.transfer_id = ins.transfer_id AND o.attempt = ins.attempt
-    JOIN transfers t ON t.id = ins.transfer_id)
+    FROM o JOIN transfers t ON t.id = o.transfer_id
+    WHERE (o.transfer_id, o.attempt) IN (SELECT transfer_id, attempt FROM ins OFFSET 0))
   UPDATE transfers
   SET state = CASE WHEN d.kill THEN 'KILLED' WHEN d.retry THEN 'QUEUED' ELSE 'FAILED' END,
       not_before = CASE WHEN NOT d.kill AND d.retry THEN to_timestamp(d.retry_at) ELSE not_before END,
