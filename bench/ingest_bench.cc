@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/authenticator.h"
 #include "libs/auth/credentials.h"
+#include "libs/common/logging.h"
 #include "libs/db/site_repository.h"
 #include "libs/db/transfer_repository.h"
 #include "services/ingest/ingest_service.h"
@@ -118,6 +119,7 @@ double SubmitOverGrpc(int files, int clients) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  aso::InitLogging("ingest_bench", "warning");  // one line per accepted batch would drown the figures
   const int files = absl::GetFlag(FLAGS_files);
   std::cerr << "ingest_bench: " << files << " files per phase\n";
   auto copy_db = aso::bench::FreshDatabase();

@@ -33,7 +33,7 @@ def rows(r):
     if b == "scheduler":
         return [
             (f"scheduler: dispatch decisions, {r['files']:,} queued ({r['links']:,} links, {r['users']:,} users)",
-             r["decisions_per_s"], r["decisions_per_s_10k"], "/s", "10k queued"),
+             r["decisions_per_s"], r["decisions_per_s_10k"], "/s", "10k queued (about one per link)"),
             ("scheduler: idle latency, new file -> dispatched (p50 ms)", r["latency_p50_ms"], None, "ms", ""),
             ("scheduler: peak memory with the full queue (MiB)", r["peak_memory_mib"], None, "MiB", ""),
         ]
@@ -41,8 +41,8 @@ def rows(r):
         return [
             (f"copy: one {r['large_mib']} MiB file, gfal2 backend vs xrdcp", r["gfal2_mb_per_s"], r["xrdcp_mb_per_s"],
              "MB/s", "xrdcp"),
-            (f"copy: {r['small_files']:,} files of 1 KiB, {r['workers']} copiers vs xrdcp",
-             r["gfal2_small_files_per_s"], r["xrdcp_small_files_per_s"], "files/s", "xrdcp"),
+            (f"copy: {r['small_files']:,} files of 1 KiB, gfal2 backend with {r['workers']} copiers",
+             r["gfal2_small_files_per_s"], r["xrdcp_small_files_per_s"], "files/s", "xrdcp, a process per file"),
         ]
     if b == "stage_out":
         return [(f"end to end: {r['files']:,} files of 1 KiB through the five services",

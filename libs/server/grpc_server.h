@@ -22,6 +22,9 @@ struct ServerOptions {
   absl::Duration drain_timeout = absl::Seconds(10);
   // TLS (see libs/auth/credentials.h); plaintext when unset.
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  // When set, a second, plaintext port that serves grpc.health.v1 only (for probes that cannot speak TLS,
+  // such as Kubernetes' gRPC probes); it follows the main port's status.
+  std::string health_listen;
 };
 
 class GrpcServer {
@@ -34,6 +37,7 @@ class GrpcServer {
   ~GrpcServer();
 
   int port() const { return port_; }
+  int health_port() const { return health_port_; }  // 0 without options.health_listen
 
   // Reports NOT_SERVING, waits up to the drain timeout for running RPCs, then stops.
   void Shutdown();
@@ -42,7 +46,9 @@ class GrpcServer {
   GrpcServer() = default;
   ServerOptions options_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> health_server_;
   int port_ = 0;
+  int health_port_ = 0;
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards. Call first in

@@ -15,6 +15,10 @@ ABSL_FLAG(int, db_pool, 8, "PostgreSQL connections in the pool (env ASO_DB_POOL)
 ABSL_FLAG(std::string, listen, "", "gRPC listen address host:port (env ASO_LISTEN)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Prometheus /metrics listen address host:port (env ASO_METRICS_LISTEN)");
+ABSL_FLAG(
+    std::string, health_listen, "",
+    "Also serve grpc.health.v1 alone, in plaintext, on this host:port, for probes that cannot speak TLS "
+    "such as Kubernetes' gRPC probes; empty: no such port (env ASO_HEALTH_LISTEN)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env ASO_LOG_LEVEL)");
 ABSL_FLAG(int, grpc_threads, 64,
           "gRPC handler threads; a WatchTask stream holds one for its lifetime (env ASO_GRPC_THREADS)");
@@ -30,6 +34,7 @@ absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
   c.db_pool = absl::GetFlag(FLAGS_db_pool);
   c.listen = absl::GetFlag(FLAGS_listen);
   c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  c.health_listen = absl::GetFlag(FLAGS_health_listen);
   c.log_level = absl::GetFlag(FLAGS_log_level);
   c.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
   if (c.grpc_threads < 4 || c.grpc_threads > 4096)
@@ -120,6 +125,7 @@ int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_na
   options.service_name = grpc_service_name;
   options.listen = runtime.config.listen;
   options.max_threads = runtime.config.grpc_threads;
+  options.health_listen = runtime.config.health_listen;
   auto credentials = auth::MakeServerCredentials(runtime.config.tls, options.listen);
   if (!credentials.ok()) {
     ASO_LOG(ERROR, credentials.status().message());

@@ -24,6 +24,7 @@ struct CommonConfig {
   int db_pool = 8;
   std::string listen;          // gRPC address
   std::string metrics_listen;  // Prometheus endpoint address
+  std::string health_listen;   // plaintext grpc.health.v1 only (Kubernetes probes); empty: none
   std::string log_level;
   int grpc_threads = 64;      // handler threads
   auth::ServerTlsConfig tls;  // --tls_cert, --tls_key, --tls_ca, --insecure, ...

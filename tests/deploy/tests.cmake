@@ -20,3 +20,9 @@ add_test(NAME promtool_test_rules
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}/deploy/prometheus)
 set_tests_properties(deploy_dashboards deploy_dashboards_selftest promtool_check_rules promtool_check_config
                      promtool_test_rules PROPERTIES LABELS unit TIMEOUT 120)
+
+# The runtime image's package list (deploy/docker/Dockerfile) matches the libraries the built binaries link.
+add_test(NAME image_runtime_packages
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/check_image_packages.py
+                 --repo ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR})
+set_tests_properties(image_runtime_packages PROPERTIES LABELS unit TIMEOUT 120)

@@ -69,7 +69,7 @@ TEST(GrpcServerTest, HealthReflectionAndRpcMetrics) {
   auto metrics = metrics::Metrics::Start("test", "");
   ASSERT_TRUE(metrics.ok());
   aso::monitoring::v1::Monitoring::Service service;  // every method UNIMPLEMENTED
-  ServerOptions options{"aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2), nullptr};
+  ServerOptions options{"aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2), nullptr, ""};
   auto server = GrpcServer::Start(options, {&service}, **metrics);
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel =
@@ -108,6 +108,45 @@ TEST(GrpcServerTest, HealthReflectionAndRpcMetrics) {
   after.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc::health::v1::HealthCheckResponse gone;
   EXPECT_FALSE(health->Check(&after, {}, &gone).ok());
+}
+
+// Kubernetes' gRPC probes cannot speak TLS: a plaintext port serves the health service alone, with the main
+// port's status, and nothing else.
+TEST(GrpcServerTest, PlaintextHealthPortForProbes) {
+  auto metrics = metrics::Metrics::Start("test", "");
+  ASSERT_TRUE(metrics.ok());
+  aso::monitoring::v1::Monitoring::Service service;
+  ServerOptions options{
+      "aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2), nullptr, "127.0.0.1:0"};
+  auto server = GrpcServer::Start(options, {&service}, **metrics);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_NE((*server)->health_port(), 0);
+  ASSERT_NE((*server)->health_port(), (*server)->port());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->health_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const std::string name : {"", "aso.monitoring.v1.Monitoring"}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(name);
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING) << name;
+  }
+  // The service's own methods are not there.
+  auto monitoring = aso::monitoring::v1::Monitoring::NewStub(channel);
+  grpc::ClientContext ctx;
+  aso::monitoring::v1::GetSiteStatsResponse resp;
+  EXPECT_EQ(monitoring->GetSiteStats(&ctx, {}, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  (*server)->Shutdown();
+  grpc::ClientContext after;
+  after.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::health::v1::HealthCheckResponse gone;
+  EXPECT_FALSE(health->Check(&after, {}, &gone).ok());
+  // A port that cannot be bound is refused.
+  ServerOptions taken = options;
+  taken.health_listen = "256.0.0.1:1";
+  EXPECT_TRUE(absl::IsUnavailable(GrpcServer::Start(taken, {&service}, **metrics).status()));
 }
 
 }  // namespace
