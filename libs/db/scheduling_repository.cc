@@ -110,7 +110,9 @@ constexpr char kLinksLoad[] = R"sql(
       (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = l.d
                              ORDER BY destination_site, source_site LIMIT dst.lim) i) AS inbound,
       (SELECT count(*) FROM (SELECT 1 FROM transfer_queue WHERE source_site = l.s AND destination_site = l.d
-                               AND not_before <= to_timestamp($6) LIMIT least(l.lim, $7)) r) AS ready_files,
+                               AND not_before <= to_timestamp($6)
+                             ORDER BY source_site, destination_site, username LIMIT least(l.lim, $7)) r)
+        AS ready_files,
       (SELECT array_agg(username ORDER BY username) FROM ready) AS users,
       (SELECT array_agg(COALESCE(pass, -1)::text ORDER BY username) FROM ready) AS passes,
       (SELECT array_agg(weight::text ORDER BY username) FROM ready) AS weights,
