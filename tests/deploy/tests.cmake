@@ -26,3 +26,16 @@ add_test(NAME image_runtime_packages
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/check_image_packages.py
                  --repo ${CMAKE_SOURCE_DIR} --build ${CMAKE_BINARY_DIR})
 set_tests_properties(image_runtime_packages PROPERTIES LABELS unit TIMEOUT 120)
+
+# The Helm chart (helm/aso): helm lint --strict, helm template with the default and helm/aso/ci/ values,
+# every rendered manifest validated offline (kubernetes-models), facts about what it renders, the
+# refusal of tests/deploy/helm-bad-values/, and helm/aso/files/ identical to deploy/. The tools (static
+# helm, kubernetes-models, yaml) come from scripts/install-helm-tools, which the fixture runs (it does
+# nothing when they are already in /var/tmp/aso-helm-tools; otherwise it needs npm, nodejs and unzip).
+set(ASO_HELM_TOOLS /var/tmp/aso-helm-tools)
+add_test(NAME helm_tools COMMAND ${CMAKE_SOURCE_DIR}/scripts/install-helm-tools ${ASO_HELM_TOOLS})
+set_tests_properties(helm_tools PROPERTIES FIXTURES_SETUP helm_tools LABELS unit TIMEOUT 300)
+add_test(NAME helm_chart
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/check_helm.py --repo ${CMAKE_SOURCE_DIR}
+                 --tools ${ASO_HELM_TOOLS})
+set_tests_properties(helm_chart PROPERTIES FIXTURES_REQUIRED helm_tools LABELS unit TIMEOUT 300)
