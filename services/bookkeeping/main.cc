@@ -29,6 +29,10 @@ ABSL_FLAG(std::string, publish_webhook, "",
 ABSL_FLAG(int, block_max_files, 100, "A dataset block closes with this many files (env ASO_BLOCK_MAX_FILES)");
 ABSL_FLAG(absl::Duration, block_idle, absl::Hours(1),
           "A dataset block closes when nothing was added for this long (env ASO_BLOCK_IDLE)");
+ABSL_FLAG(
+    absl::Duration, publish_hold, absl::Minutes(5),
+    "How long announcements a replica takes for delivery are held from the others: those a replica took "
+    "and did not record (it died) are sent again after this (env ASO_PUBLISH_HOLD)");
 ABSL_FLAG(absl::Duration, publish_interval, absl::Seconds(2),
           "Pause between publication rounds when nothing is pending (env ASO_PUBLISH_INTERVAL)");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 30),
@@ -74,6 +78,8 @@ int main(int argc, char** argv) {
   aso::bookkeeping::PublisherConfig pc;
   pc.block_max_files = absl::GetFlag(FLAGS_block_max_files);
   pc.block_idle = absl::GetFlag(FLAGS_block_idle);
+  pc.hold = absl::GetFlag(FLAGS_publish_hold);
+  if (pc.hold < absl::Seconds(1)) return std::cerr << "--publish_hold must be at least 1s\n", 2;
   if (pc.block_max_files < 1) return std::cerr << "--block_max_files must be at least 1\n", 2;
   std::unique_ptr<aso::bookkeeping::ExternalCatalog> external;
   if (const std::string url = absl::GetFlag(FLAGS_publish_webhook); !url.empty()) {
