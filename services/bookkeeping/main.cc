@@ -42,6 +42,9 @@ ABSL_FLAG(absl::Duration, retention_interval, absl::Minutes(10),
           "How often the retention job looks for files to archive (env ASO_RETENTION_INTERVAL)");
 ABSL_FLAG(std::string, adapter, "127.0.0.1:50053",
           "aso-fts-adapter gRPC address, through which sources are deleted (env ASO_ADAPTER)");
+ABSL_FLAG(absl::Duration, cleanup_hold, absl::Minutes(5),
+          "How long sources a replica takes for deletion are held from the others; also how long they wait "
+          "when the fts-adapter cannot be reached (env ASO_CLEANUP_HOLD)");
 ABSL_FLAG(absl::Duration, cleanup_interval, absl::Seconds(5),
           "Pause between source-cleanup rounds when nothing is due (env ASO_CLEANUP_INTERVAL)");
 ABSL_FLAG(int, cleanup_max_attempts, 5,
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
   retry.max_delay = absl::GetFlag(FLAGS_max_retry_delay);
   if (retry.max_attempts < 1) return std::cerr << "--max_attempts must be at least 1\n", 2;
   aso::bookkeeping::SourceCleanerConfig cleanup;
+  cleanup.hold = absl::GetFlag(FLAGS_cleanup_hold);
+  if (cleanup.hold < absl::Seconds(1)) return std::cerr << "--cleanup_hold must be at least 1s\n", 2;
   cleanup.max_attempts = absl::GetFlag(FLAGS_cleanup_max_attempts);
   cleanup.retry_delay = absl::GetFlag(FLAGS_cleanup_retry_delay);
   if (cleanup.max_attempts < 1 || cleanup.retry_delay <= absl::ZeroDuration()) {
