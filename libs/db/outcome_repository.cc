@@ -120,6 +120,25 @@ absl::StatusOr<std::vector<bool>> ChangedPerOutcome(Database& db, const std::vec
   return out;
 }
 
+// The columns of a batch's attempt rows, as arrays for unnest(): $1..$7 of kDoneBatch and kNotDoneBatch.
+struct AttemptColumns {
+  std::vector<int64_t> ids, attempts, bytes;
+  std::vector<std::string> jobs, files;
+  std::vector<double> started, finished;
+
+  explicit AttemptColumns(const std::vector<FileOutcome>& outcomes) {
+    for (const FileOutcome& o : outcomes) {
+      ids.push_back(o.transfer_id());
+      attempts.push_back(o.attempt());
+      jobs.push_back(o.backend_job_id());
+      files.push_back(o.backend_file_id());
+      started.push_back(TimestampSeconds(o.started()));
+      finished.push_back(TimestampSeconds(o.finished()));
+      bytes.push_back(o.bytes());
+    }
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<bool> PgOutcomeRepository::ApplyStarted(const FileOutcome& o, absl::Time now) {
@@ -148,31 +167,24 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyNotDone(
   if (retry_at.size() != outcomes.size()) {
     return absl::InvalidArgumentError("ApplyNotDone: one retry time per outcome");
   }
-  std::vector<int64_t> ids, attempts, bytes;
-  std::vector<std::string> jobs, files, classes, errors;
-  std::vector<double> started, finished, retry;
+  const AttemptColumns a(outcomes);
+  std::vector<std::string> classes, errors;
+  std::vector<double> retry;
   std::vector<bool> recoverable, canceled;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const FileOutcome& o = outcomes[i];
     const bool cancel = o.state() == v1::TRANSFER_STATE_KILLED;
     std::string failure_class(transfer::FailureClassName(o.failure_class()));
     if (cancel && failure_class.empty()) failure_class = "CANCELED";
-    ids.push_back(o.transfer_id());
-    attempts.push_back(o.attempt());
-    jobs.push_back(o.backend_job_id());
-    files.push_back(o.backend_file_id());
-    started.push_back(TimestampSeconds(o.started()));
-    finished.push_back(TimestampSeconds(o.finished()));
-    bytes.push_back(o.bytes());
     classes.push_back(std::move(failure_class));
     errors.push_back(o.error());
     recoverable.push_back(o.recoverable());
     retry.push_back(retry_at[i].has_value() ? EpochSeconds(*retry_at[i]) : 0.0);
     canceled.push_back(cancel);
   }
-  return ChangedPerOutcome(db_, outcomes, "aso_not_done_batch", kNotDoneBatch, IntArray(ids),
-                           IntArray(attempts), TextArray(jobs), TextArray(files), FloatArray(started),
-                           FloatArray(finished), IntArray(bytes), TextArray(classes), TextArray(errors),
+  return ChangedPerOutcome(db_, outcomes, "aso_not_done_batch", kNotDoneBatch, IntArray(a.ids),
+                           IntArray(a.attempts), TextArray(a.jobs), TextArray(a.files), FloatArray(a.started),
+                           FloatArray(a.finished), IntArray(a.bytes), TextArray(classes), TextArray(errors),
                            BoolArray(recoverable), FloatArray(retry), BoolArray(canceled), EpochSeconds(now));
 }
 
@@ -189,22 +201,13 @@ absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyStartedBatch(
 
 absl::StatusOr<std::vector<bool>> PgOutcomeRepository::ApplyDone(const std::vector<FileOutcome>& outcomes,
                                                                  absl::Time now) {
-  std::vector<int64_t> ids, attempts, bytes;
-  std::vector<std::string> jobs, files, checksums;
-  std::vector<double> started, finished;
-  for (const FileOutcome& o : outcomes) {
-    ids.push_back(o.transfer_id());
-    attempts.push_back(o.attempt());
-    jobs.push_back(o.backend_job_id());
-    files.push_back(o.backend_file_id());
-    started.push_back(TimestampSeconds(o.started()));
-    finished.push_back(TimestampSeconds(o.finished()));
-    bytes.push_back(o.bytes());
-    checksums.push_back(o.checksum());
-  }
-  return ChangedPerOutcome(db_, outcomes, "aso_done_batch", kDoneBatch, IntArray(ids), IntArray(attempts),
-                           TextArray(jobs), TextArray(files), FloatArray(started), FloatArray(finished),
-                           IntArray(bytes), TextArray(checksums), EpochSeconds(now));
+  const AttemptColumns a(outcomes);
+  std::vector<std::string> checksums;
+  for (const FileOutcome& o : outcomes) checksums.push_back(o.checksum());
+  return ChangedPerOutcome(db_, outcomes, "aso_done_batch", kDoneBatch, IntArray(a.ids), IntArray(a.attempts),
+                           TextArray(a.jobs), TextArray(a.files), FloatArray(a.started),
+                           FloatArray(a.finished), IntArray(a.bytes), TextArray(checksums),
+                           EpochSeconds(now));
 }
 
 absl::StatusOr<OutcomeRepository::RetryBudget> PgOutcomeRepository::RetryBudgetOf(int64_t transfer_id) {

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import random
-import signal
 import ssl
 import subprocess
 import sys
@@ -35,7 +34,8 @@ import urllib.request
 
 REPO_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e")
 sys.path.insert(0, REPO_TESTS)
-from stage_out_e2e import CatalogReceiver, Stack, adler32_of, free_port_base, log  # noqa: E402
+from stage_out_e2e import (CatalogReceiver, Stack, adler32_of, free_port_base, kill_service,  # noqa: E402
+                           log, wait_for)
 
 SERVICES = ("ingest", "scheduler", "fts-adapter", "bookkeeping", "monitoring")
 METRICS_OFFSET = {s: 11 + i for i, s in enumerate(SERVICES)}
@@ -78,18 +78,6 @@ def main():
     def count(query):
         return int(stack.sql(query) or 0)
 
-    def wait_for(what, cond, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                if cond():
-                    return True
-            except (OSError, subprocess.CalledProcessError):
-                pass
-            time.sleep(0.2)
-        log(f"timed out waiting for {what}")
-        return False
-
     def fts3_call(method, path):
         ctx = ssl.create_default_context(cafile=f"{certs}/ca.pem")
         ctx.load_cert_chain(f"{certs}/aso-service.pem", f"{certs}/aso-service.key")
@@ -100,12 +88,6 @@ def main():
     def serving(service):
         with urllib.request.urlopen(f"http://127.0.0.1:{base + METRICS_OFFSET[service]}/metrics", timeout=2):
             return True
-
-    def kill(service):
-        pid = int(open(f"{workdir}/run/{service}.pid").read())
-        os.kill(pid, signal.SIGKILL)
-        wait_for(f"{service} to die", lambda: not os.path.exists(f"/proc/{pid}") or
-                 open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10)
 
     live = "SELECT count(*) FROM transfers WHERE state IN ('QUEUED', 'SUBMITTING', 'SUBMITTED', 'ACTIVE')"
     try:
@@ -154,7 +136,7 @@ def main():
             service = rng.choice(SERVICES)
             remaining = count(live)
             during += remaining > 0
-            kill(service)
+            kill_service(workdir, service)
             kills[service] += 1
             time.sleep(rng.uniform(0.0, 1.0))
             r = stack.local_stack("start", service, check=False)

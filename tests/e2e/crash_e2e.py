@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
@@ -25,7 +24,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stage_out_e2e import MIB, CatalogReceiver, Stack, adler32_of, free_port_base, log  # noqa: E402
+from stage_out_e2e import (MIB, CatalogReceiver, Stack, adler32_of, free_port_base, kill_service,  # noqa: E402
+                           log, wait_for)
 
 GFAL2_FILES = 240
 FTS3_FILES = 60
@@ -70,20 +70,8 @@ def main():
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
             return json.loads(r.read() or b"null")
 
-    def wait_for(what, cond, timeout=120):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if cond():
-                return True
-            time.sleep(0.1)
-        log(f"timed out waiting for {what}")
-        return False
-
     def kill(service):
-        pid = int(open(f"{workdir}/run/{service}.pid").read())
-        os.kill(pid, signal.SIGKILL)
-        wait_for(f"{service} to die", lambda: not os.path.exists(f"/proc/{pid}") or
-                 open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10)
+        kill_service(workdir, service)
 
     def count(query):
         return int(stack.sql(query) or 0)

@@ -32,7 +32,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stage_out_e2e import CatalogReceiver, Stack, adler32_of, free_port_base, log  # noqa: E402
+from stage_out_e2e import (CatalogReceiver, Stack, adler32_of, free_port_base, kill_service,  # noqa: E402
+                           log, wait_for)
 
 SERVICES = ("ingest", "scheduler", "fts-adapter", "bookkeeping", "monitoring")
 BINARY = {"ingest": "ingest/aso-ingest", "scheduler": "scheduler/aso-scheduler",
@@ -90,15 +91,6 @@ def main():
     def count(query):
         return int(stack.sql(query) or 0)
 
-    def wait_for(what, cond, timeout):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if cond():
-                return True
-            time.sleep(0.2)
-        log(f"timed out waiting for {what}")
-        return False
-
     def start_b(name):
         peer = {"scheduler": ["--adapter", f"127.0.0.1:{grpc_b['fts-adapter']}"],
                 "fts-adapter": ["--bookkeeping", f"127.0.0.1:{grpc_b['bookkeeping']}"],
@@ -109,12 +101,6 @@ def main():
                "--jwt_audience", "aso"]
         replicas_b[name] = subprocess.Popen(cmd, env=stack.env, stdout=open(f"{workdir}/logs/{name}-b.log", "w"),
                                             stderr=subprocess.STDOUT, start_new_session=True)
-
-    def kill_a(name):
-        pid = int(open(f"{workdir}/run/{name}.pid").read())
-        os.kill(pid, signal.SIGKILL)
-        wait_for(f"{name} A to die", lambda: not os.path.exists(f"/proc/{pid}") or
-                 open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10)
 
     peak = {"in_flight": 0, "samples": 0}
     sampling = threading.Event()
@@ -203,7 +189,7 @@ def main():
         log(f"adapter A held {leased} at its kill; {orphaned} still leased to it after")
         done_at_kill = count("SELECT count(*) FROM transfers WHERE state = 'DONE'")
         for name in SERVICES:
-            kill_a(name)
+            kill_service(workdir, name)
         log(f"replica A of every service killed with {done_at_kill} files DONE")
 
         finished = wait_for("every file DONE", lambda: count(

@@ -22,6 +22,7 @@ import threading
 import random
 import re
 import shutil
+import signal
 import socket
 import getpass
 import subprocess
@@ -37,6 +38,33 @@ KIB, MIB = 1024, 1024 * 1024
 
 def log(msg):
     print(f"[e2e] {msg}", flush=True)
+
+
+def wait_for(what, cond, timeout=120, step=0.1):
+    """Polls cond() until it is true (True) or `timeout` seconds pass (False, logged); a condition that
+    raises (a service or the database not answering yet) counts as false."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if cond():
+                return True
+        except (OSError, subprocess.CalledProcessError):
+            pass
+        time.sleep(step)
+    log(f"timed out waiting for {what}")
+    return False
+
+
+def kill_service(workdir, service):
+    """SIGKILL the local stack's `service` (its pid file in workdir/run) and wait until it is gone."""
+    pid = int(open(f"{workdir}/run/{service}.pid").read())
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # already gone
+        pass
+    wait_for(f"{service} to die", lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().split()[2] == "Z", 10)
+    return pid
 
 
 def free_port_base():
