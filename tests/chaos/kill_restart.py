@@ -91,15 +91,9 @@ def main():
 
     live = "SELECT count(*) FROM transfers WHERE state IN ('QUEUED', 'SUBMITTING', 'SUBMITTED', 'ACTIVE')"
     try:
-        log(f"starting the stack in {workdir} (port base {base}), FTS3 test server on {fts3_port}")
-        up = stack.local_stack("up", "--no-deps", "--no-build", "--no-demo", check=False)
-        if up.returncode != 0:
-            print(up.stdout, up.stderr)
-            raise RuntimeError("aso-local up failed")
-        fts3_server = subprocess.Popen(
-            [sys.executable, f"{repo}/tests/fts3/fts3_server.py", "--port", str(fts3_port), "--cert",
-             f"{certs}/server.pem", "--key", f"{certs}/server.key", "--ca", f"{certs}/ca.pem"],
-            stdout=open(f"{workdir}/logs/fts3.log", "w"), stderr=subprocess.STDOUT)
+        log(f"FTS3 test server on {fts3_port}")
+        stack.up()
+        fts3_server = stack.start_fts3(fts3_port)
         if not wait_for("the FTS3 test server", lambda: fts3_call("GET", "/whoami") is not None, 20):
             raise RuntimeError("the FTS3 test server did not start")
         ctl = [f"{build}/services/asoctl/asoctl", "--ingest", stack.ingest, "--scheduler", f"127.0.0.1:{base + 2}",
@@ -205,14 +199,7 @@ def main():
             f"{attempts / max(args.files, 1):.3f} attempts per file")
     finally:
         catalog.stop()
-        if fts3_server is not None:
-            fts3_server.terminate()
-            fts3_server.wait(10)
-        if not args.keep:
-            stack.local_stack("down", check=False)
-            subprocess.run(["rm", "-rf", workdir], check=False)
-        else:
-            log(f"left in {workdir}")
+        stack.teardown(args.keep, [fts3_server])
 
     if failures:
         log(f"{len(failures)} check(s) FAILED (seed {args.seed})")

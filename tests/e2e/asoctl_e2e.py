@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -71,11 +70,7 @@ def main():
         return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.strip()]
 
     try:
-        log(f"starting the stack in {workdir} (port base {base})")
-        up = stack.local_stack("up", "--no-deps", "--no-build", "--no-demo", check=False)
-        if up.returncode != 0:
-            print(up.stdout, up.stderr)
-            raise RuntimeError("aso-local up failed")
+        stack.up()
 
         # The known state: alice's task ctl-a, 2 files DONE and published, 1 FAILED (missing source).
         request = {"task_id": "ctl-a", "user": "alice", "files": []}
@@ -320,9 +315,7 @@ def main():
               f"--watch redraws ({out.count('Every 1s')} times)")
     finally:
         catalog.stop()
-        if not args.keep:
-            stack.local_stack("down", check=False)
-            shutil.rmtree(workdir, ignore_errors=True)
+        stack.teardown(args.keep)
 
     if failures:
         log(f"{len(failures)} check(s) failed")

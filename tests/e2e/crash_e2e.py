@@ -15,7 +15,6 @@ FTS3 job per bulk job (no duplicate submission), and every outcome applied once.
 import argparse
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -77,15 +76,9 @@ def main():
         return int(stack.sql(query) or 0)
 
     try:
-        log(f"starting the stack in {workdir} (port base {base}), FTS3 test server on {fts3_port}")
-        up = stack.local_stack("up", "--no-deps", "--no-build", "--no-demo", check=False)
-        if up.returncode != 0:
-            print(up.stdout, up.stderr)
-            raise RuntimeError("aso-local up failed")
-        fts3_server = subprocess.Popen(
-            [sys.executable, f"{stack.repo}/tests/fts3/fts3_server.py", "--port", str(fts3_port), "--cert",
-             f"{certs}/server.pem", "--key", f"{certs}/server.key", "--ca", f"{certs}/ca.pem"],
-            stdout=open(f"{workdir}/logs/fts3.log", "w"), stderr=subprocess.STDOUT)
+        log(f"FTS3 test server on {fts3_port}")
+        stack.up()
+        fts3_server = stack.start_fts3(fts3_port)
         if not wait_for("the FTS3 test server", lambda: _answers(fts3_call), 20):
             raise RuntimeError("the FTS3 test server did not start")
         fts3_call("POST", "/_test/faults", {"pause_copies": True})
@@ -200,13 +193,8 @@ def main():
         keys = {k for k, e in catalog.received if e.get("task_id") == "crash-publish"}
         check(entries == 5 and len(keys) == 5, f"each file catalogued once ({entries}) and announced ({len(keys)})")
     finally:
-        if fts3_server is not None:
-            fts3_server.terminate()
-            fts3_server.wait(timeout=10)
         catalog.stop()
-        if not args.keep:
-            stack.local_stack("down", check=False)
-            shutil.rmtree(workdir, ignore_errors=True)
+        stack.teardown(args.keep, [fts3_server])
 
     if failures:
         log(f"{len(failures)} check(s) failed")

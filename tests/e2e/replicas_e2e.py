@@ -118,11 +118,7 @@ def main():
 
     sampler = threading.Thread(target=sample, daemon=True)
     try:
-        log(f"starting the stack in {workdir} (port base {base})")
-        up = stack.local_stack("up", "--no-deps", "--no-build", "--no-demo", check=False)
-        if up.returncode != 0:
-            print(up.stdout, up.stderr)
-            raise RuntimeError("aso-local up failed")
+        stack.up()
         ctl = [f"{build}/services/asoctl/asoctl", "--ingest", stack.ingest, "--scheduler", f"127.0.0.1:{base + 2}",
                "--bookkeeping", f"127.0.0.1:{base + 4}"]
         r = subprocess.run([*ctl, "links", "set-limit", "local-disk", "site-b", str(LINK_LIMIT)],
@@ -242,20 +238,8 @@ def main():
         check(all(p.poll() is None for p in replicas_b.values()), "replica B of every service still runs")
     finally:
         sampling.set()
-        for p in replicas_b.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in replicas_b.values():
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
         catalog.stop()
-        if not args.keep:
-            stack.local_stack("down", check=False)
-            subprocess.run(["rm", "-rf", workdir], check=False)
-        else:
-            log(f"left in {workdir}")
+        stack.teardown(args.keep, list(replicas_b.values()))
 
     if failures:
         log(f"{len(failures)} check(s) FAILED")

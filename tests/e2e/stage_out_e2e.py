@@ -143,6 +143,43 @@ class Stack:
                             "--tls_ca", f"{self.certs}/ca.pem", "--gridmap", f"{self.certs}/gridmap",
                             "--admins", user]
 
+    def up(self):
+        """Brings the local stack up on the built binaries; on failure prints its output and the services'
+        logs, and raises."""
+        log(f"starting the stack in {self.dir} (port base {self.base})")
+        up = self.local_stack("up", "--no-deps", "--no-build", "--no-demo", check=False)
+        if up.returncode != 0:
+            print(up.stdout, up.stderr)
+            if os.path.isdir(f"{self.dir}/logs"):
+                for name in os.listdir(f"{self.dir}/logs"):
+                    print(f"--- {name}\n" + open(f"{self.dir}/logs/{name}").read()[-3000:])
+            raise RuntimeError("aso-local up failed")
+
+    def start_fts3(self, port):
+        """The FTS3 test server (tests/fts3/fts3_server.py) on `port`, with the stack's certificates."""
+        return subprocess.Popen(
+            [sys.executable, f"{self.repo}/tests/fts3/fts3_server.py", "--port", str(port), "--cert",
+             f"{self.certs}/server.pem", "--key", f"{self.certs}/server.key", "--ca", f"{self.certs}/ca.pem"],
+            stdout=open(f"{self.dir}/logs/fts3.log", "w"), stderr=subprocess.STDOUT)
+
+    def teardown(self, keep, processes=()):
+        """Stops the test's own processes (SIGTERM), then the stack and its folder unless `keep`."""
+        for p in processes:
+            if p is not None and p.poll() is None:
+                p.terminate()
+        for p in processes:
+            if p is None:
+                continue
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if keep:
+            log(f"left in {self.dir}")
+            return
+        self.local_stack("down", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def local_stack(self, *args, check=True):
         cmd = [f"{self.repo}/scripts/aso-local", *args, "--dir", self.dir, "--port-base", str(self.base)]
         return subprocess.run(cmd, env=self.env, check=check, text=True, capture_output=True)
@@ -243,18 +280,8 @@ def main():
             failures.append(what)
 
     try:
-        log(f"starting the stack in {workdir} (port base {stack.base})")
-        up = stack.local_stack("up", "--no-deps", "--no-build", "--no-demo", check=False)
-        if up.returncode != 0:
-            print(up.stdout, up.stderr)
-            for name in os.listdir(f"{workdir}/logs"):
-                print(f"--- {name}\n" + open(f"{workdir}/logs/{name}").read()[-3000:])
-            raise RuntimeError("aso-local up failed")
-
-        fts3_server = subprocess.Popen(
-            [sys.executable, f"{stack.repo}/tests/fts3/fts3_server.py", "--port", str(fts3_port), "--cert",
-             f"{certs}/server.pem", "--key", f"{certs}/server.key", "--ca", f"{certs}/ca.pem"],
-            stdout=open(f"{workdir}/logs/fts3.log", "w"), stderr=subprocess.STDOUT)
+        stack.up()
+        fts3_server = stack.start_fts3(fts3_port)
 
         # 200 files: three links (local-disk -> site-a, site-a -> site-b, site-b -> local-disk),
         # two users, sizes 0 B, 1 KiB, 1 KiB, 10 MiB in turn.
@@ -650,12 +677,7 @@ def main():
             check("SIGTERM received: draining" in text and "stopped cleanly" in text,
                   f"{name} drained on SIGTERM")
     finally:
-        if fts3_server is not None:
-            fts3_server.terminate()
-            fts3_server.wait(timeout=10)
-        if not args.keep:
-            stack.local_stack("down", check=False)
-            shutil.rmtree(workdir, ignore_errors=True)
+        stack.teardown(args.keep, [fts3_server])
 
     if failures:
         log(f"{len(failures)} check(s) failed")
