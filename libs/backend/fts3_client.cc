@@ -43,6 +43,16 @@ double Number(const json& j, const char* key) {
   return it->get<double>();
 }
 
+// An integer field (file ids, sizes): 0 when absent, not a number, or a float outside int64's range (a
+// plain cast of such a double is undefined).
+int64_t Integer(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return 0;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  const double d = it->get<double>();
+  return d > -9.2e18 && d < 9.2e18 ? static_cast<int64_t>(d) : 0;
+}
+
 std::map<std::string, std::string> StringMap(const json& j, const char* key) {
   std::map<std::string, std::string> out;
   auto it = j.find(key);
@@ -60,12 +70,12 @@ JobStatus JobFromJson(const json& j) {
   if (auto files = j.find("files"); files != j.end() && files->is_array()) {
     for (const auto& f : *files) {
       FileStatus s;
-      s.file_id = static_cast<int64_t>(Number(f, "file_id"));
+      s.file_id = Integer(f, "file_id");
       s.file_state = Text(f, "file_state");
       s.reason = Text(f, "reason");
       s.source_surl = Text(f, "source_surl");
       s.dest_surl = Text(f, "dest_surl");
-      s.filesize = static_cast<int64_t>(Number(f, "filesize"));
+      s.filesize = Integer(f, "filesize");
       s.throughput_mib_s = Number(f, "throughput");
       s.tx_duration = Number(f, "tx_duration");
       s.recoverable =
@@ -119,8 +129,6 @@ absl::Status Fts3Error(long http_status, const std::string& body) {
   }
 }
 
-// The answer to a call on jobs by id (status, cancel): one entry per job, in FTS3's order. A single
-// unknown id is FTS3's 404; several ids answer 207 with an http_status per item.
 absl::StatusOr<std::vector<JobStatus>> JobsFromAnswer(const std::vector<std::string>& job_ids, long status,
                                                       const std::string& body) {
   std::vector<JobStatus> out;

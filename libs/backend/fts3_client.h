@@ -75,6 +75,12 @@ class Fts3Client : public TransferBackend {
 // The status an FTS3 error answer stands for (see Submit), with its message.
 absl::Status Fts3Error(long http_status, const std::string& body);
 
+// FTS3's answer to a call on jobs by id (status, cancel) as one entry per job, in FTS3's order: a single
+// unknown id (404) is one entry with http_status "404 Not Found"; several ids answer 207 with an
+// http_status per item; another status is Fts3Error's; a body that is not JSON is INTERNAL.
+absl::StatusOr<std::vector<JobStatus>> JobsFromAnswer(const std::vector<std::string>& job_ids, long status,
+                                                      const std::string& body);
+
 }  // namespace aso::backend
 
 #endif  // ASO_LIBS_BACKEND_FTS3_CLIENT_H_

@@ -11,10 +11,10 @@ namespace {
 constexpr char kArchive[] = R"sql(
   WITH old AS (
     SELECT t.id FROM transfers t
-    WHERE t.state IN ('DONE', 'FAILED', 'KILLED') AND t.updated < to_timestamp($1)
+    WHERE t.finished < to_timestamp($1)
       AND t.publication_state <> 'PENDING' AND t.cleanup_state <> 'PENDING'
       AND NOT EXISTS (SELECT 1 FROM publication_outbox o WHERE o.transfer_id = t.id AND o.delivered IS NULL)
-    ORDER BY t.updated LIMIT $2
+    ORDER BY t.finished LIMIT $2
     FOR UPDATE SKIP LOCKED),
   moved_attempts AS (
     DELETE FROM attempts a USING old WHERE a.transfer_id = old.id RETURNING a.*),

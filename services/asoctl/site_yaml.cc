@@ -1,9 +1,11 @@
 #include "services/asoctl/site_yaml.h"
 
 #include <set>
+#include <type_traits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "libs/common/utf8.h"
 #include "libs/transfer/state.h"
 #include "yaml-cpp/yaml.h"
 
@@ -23,7 +25,11 @@ template <typename T>
 absl::StatusOr<T> Scalar(const YAML::Node& node, const std::string& field, const char* type) {
   if (!node.IsScalar()) return Bad(node, field, absl::StrCat("expected ", type));
   try {
-    return node.as<T>();
+    T value = node.as<T>();
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!IsValidUtf8(value)) return Bad(node, field, "is not valid UTF-8");
+    }
+    return value;
   } catch (const YAML::Exception&) {
     return Bad(node, field, absl::StrCat("expected ", type, ", got \"", node.Scalar(), "\""));
   }
@@ -32,7 +38,9 @@ absl::StatusOr<T> Scalar(const YAML::Node& node, const std::string& field, const
 absl::StatusOr<cv1::Site> SiteFromNode(const YAML::Node& node, const std::string& at) {
   if (!node.IsMap()) return Bad(node, at, "expected a site (a mapping with name, url_prefixes, ...)");
   cv1::Site site;
+  site.set_state(cv1::SITE_STATE_ENABLED);  // the catalog's default, stated so the site reads as stored
   for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) return Bad(kv.first, at, "expected a key (a string)");
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
     const std::string field = absl::StrCat(at, ".", key);
@@ -68,6 +76,7 @@ absl::StatusOr<cv1::Site> SiteFromNode(const YAML::Node& node, const std::string
         if (!v[i].IsMap()) return Bad(v[i], rule_at, "expected {protocol, match, pfn}");
         cv1::LfnRule* rule = site.add_lfn_rules();
         for (const auto& r : v[i]) {
+          if (!r.first.IsScalar()) return Bad(r.first, rule_at, "expected a key (a string)");
           const std::string rk = r.first.as<std::string>();
           auto s = Scalar<std::string>(r.second, absl::StrCat(rule_at, ".", rk), "a string");
           if (!s.ok()) return s.status();
@@ -128,7 +137,9 @@ std::string SitesToYaml(const std::vector<cv1::Site>& sites) {
   return std::string(out.c_str()) + "\n";
 }
 
-absl::StatusOr<std::vector<cv1::Site>> SitesFromYaml(const std::string& text) {
+namespace {
+
+absl::StatusOr<std::vector<cv1::Site>> SitesFromYamlOrThrow(const std::string& text) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -152,6 +163,18 @@ absl::StatusOr<std::vector<cv1::Site>> SitesFromYaml(const std::string& text) {
     out.push_back(*std::move(site));
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<cv1::Site>> SitesFromYaml(const std::string& text) {
+  // yaml-cpp reports some malformed documents by exceptions the checks above do not expect (a conversion
+  // of an odd node); none may escape as a crash of asoctl.
+  try {
+    return SitesFromYamlOrThrow(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("line ", e.mark.line + 1, ": malformed YAML: ", e.msg));
+  }
 }
 
 }  // namespace aso::asoctl

@@ -124,6 +124,46 @@ TEST_F(QueryPlansTest, IdempotencyAndDestinationChecks) {
               HasSubstr("transfers_live_destination"));
 }
 
+TEST_F(QueryPlansTest, RetentionReadsFinishedFilesByAge) {
+  EXPECT_THAT(Plan("SELECT id FROM transfers t WHERE t.finished < now() - interval '1 day' "
+                   "ORDER BY t.finished LIMIT 500"),
+              AllOf(HasSubstr("transfers_finished_by_age"), Not(HasSubstr("Seq Scan"))));
+}
+
+// A file's transitions before its end (claimed, started, requeued for a retry) change no column any index
+// of `transfers` reads, so PostgreSQL keeps them on the row's page without new index entries (HOT); the
+// terminal one does not (the file leaves the live indexes). Counted within one transaction by
+// pg_stat_get_xact_tuples_hot_updated, which sees the transaction's own updates at once (each query's
+// transaction is rolled back; five rows leave room on their page for every new version).
+TEST(TransferUpdatesTest, NonTerminalTransitionsAreHotUpdates) {
+  auto t = testing::TestDatabase::Create();
+  ASSERT_TRUE(t.ok()) << t.status();
+  testing::TestDatabase& tdb = **t;
+  tdb.Exec("INSERT INTO sites (name, updated) VALUES ('A', now()), ('B', now())");
+  tdb.Exec("INSERT INTO tasks (task_id, username, created, updated) VALUES ('t', 'u', now(), now())");
+  tdb.Exec(
+      "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, destination_site, "
+      "destination_url, not_before, created, updated) "
+      "SELECT 'k' || g, 't', 'u', 'A', 'root://a//f' || g, 'B', 'root://b//f' || g, now(), now(), now() "
+      "FROM generate_series(1, 5) g");
+  const std::string hot = "pg_stat_get_xact_tuples_hot_updated('transfers'::regclass)";
+  const std::string updated = "pg_stat_get_xact_tuples_updated('transfers'::regclass)";
+  EXPECT_EQ(tdb.QueryText(absl::StrCat(
+                "UPDATE transfers SET state = 'SUBMITTING', attempt = attempt + 1, claimed_at = now(), "
+                "  backend_job_id = 'j1', updated = now() + interval '1 s'; "
+                "UPDATE transfers SET state = 'ACTIVE', updated = now() + interval '2 s'; "
+                "UPDATE transfers SET state = 'QUEUED', backend_job_id = NULL, failure_class = 'NETWORK', "
+                "  not_before = now() + interval '1 min', updated = now() + interval '3 s'; "
+                "SELECT ",
+                hot, " || '/' || ", updated, ";")),
+            "15/15");
+  EXPECT_EQ(tdb.QueryText(absl::StrCat("UPDATE transfers SET state = 'DONE', updated = now(); SELECT ", hot,
+                                       " || '/' || ", updated, ";")),
+            "0/5");
+  tdb.Exec("UPDATE transfers SET state = 'DONE', updated = now()");
+  EXPECT_EQ(tdb.QueryInt("SELECT count(*) FROM transfers WHERE finished IS NOT NULL"), 5);
+}
+
 // aso-monitoring refreshes every few seconds: its queries must cost what is queued and in flight, not what
 // the history holds. 300,000 transfers of which 2,000 are queued and 300 in flight, 300,000 attempts of
 // which the last 1,000 were recorded within the hour.

@@ -51,6 +51,15 @@ TEST(SiteYamlTest, MistakesAreNamedWithTheirLine) {
               HasSubstr("sites[0].lfn_rules[0]: needs protocol, match and pfn"));
   EXPECT_THAT(error("sites: [\n"), HasSubstr("malformed YAML"));
   EXPECT_THAT(error("grid: []\n"), HasSubstr("\"sites\" list"));
+  // Keys that are not strings (yaml-cpp throws when asked for their text).
+  EXPECT_THAT(error("sites:\n  - {[name]: A}\n"), HasSubstr("sites[0]: expected a key (a string)"));
+  EXPECT_THAT(error("sites:\n  - name: A\n    lfn_rules:\n      - {{protocol: root}: x}\n"),
+              HasSubstr("sites[0].lfn_rules[0]: expected a key (a string)"));
+  EXPECT_THAT(error("sites: [{name: A, url_prefixes: [{a: b}]}]\n"),
+              HasSubstr("sites[0].url_prefixes[0]: expected a string"));
+  EXPECT_THAT(error("sites:\n  - name: \"u\xCF\xCF"
+                    "A\"\n"),
+              HasSubstr("line 2: sites[0].name: is not valid UTF-8"));
 }
 
 }  // namespace

@@ -1,0 +1,31 @@
+#include "libs/common/utf8.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace aso {
+namespace {
+
+TEST(Utf8Test, WellFormedTextIsValid) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("T2_CH_CERN /store/user/alice"));
+  EXPECT_TRUE(IsValidUtf8("Zürich \xE2\x82\xAC \xF0\x9F\x98\x80"));  // 2, 3 and 4 byte forms
+  EXPECT_TRUE(IsValidUtf8(std::string("a\0b", 3)));
+  EXPECT_TRUE(IsValidUtf8("\xF4\x8F\xBF\xBF"));  // U+10FFFF
+}
+
+TEST(Utf8Test, MalformedTextIsRefused) {
+  EXPECT_FALSE(IsValidUtf8("u\xCF\xCF"));         // a lead byte followed by another lead byte
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // cut short
+  EXPECT_FALSE(IsValidUtf8("\xE2\x82"));          // cut short
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // a continuation byte alone
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xE0\x80\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // a UTF-16 surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xFF"));
+}
+
+}  // namespace
+}  // namespace aso
