@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "libs/common/utf8.h"
 
 namespace aso::backend {
 namespace {
@@ -66,13 +67,13 @@ JobStatus JobFromJson(const json& j) {
   job.job_id = Text(j, "job_id");
   job.http_status = j.contains("http_status") ? Text(j, "http_status") : "200 Ok";
   job.job_state = Text(j, "job_state");
-  job.reason = Text(j, "reason");
+  job.reason = PrintableUtf8(Text(j, "reason"));
   if (auto files = j.find("files"); files != j.end() && files->is_array()) {
     for (const auto& f : *files) {
       FileStatus s;
       s.file_id = Integer(f, "file_id");
       s.file_state = Text(f, "file_state");
-      s.reason = Text(f, "reason");
+      s.reason = PrintableUtf8(Text(f, "reason"));
       s.source_surl = Text(f, "source_surl");
       s.dest_surl = Text(f, "dest_surl");
       s.filesize = Integer(f, "filesize");

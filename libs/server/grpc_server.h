@@ -25,6 +25,12 @@ struct ServerOptions {
   // When set, a second, plaintext port that serves grpc.health.v1 only (for probes that cannot speak TLS,
   // such as Kubernetes' gRPC probes); it follows the main port's status.
   std::string health_listen;
+  // Limits on what one caller may send: a request's size (a 10,000-file submission is ~4 MB; larger is
+  // refused with RESOURCE_EXHAUSTED before it is parsed), its headers' size (a bearer token is a few KiB),
+  // and the calls open at once on one connection.
+  int max_message_bytes = 32 << 20;
+  int max_metadata_bytes = 16 << 10;
+  int max_concurrent_streams = 100;
 };
 
 class GrpcServer {

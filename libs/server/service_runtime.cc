@@ -23,6 +23,15 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error (env AS
 ABSL_FLAG(int, grpc_threads, 64,
           "gRPC handler threads; a WatchTask stream holds one for its lifetime (env ASO_GRPC_THREADS)");
 
+ABSL_FLAG(int, grpc_max_message_bytes, 32 << 20,
+          "Largest request or answer, in bytes; a larger request is refused with RESOURCE_EXHAUSTED "
+          "(env ASO_GRPC_MAX_MESSAGE_BYTES)");
+ABSL_FLAG(int, grpc_max_metadata_bytes, 16 << 10,
+          "Largest request headers (metadata, bearer token included), in bytes "
+          "(env ASO_GRPC_MAX_METADATA_BYTES)");
+ABSL_FLAG(int, grpc_max_concurrent_streams, 100,
+          "Calls one client connection may have open at once (env ASO_GRPC_MAX_CONCURRENT_STREAMS)");
+
 namespace aso::server {
 
 absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
@@ -39,6 +48,18 @@ absl::StatusOr<CommonConfig> CommonConfigFromFlags(const std::string& program,
   c.grpc_threads = absl::GetFlag(FLAGS_grpc_threads);
   if (c.grpc_threads < 4 || c.grpc_threads > 4096)
     return absl::InvalidArgumentError("--grpc_threads must be 4..4096");
+  c.grpc_max_message_bytes = absl::GetFlag(FLAGS_grpc_max_message_bytes);
+  c.grpc_max_metadata_bytes = absl::GetFlag(FLAGS_grpc_max_metadata_bytes);
+  c.grpc_max_concurrent_streams = absl::GetFlag(FLAGS_grpc_max_concurrent_streams);
+  if (c.grpc_max_message_bytes < (64 << 10)) {
+    return absl::InvalidArgumentError("--grpc_max_message_bytes must be at least 65536");
+  }
+  if (c.grpc_max_metadata_bytes < (4 << 10)) {
+    return absl::InvalidArgumentError("--grpc_max_metadata_bytes must be at least 4096");
+  }
+  if (c.grpc_max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError("--grpc_max_concurrent_streams must be at least 1");
+  }
   if (c.listen.empty()) c.listen = default_listen;
   if (c.metrics_listen.empty()) c.metrics_listen = default_metrics_listen;
   if (c.db.empty()) return absl::InvalidArgumentError("--db (or $ASO_DB) is required");
@@ -126,6 +147,9 @@ int ServeUntilSignal(ServiceRuntime& runtime, const std::string& grpc_service_na
   options.listen = runtime.config.listen;
   options.max_threads = runtime.config.grpc_threads;
   options.health_listen = runtime.config.health_listen;
+  options.max_message_bytes = runtime.config.grpc_max_message_bytes;
+  options.max_metadata_bytes = runtime.config.grpc_max_metadata_bytes;
+  options.max_concurrent_streams = runtime.config.grpc_max_concurrent_streams;
   auto credentials = auth::MakeServerCredentials(runtime.config.tls, options.listen);
   if (!credentials.ok()) {
     ASO_LOG(ERROR, credentials.status().message());

@@ -26,7 +26,10 @@ struct CommonConfig {
   std::string metrics_listen;  // Prometheus endpoint address
   std::string health_listen;   // plaintext grpc.health.v1 only (Kubernetes probes); empty: none
   std::string log_level;
-  int grpc_threads = 64;      // handler threads
+  int grpc_threads = 64;                  // handler threads
+  int grpc_max_message_bytes = 32 << 20;  // see ServerOptions
+  int grpc_max_metadata_bytes = 16 << 10;
+  int grpc_max_concurrent_streams = 100;
   auth::ServerTlsConfig tls;  // --tls_cert, --tls_key, --tls_ca, --insecure, ...
   auth::AuthConfig auth;      // who may call (see libs/auth/flags.h)
 };

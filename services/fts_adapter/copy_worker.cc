@@ -8,33 +8,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "libs/common/logging.h"
+#include "libs/common/utf8.h"
 #include "libs/transfer/state.h"
 
 namespace aso::fts_adapter {
 namespace cv1 = aso::common::v1;
 
 namespace {
-
-// Storage messages go into PostgreSQL text and protobuf strings: keep them valid UTF-8 without NULs, and
-// bounded.
-std::string CleanMessage(const std::string& in) {
-  std::string out;
-  const size_t n = std::min<size_t>(in.size(), 4096);
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = static_cast<unsigned char>(in[i]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool valid = len > 0 && i + len <= n && c != 0;
-    for (int k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
-    if (valid) {
-      out.append(in, i, len);
-      i += len;
-    } else {
-      out += '?';
-      ++i;
-    }
-  }
-  return out;
-}
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t micros = absl::ToUnixMicros(t);
@@ -176,7 +156,8 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
     outcome.set_state(cv1::TRANSFER_STATE_FAILED);
     outcome.set_failure_class(c.failure_class);
     outcome.set_recoverable(c.recoverable);
-    outcome.set_error(CleanMessage(result.error));
+    // Storage messages go into PostgreSQL text and protobuf strings: valid UTF-8, no NUL, bounded.
+    outcome.set_error(PrintableUtf8(result.error));
   }
   const std::string result_label = result.ok ? "done" : "failed";
   copies_.Inc({result_label, std::string(transfer::FailureClassName(outcome.failure_class()))});

@@ -30,6 +30,18 @@ absl::Status CheckName(const std::string& field, const std::string& value, bool 
   return absl::OkStatus();
 }
 
+// Free text (metadata, idempotency keys) may hold any printable text, but no NUL (PostgreSQL text cannot
+// hold it) and, where it names something (keys), no control character either (they end up in logs).
+const char* ControlCharacterIn(const std::string& value, bool allow_line_breaks) {
+  for (char ch : value) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == 0) return "must not contain NUL";
+    if (allow_line_breaks && (c == '\n' || c == '\r' || c == '\t')) continue;
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters";
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 std::string DefaultIdempotencyKey(const std::string& task_id, const std::string& job_id,
@@ -163,7 +175,12 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
       return fail("metadata", absl::StrCat("more than ", limits_.max_metadata_entries, " entries"));
     }
     size_t meta_bytes = 0;
-    for (const auto& [k, v] : f.metadata()) meta_bytes += k.size() + v.size();
+    for (const auto& [k, v] : f.metadata()) {
+      meta_bytes += k.size() + v.size();
+      if (const char* why = ControlCharacterIn(k, false)) return fail("metadata", absl::StrCat("keys ", why));
+      if (const char* why = ControlCharacterIn(v, true))
+        return fail("metadata", absl::StrCat("values ", why));
+    }
     if (meta_bytes > static_cast<size_t>(limits_.max_metadata_bytes)) {
       return fail("metadata", absl::StrCat("larger than ", limits_.max_metadata_bytes, " bytes"));
     }
@@ -171,6 +188,7 @@ absl::StatusOr<std::vector<cv1::Transfer>> SubmissionValidator::Validate(
                           ? DefaultIdempotencyKey(request.task_id(), f.job_id(), *destination_url)
                           : f.idempotency_key();
     if (key.size() > 1024) return fail("idempotency_key", "longer than 1024 characters");
+    if (const char* why = ControlCharacterIn(key, false)) return fail("idempotency_key", why);
     auto [it, inserted] = by_destination.emplace(*destination_url, std::make_pair(key, *source_url));
     if (!inserted) return fail("destination_url", "another file of this batch has the same destination");
     auto [key_it, new_key] = by_key.emplace(key, std::make_pair(*source_url, *destination_url));

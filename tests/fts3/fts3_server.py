@@ -22,6 +22,15 @@ Job states SUBMITTED -> ACTIVE -> FINISHED / FAILED / FINISHEDDIRTY / CANCELED; 
 Fault injection for tests (not part of FTS3), under /_test:
   POST /_test/faults {"status": 503, "count": 2}   the next 2 requests answer 503 (or 419, 500, ...)
   POST /_test/faults {"pause_copies": true}         copies wait until {"pause_copies": false}
+  POST /_test/faults {"hang_seconds": 35, "hang_for": 20}
+                                                    requests arriving in the next 20 s are carried out at
+                                                    once but answered 35 s late (a server that stops
+                                                    answering in time; a late submission is stored)
+  POST /_test/faults {"lose_jobs": 1}               the next job submitted is accepted (200, its job_id)
+                                                    and then forgotten: never copied, 404 on status
+  POST /_test/faults {"fail_files": 3}              the next 3 copies fail at once, recoverable:
+                                                    "TRANSFER [111] Connection refused (injected ...)"
+  GET  /_test/faults                                what was injected and what of it was served
   GET  /_test/requests                              how many requests of each kind were served
 """
 
@@ -67,6 +76,9 @@ class Store:
         self.faults = []        # statuses to answer next
         self.pause = False
         self.requests = {}
+        self.hang_seconds, self.hang_until = 0.0, 0.0  # answers of requests arriving before hang_until wait
+        self.lose_jobs, self.fail_files = 0, 0          # jobs to forget, copies to fail (next ones)
+        self.served = {"status": 0, "hung": 0, "lost_jobs": [], "failed_files": 0}
         self.workers = [threading.Thread(target=self.copy_loop, daemon=True) for _ in range(workers)]
         for w in self.workers:
             w.start()
@@ -86,8 +98,16 @@ class Store:
                 f["start_time"] = now_text()
                 job["job_state"] = "ACTIVE"
                 params = job["params"]
+                fail = self.fail_files > 0
+                if fail:
+                    self.fail_files -= 1
+                    self.served["failed_files"] += 1
             started = time.time()
-            state, reason, recoverable = self.copy(f, params)
+            if fail:
+                state, reason, recoverable = \
+                    "FAILED", "TRANSFER [111] Connection refused (injected by the FTS3 test server)", True
+            else:
+                state, reason, recoverable = self.copy(f, params)
             with self.lock:
                 if f["file_state"] == "CANCELED":  # cancelled while copying: the copy's result is void
                     continue
@@ -169,6 +189,10 @@ class Store:
         with self.lock:
             if job_id in self.jobs:
                 return error(409, f"The sid provided by the user is duplicated: job {job_id} already exists")
+            if self.lose_jobs > 0:  # accepted, then lost (test fault): never copied, unknown afterwards
+                self.lose_jobs -= 1
+                self.served["lost_jobs"].append(job_id)
+                return 200, {"job_id": job_id}
             job = {"job_id": job_id, "job_state": "SUBMITTED", "job_type": "N", "source_se": se(entries[0][2]),
                    "dest_se": se(entries[0][3]), "user_dn": dn, "vo_name": vo,
                    "priority": params.get("priority", 3), "retry": params.get("retry", 0), "reason": "",
@@ -332,6 +356,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def reply(self, status, body):
         data = json.dumps(body).encode()
+        if getattr(self, "hang", 0):  # test fault: carried out, answered late (the client may be gone)
+            time.sleep(self.hang)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -350,10 +385,16 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if parts[:1] == ["_test"]:
             return self.test_control(method, parts[1:])
+        self.hang = 0
         with store.lock:
+            if time.time() < store.hang_until:
+                self.hang = store.hang_seconds
+                store.served["hung"] += 1
             store.requests[method + " " + (parts[0] if parts else "/")] = \
                 store.requests.get(method + " " + (parts[0] if parts else "/"), 0) + 1
             fault = store.faults.pop(0) if store.faults else None
+            if fault is not None:
+                store.served["status"] += 1
         if fault is not None:
             return self.reply(*error(fault, {419: "The delegated credential expired or does not exist",
                                              503: "The server is overloaded; try again later"}
@@ -395,7 +436,18 @@ class Handler(BaseHTTPRequestHandler):
                 if "pause_copies" in body:
                     store.pause = bool(body["pause_copies"])
                     store.lock.notify_all()
+                if "hang_seconds" in body:
+                    store.hang_seconds = float(body["hang_seconds"])
+                    store.hang_until = time.time() + float(body.get("hang_for", 0))
+                store.lose_jobs += int(body.get("lose_jobs", 0))
+                store.fail_files += int(body.get("fail_files", 0))
             return self.reply(200, {"ok": True})
+        if parts == ["faults"] and method == "GET":
+            with store.lock:
+                return self.reply(200, {"pending_statuses": list(store.faults), "lose_jobs": store.lose_jobs,
+                                        "fail_files": store.fail_files,
+                                        "hanging": max(0.0, store.hang_until - time.time()),
+                                        "served": store.served})
         if parts == ["requests"] and method == "GET":
             with store.lock:
                 return self.reply(200, dict(store.requests))

@@ -1,7 +1,7 @@
 // FTS3's answers as the adapter reads them (job status and cancel answers, error bodies). Input: one byte
 // choosing how many job ids were asked for (1-4), one byte choosing the HTTP status, then the body. Never
 // crashes; a lone unknown id is one NOT FOUND entry; an error status is never read as success; the error
-// always says what FTS3 answered.
+// always says what FTS3 answered; the reasons it gives are stored as valid UTF-8 without control characters.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/backend/fts3_client.h"
+#include "libs/common/utf8.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -27,6 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!jobs.ok());
   }
   if (!jobs.ok()) FUZZ_CHECK(!jobs.status().message().empty());
+  if (jobs.ok()) {  // reasons are stored and shown: valid UTF-8, no NUL
+    for (const auto& job : *jobs) {
+      FUZZ_CHECK(aso::IsValidUtf8(job.reason) && job.reason.find('\0') == std::string::npos);
+      for (const auto& f : job.files) {
+        FUZZ_CHECK(aso::IsValidUtf8(f.reason) && f.reason.find('\0') == std::string::npos);
+      }
+    }
+  }
   const absl::Status error = aso::backend::Fts3Error(status, body);
   FUZZ_CHECK(!error.ok());
   FUZZ_CHECK(absl::StartsWith(error.message(), absl::StrCat("FTS3 answered ", status, ": ")));

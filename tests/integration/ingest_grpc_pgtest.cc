@@ -1,5 +1,8 @@
 // aso-ingest's gRPC API served in-process over a real PostgreSQL: statuses a client sees, idempotency,
 // and that a refused request changes nothing.
+#include <functional>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -149,6 +152,68 @@ TEST_F(IngestGrpcTest, ReadBackThroughTheApi) {
   lreq.set_page_size(5000);
   v1::ListTransfersResponse lresp;
   EXPECT_EQ(stub_->ListTransfers(&c4, lreq, &lresp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Free-text fields carry whatever printable text a client chooses (quotes, backslashes, SQL, placeholders,
+// format directives, markup, non-ASCII) and read back byte for byte: statements take text only as parameters.
+// Control characters (NUL among them, which PostgreSQL text cannot hold) are refused naming the field, and
+// change nothing.
+TEST_F(IngestGrpcTest, HostileStringsAreStoredVerbatimOrRefusedByName) {
+  const std::vector<std::string> hostile = {"'; DROP TABLE transfers; --",
+                                            "\" OR 1=1 --",
+                                            "\\x27\\\\'",
+                                            "$1 $2 %s %n {} {{",
+                                            "Robert'); DELETE FROM sites;--",
+                                            "\xC3\xBC\xE2\x82\xAC\xF0\x9F\x98\x80",
+                                            "<script>alert(1)</script>",
+                                            std::string(500, '\'')};
+  v1::SubmitTransfersRequest req = Request(static_cast<int>(hostile.size()));
+  for (size_t i = 0; i < hostile.size(); ++i) {
+    auto* f = req.mutable_files(static_cast<int>(i));
+    f->set_idempotency_key(absl::StrCat(hostile[i], "#", i));
+    (*f->mutable_metadata())[hostile[i]] = hostile[i];
+    f->set_destination_url(
+        absl::StrCat("root://dst.example//store/user/alice/it's;a\"file$1%s'--_", i, ".root"));
+  }
+  v1::SubmitTransfersResponse resp;
+  grpc::Status submitted = Submit(req, &resp);
+  ASSERT_TRUE(submitted.ok()) << submitted.error_message();
+  ASSERT_EQ(resp.transfer_ids_size(), static_cast<int>(hostile.size()));
+  for (size_t i = 0; i < hostile.size(); ++i) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-aso-user", "alice");
+    v1::GetTransferRequest get;
+    get.set_id(resp.transfer_ids(static_cast<int>(i)));
+    cv1::Transfer t;
+    ASSERT_TRUE(stub_->GetTransfer(&ctx, get, &t).ok());
+    EXPECT_EQ(t.idempotency_key(), absl::StrCat(hostile[i], "#", i));
+    ASSERT_EQ(t.metadata().count(hostile[i]), 1u) << hostile[i];
+    EXPECT_EQ(t.metadata().at(hostile[i]), hostile[i]);
+    EXPECT_EQ(t.destination().url(), req.files(static_cast<int>(i)).destination_url());
+  }
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM sites"), 2);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), static_cast<int64_t>(hostile.size()));
+
+  struct Bad {
+    const char* field;
+    std::function<void(v1::FileRequest&)> set;
+  };
+  const std::vector<Bad> bad = {
+      {"files[0].metadata",
+       [](v1::FileRequest& f) { (*f.mutable_metadata())["k"] = std::string("a\0b", 3); }},
+      {"files[0].metadata", [](v1::FileRequest& f) { (*f.mutable_metadata())["line\nbreak"] = "v"; }},
+      {"files[0].idempotency_key", [](v1::FileRequest& f) { f.set_idempotency_key(std::string("k\0", 2)); }},
+      {"files[0].idempotency_key", [](v1::FileRequest& f) { f.set_idempotency_key("k\x1b[31m"); }},
+  };
+  for (const Bad& b : bad) {
+    v1::SubmitTransfersRequest r = Request(1);
+    r.mutable_files(0)->set_destination_url("root://dst.example//store/user/alice/control.root");
+    b.set(*r.mutable_files(0));
+    grpc::Status s = Submit(r, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << b.field << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(b.field));
+  }
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM transfers"), static_cast<int64_t>(hostile.size()));
 }
 
 TEST_F(IngestGrpcTest, KillTransfers) {

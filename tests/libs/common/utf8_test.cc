@@ -27,5 +27,14 @@ TEST(Utf8Test, MalformedTextIsRefused) {
   EXPECT_FALSE(IsValidUtf8("\xFF"));
 }
 
+TEST(Utf8Test, PrintableTextKeepsWhatIsValidAndBounded) {
+  EXPECT_EQ(PrintableUtf8("copy failed: Permission denied\n\tat /data"),
+            "copy failed: Permission denied\n\tat /data");
+  EXPECT_EQ(PrintableUtf8(std::string("a\0b\x1b[31m\xCF\xCFz\xC3\xBC", 13)), "a?b?[31m??z\xC3\xBC");
+  EXPECT_EQ(PrintableUtf8(std::string(5000, 'x')).size(), 4096u);
+  EXPECT_EQ(PrintableUtf8("ab\xE2\x82\xAC", 4), "ab??");  // a sequence is never cut
+  EXPECT_TRUE(IsValidUtf8(PrintableUtf8("\xF0\x9F\x98")));
+}
+
 }  // namespace
 }  // namespace aso

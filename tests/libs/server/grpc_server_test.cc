@@ -65,11 +65,20 @@ std::vector<std::string> ReflectedServices(const std::shared_ptr<grpc::Channel>&
   return names;
 }
 
+ServerOptions Options() {
+  ServerOptions options;
+  options.service_name = "aso.monitoring.v1.Monitoring";
+  options.listen = "127.0.0.1:0";
+  options.max_threads = 4;
+  options.drain_timeout = absl::Seconds(2);
+  return options;
+}
+
 TEST(GrpcServerTest, HealthReflectionAndRpcMetrics) {
   auto metrics = metrics::Metrics::Start("test", "");
   ASSERT_TRUE(metrics.ok());
   aso::monitoring::v1::Monitoring::Service service;  // every method UNIMPLEMENTED
-  ServerOptions options{"aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2), nullptr, ""};
+  ServerOptions options = Options();
   auto server = GrpcServer::Start(options, {&service}, **metrics);
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel =
@@ -116,8 +125,8 @@ TEST(GrpcServerTest, PlaintextHealthPortForProbes) {
   auto metrics = metrics::Metrics::Start("test", "");
   ASSERT_TRUE(metrics.ok());
   aso::monitoring::v1::Monitoring::Service service;
-  ServerOptions options{
-      "aso.monitoring.v1.Monitoring", "127.0.0.1:0", 4, absl::Seconds(2), nullptr, "127.0.0.1:0"};
+  ServerOptions options = Options();
+  options.health_listen = "127.0.0.1:0";
   auto server = GrpcServer::Start(options, {&service}, **metrics);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_NE((*server)->health_port(), 0);
@@ -147,6 +156,40 @@ TEST(GrpcServerTest, PlaintextHealthPortForProbes) {
   ServerOptions taken = options;
   taken.health_listen = "256.0.0.1:1";
   EXPECT_TRUE(absl::IsUnavailable(GrpcServer::Start(taken, {&service}, **metrics).status()));
+}
+
+// One caller cannot make the server take an oversized request or oversized headers: both are refused
+// before any handler runs, and the server goes on answering others.
+TEST(GrpcServerTest, OversizedRequestsAndHeadersAreRefused) {
+  auto metrics = metrics::Metrics::Start("test", "");
+  ASSERT_TRUE(metrics.ok());
+  aso::monitoring::v1::Monitoring::Service service;
+  ServerOptions options = Options();
+  options.max_message_bytes = 64 << 10;
+  options.max_metadata_bytes = 4 << 10;
+  auto server = GrpcServer::Start(options, {&service}, **metrics);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto monitoring = aso::monitoring::v1::Monitoring::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  // The service's methods are unimplemented here: UNIMPLEMENTED means the call reached its handler.
+  auto call = [&](int request_bytes, int header_bytes) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (header_bytes > 0) ctx.AddMetadata("x-padding", std::string(header_bytes, 'h'));
+    aso::monitoring::v1::GetSiteStatsRequest req;
+    req.set_site(std::string(request_bytes, 's'));
+    aso::monitoring::v1::GetSiteStatsResponse resp;
+    return monitoring->GetSiteStats(&ctx, req, &resp);
+  };
+  grpc::Status big = call(100 << 10, 0);
+  EXPECT_EQ(big.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << big.error_message();
+  EXPECT_THAT(big.error_message(), HasSubstr("larger than max"));
+  grpc::Status headers = call(10, 8 << 10);
+  EXPECT_FALSE(headers.ok());
+  EXPECT_NE(headers.error_code(), grpc::StatusCode::UNIMPLEMENTED) << headers.error_message();
+  // Under the limits, the same connection is served.
+  grpc::Status near = call(60 << 10, 2 << 10);
+  EXPECT_EQ(near.error_code(), grpc::StatusCode::UNIMPLEMENTED) << near.error_message();
 }
 
 }  // namespace
