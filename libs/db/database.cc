@@ -2,6 +2,8 @@
 
 #include <deque>
 #include <pqxx/pqxx>
+#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -9,6 +11,78 @@
 #include "libs/db/internal/transaction.h"
 
 namespace aso::db {
+namespace {
+
+std::string PercentDecoded(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    int hi = 0, lo = 0;
+    auto hex = [](char c, int& v) {
+      if (c >= '0' && c <= '9') return v = c - '0', true;
+      if (c >= 'a' && c <= 'f') return v = c - 'a' + 10, true;
+      if (c >= 'A' && c <= 'F') return v = c - 'A' + 10, true;
+      return false;
+    };
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1], hi) && hex(in[i + 2], lo)) {
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// A connection to `dsn`; a failure is thrown as pqxx::broken_connection without the DSN's password.
+std::unique_ptr<pqxx::connection> Open(const std::string& dsn) {
+  try {
+    return std::make_unique<pqxx::connection>(dsn);
+  } catch (const std::exception& e) {
+    throw pqxx::broken_connection(WithoutDsnPassword(e.what(), dsn));
+  }
+}
+
+}  // namespace
+
+std::string WithoutDsnPassword(std::string message, const std::string& dsn) {
+  std::vector<std::string> passwords;
+  if (size_t scheme = dsn.find("://"); scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    const size_t at = dsn.find('@', start), slash = dsn.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const size_t colon = dsn.find(':', start);
+      if (colon != std::string::npos && colon < at)
+        passwords.push_back(dsn.substr(colon + 1, at - colon - 1));
+    }
+  }
+  for (size_t pos = 0; (pos = dsn.find("password=", pos)) != std::string::npos; pos += 9) {
+    size_t begin = pos + 9, end;
+    if (begin < dsn.size() && dsn[begin] == '\'') {  // quoted, with backslash escapes
+      ++begin;
+      end = begin;
+      std::string unescaped;
+      while (end < dsn.size() && dsn[end] != '\'') {
+        if (dsn[end] == '\\' && end + 1 < dsn.size()) ++end;
+        unescaped += dsn[end++];
+      }
+      passwords.push_back(unescaped);
+    } else {
+      end = dsn.find_first_of(" &", begin);
+    }
+    passwords.push_back(dsn.substr(begin, std::min(end, dsn.size()) - begin));
+  }
+  std::set<std::string> forms;
+  for (const std::string& p : passwords) {
+    if (!p.empty()) forms.insert(p);
+    if (std::string d = PercentDecoded(p); !d.empty()) forms.insert(d);
+  }
+  for (const std::string& form : forms) {
+    for (size_t at = 0; (at = message.find(form, at)) != std::string::npos; at += 3) {
+      message.replace(at, form.size(), "***");
+    }
+  }
+  return message;
+}
 
 class Database::Impl {
  public:
@@ -26,7 +100,7 @@ class Database::Impl {
     mu_.Unlock();
     std::unique_ptr<pqxx::connection> c;
     try {
-      c = std::make_unique<pqxx::connection>(dsn_);
+      c = Open(dsn_);
     } catch (...) {
       mu_.Lock();
       --opened_;
@@ -74,9 +148,9 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Connect(const std::string& d
 std::string Database::Describe() const {
   // Show host/port/dbname only; a DSN may carry a password.
   try {
-    pqxx::connection c(impl_->dsn());
-    return absl::StrCat("postgresql ", c.hostname() ? c.hostname() : "(socket)", ":",
-                        c.port() ? c.port() : "", "/", c.dbname());
+    auto c = Open(impl_->dsn());
+    return absl::StrCat("postgresql ", c->hostname() ? c->hostname() : "(socket)", ":",
+                        c->port() ? c->port() : "", "/", c->dbname());
   } catch (...) {
     return "postgresql (unreachable)";
   }

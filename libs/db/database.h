@@ -31,6 +31,11 @@ class Database {
   std::unique_ptr<Impl> impl_;
 };
 
+// `message` with every password `dsn` carries (URI user info, password= in keyword or query form, raw and
+// percent-decoded) replaced by "***". libpq quotes a malformed URI whole in its errors, so every message of
+// a failed connection goes through this before anyone sees it.
+std::string WithoutDsnPassword(std::string message, const std::string& dsn);
+
 }  // namespace aso::db
 
 #endif  // ASO_LIBS_DB_DATABASE_H_

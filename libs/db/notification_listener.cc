@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "libs/common/logging.h"
+#include "libs/db/database.h"
 
 namespace aso::db {
 namespace {
@@ -55,8 +56,8 @@ void NotificationListener::Run() {
       while (!stop_) conn.await_notification(0, 200'000);  // wake up to check stop_
     } catch (const std::exception& e) {
       if (stop_) break;
-      ASO_LOG(WARNING, "notification listener lost its connection (", e.what(), "); reconnecting in ",
-              absl::FormatDuration(backoff));
+      ASO_LOG(WARNING, "notification listener lost its connection (", WithoutDsnPassword(e.what(), dsn_),
+              "); reconnecting in ", absl::FormatDuration(backoff));
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(10));
     }
