@@ -95,6 +95,7 @@ double SubmitOverGrpc(int files, int clients) {
           f->set_job_id(t.job_id());
         }
         grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
         client->Apply(ctx);
         iv1::SubmitTransfersResponse response;
         grpc::Status s = stub->SubmitTransfers(&ctx, request, &response);
