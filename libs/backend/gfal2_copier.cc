@@ -329,6 +329,8 @@ absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& optio
   setenv("XRD_CONNECTIONWINDOW", absl::StrCat(absl::ToInt64Seconds(options.xrootd_connection_window)).c_str(),
          /*overwrite=*/0);
   setenv("XRD_CONNECTIONRETRY", absl::StrCat(options.xrootd_connection_retry).c_str(), /*overwrite=*/0);
+  setenv("XRD_STREAMERRORWINDOW",
+         absl::StrCat(absl::ToInt64Seconds(options.xrootd_stream_error_window)).c_str(), /*overwrite=*/0);
   GError* err = nullptr;
   gfal2_context_t ctx = gfal2_context_new(&err);
   if (ctx == nullptr) {

@@ -23,6 +23,10 @@ struct Gfal2Options {
   // on a storage that is down; ASO retries the file later with a backoff instead.
   absl::Duration xrootd_connection_window = absl::Seconds(15);
   int xrootd_connection_retry = 2;
+  // After a connection to a server broke, how long XRootD fails new requests to it at once instead of
+  // connecting again (XrdCl's default is 30 minutes: a storage endpoint down for a minute would stay
+  // unreachable for half an hour after it came back).
+  absl::Duration xrootd_stream_error_window = absl::Seconds(10);
 };
 
 // Creates a gfal2 context with `options`. INVALID_ARGUMENT for a malformed setting, INTERNAL if gfal2

@@ -202,9 +202,28 @@ absl::StatusOr<int> BackendRunner::Poll() {
         if (s.job_id == job.external_id) status = &s;
       }
       if (status == nullptr || status->http_status.rfind("404", 0) == 0) {
-        ASO_LOG(WARNING, "job=", job.job.job_id(), ": FTS3 does not know its job ", job.external_id);
+        const int polls = ++unknown_polls_[job.external_id];
+        ASO_LOG(WARNING, "job=", job.job.job_id(), ": FTS3 does not know its job ", job.external_id, " (",
+                polls, " of ", kLostAfterPolls, " polls)");
+        if (polls < kLostAfterPolls) continue;
+        std::vector<db::ExternalFileState> lost;
+        for (const auto& f : job.job.files()) {
+          db::ExternalFileState s;
+          s.transfer_id = f.transfer_id();
+          s.state = "FAILED";
+          s.failure_class = "BACKEND";
+          s.recoverable = true;
+          s.error = absl::StrCat("FTS3 ", backend_.endpoint(), " lost job ", job.external_id,
+                                 ": it answered 404 for a job it had accepted");
+          lost.push_back(std::move(s));
+        }
+        auto n = jobs_.ApplyExternalStates(job.job.job_id(), "LOST", lost, clock_.Now());
+        if (!n.ok()) return n.status();
+        changed += *n;
+        unknown_polls_.erase(job.external_id);
         continue;
       }
+      unknown_polls_.erase(job.external_id);
       std::vector<db::ExternalFileState> files;
       for (const auto& f : status->files) {
         int64_t transfer_id = 0;

@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "libs/backend/copier.h"
 #include "libs/backend/transfer_backend.h"
@@ -68,6 +69,11 @@ class BackendRunner {
   metrics::GaugeVec up_;
   metrics::CounterVec credential_errors_;
   absl::Time next_health_check_ = absl::InfinitePast();
+  // Jobs FTS3 answered 404 for, by FTS3 id: how many polls in a row. A job FTS3 had accepted and no longer
+  // knows (its database lost or purged it) fails its unfinished files after kLostAfterPolls, as recoverable
+  // BACKEND failures, so the retry policy sends them again instead of leaving them in flight forever.
+  absl::flat_hash_map<std::string, int> unknown_polls_;
+  static constexpr int kLostAfterPolls = 3;
 };
 
 }  // namespace aso::fts_adapter

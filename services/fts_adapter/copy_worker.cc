@@ -169,11 +169,25 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
           result.ok ? ""
                     : absl::StrCat(" class=", transfer::FailureClassName(outcome.failure_class()),
                                    " error=", result.error));
-  // Recorded together with the lease of the next file, in one transaction.
-  auto next = jobs_.RecordAndLease(config_.owner, outcome, 1, lease, clock_.Now());
-  if (!next.ok()) return next.status();
-  next_ = *std::move(next);
-  return true;
+  // Recorded together with the lease of the next file, in one transaction. The outcome exists only here:
+  // while the database is unreachable (restarting, failing over) it is tried again for up to 30 s, well
+  // within the lease (at least 30 s beyond the copy's timeout), instead of being dropped and the file
+  // copied again once its lease runs out.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  absl::Duration backoff = absl::Milliseconds(250);
+  for (;;) {
+    auto next = jobs_.RecordAndLease(config_.owner, outcome, 1, lease, clock_.Now());
+    if (next.ok()) {
+      next_ = *std::move(next);
+      return true;
+    }
+    const bool transient = absl::IsUnavailable(next.status()) || absl::IsAborted(next.status());
+    if (!transient || absl::Now() + backoff > give_up) return next.status();
+    ASO_LOG(WARNING, "recording the copy of transfer=", file.transfer_id, " attempt=", file.attempt,
+            " failed (", next.status().message(), "); trying again in ", absl::FormatDuration(backoff));
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(4));
+  }
 }
 
 }  // namespace aso::fts_adapter

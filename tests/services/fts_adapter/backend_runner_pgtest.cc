@@ -215,6 +215,29 @@ TEST_F(BackendRunnerTest, ARefusedJobFailsItsFiles) {
               HasSubstr("local files"));
 }
 
+// A job FTS3 accepted and then no longer knows (404 on status): after three polls its files fail as
+// recoverable BACKEND failures naming the lost job, so they are retried rather than left in flight forever.
+TEST_F(BackendRunnerTest, AJobFts3LosesFailsItsFilesRecoverably) {
+  auto job = MakeJob("lost", {"one", "two"});
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  Fault(R"({"lose_jobs": 1})");
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
+  ASSERT_TRUE(runner.RunOnce().ok());  // submitted (accepted, then forgotten) and polled once
+  EXPECT_EQ(FileState(job.job_id(), 0), "SUBMITTED  false");
+  for (int i = 0; i < 5 && FileState(job.job_id(), 1) == "SUBMITTED  false"; ++i) {
+    clock_.AdvanceTime(absl::Seconds(10));
+    ASSERT_TRUE(runner.RunOnce().ok());
+  }
+  EXPECT_EQ(FileState(job.job_id(), 0), "FAILED BACKEND true");
+  EXPECT_EQ(FileState(job.job_id(), 1), "FAILED BACKEND true");
+  EXPECT_THAT(tdb_->QueryText(absl::StrCat("SELECT error FROM backend_job_files WHERE job_id = '",
+                                           job.job_id(), "' AND file_index = 0")),
+              HasSubstr("answered 404 for a job it had accepted"));
+  EXPECT_EQ(tdb_->QueryInt(absl::StrCat("SELECT count(*) FROM backend_jobs WHERE done AND job_id = '",
+                                        job.job_id(), "'")),
+            1);
+}
+
 // A transfer killed while FTS3 holds its file: the file is cancelled in FTS3 and recorded CANCELED.
 TEST_F(BackendRunnerTest, AKilledTransferIsCancelledInFts3) {
   db::AddSite(tdb_->db(), "A");
