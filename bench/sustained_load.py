@@ -54,9 +54,7 @@ def main():
         sources = []
         for i in range(16):
             url = f"{stack.local}/store/temp/load/src_{i}.root"
-            os.makedirs(os.path.dirname(stack.path_of(url)), exist_ok=True)
-            with open(stack.path_of(url), "wb") as f:
-                f.write(os.urandom(1024))
+            stack.write_source(url, 1024)
             sources.append(url)
         user = stack.client_env.get("USER") or os.environ.get("USER", "root")
         load = subprocess.Popen(

@@ -140,10 +140,7 @@ class Run:
             from_a = site_a_every and i % site_a_every == site_a_every - 1
             src = f"{st.site_a if from_a else st.local}/store/temp/user/alice/{task}/f_{i}.root"
             dst = f"{st.site_b}/store/user/alice/{task}/f_{i}.root"
-            os.makedirs(os.path.dirname(st.path_of(src)), exist_ok=True)
-            with open(st.path_of(src), "wb") as f:
-                f.write(os.urandom(size + i % 977))
-            plan.append((src, dst, adler32_of(st.path_of(src))))
+            plan.append((src, dst, adler32_of(st.write_source(src, size + i % 977))))
         self.plan[task] = plan
         request = {"task_id": task, "user": "alice", "files": [
             {"source_url": s, "destination_url": d, "checksum": f"adler32:{a}"} for s, d, a in plan]}

@@ -94,9 +94,7 @@ def main():
         files = []
         for i in range(3):
             src = f"{stack.local}/store/temp/user/alice/s_{i}.root"
-            os.makedirs(os.path.dirname(stack.path_of(src)), exist_ok=True)
-            with open(stack.path_of(src), "wb") as f:
-                f.write(os.urandom(1024))
+            stack.write_source(src, 1024)
             files += [src, f"{stack.site_a}/store/user/alice/s_{i}.root"]
         r = submit("aso-submit with a valid token", "secrets-token", files, BEARER_TOKEN=good)
         check(r.returncode == 0, f"a valid token submits ({r.stderr.strip()[:200]})")
@@ -108,9 +106,7 @@ def main():
 
         # A proxy, and a file through FTS3 (the adapter authenticates with the service's key).
         src = f"{stack.site_b}/store/temp/user/alice/fts3.root"
-        os.makedirs(os.path.dirname(stack.path_of(src)), exist_ok=True)
-        with open(stack.path_of(src), "wb") as f:
-            f.write(os.urandom(2048))
+        stack.write_source(src, 2048)
         r = submit("aso-submit with a proxy", "secrets-proxy", [src, f"{stack.site_a}/store/user/alice/fts3.root"],
                    X509_USER_PROXY=f"{certs}/alice-proxy.pem")
         check(r.returncode == 0, f"a proxy submits ({r.stderr.strip()[:200]})")

@@ -192,6 +192,14 @@ class Stack:
         assert url.startswith("file://"), url
         return url[len("file://"):]
 
+    def write_source(self, url, size):
+        """Writes `size` random bytes at a site URL (its folders made); returns the file's path."""
+        path = self.path_of(url)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(os.urandom(size))
+        return path
+
     def submit(self, *args, as_user=None):
         """aso-submit as the local admin, or with the named test user's certificate (or "alice-proxy")."""
         env = dict(self.client_env)
