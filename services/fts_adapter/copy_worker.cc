@@ -1,5 +1,7 @@
 #include "services/fts_adapter/copy_worker.h"
 
+#include <fstream>
+
 #include <signal.h>
 
 #include <algorithm>
@@ -21,6 +23,19 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_seconds(micros / 1000000);
   out->set_nanos(static_cast<int32_t>((micros % 1000000) * 1000));
 }
+// Whether `pid` is a running process. A killed process nobody has reaped yet (a zombie: its parent, or an
+// init that does not reap orphans, has not waited for it) runs no more and holds nothing.
+bool ProcessRuns(int pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // not ours to judge
+  const size_t paren = line.rfind(')');        // "pid (comm) S ...": comm may hold spaces and parentheses
+  if (paren == std::string::npos || paren + 2 >= line.size()) return true;
+  const char state = line[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
 }  // namespace
 
 absl::StatusOr<int> ReclaimLeasesOfDeadProcesses(db::BackendJobRepository& jobs, const std::string& host,
@@ -32,7 +47,7 @@ absl::StatusOr<int> ReclaimLeasesOfDeadProcesses(db::BackendJobRepository& jobs,
     const std::vector<std::string> parts = absl::StrSplit(owner, '/');
     int pid = 0;
     if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &pid) || pid <= 0) continue;
-    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    if (ProcessRuns(pid)) continue;
     auto n = jobs.ExpireLeases(owner, now);
     if (!n.ok()) return n.status();
     if (*n > 0) ASO_LOG(INFO, "took back ", *n, " file(s) leased by ", owner, ", a process that is gone");

@@ -392,6 +392,29 @@ TEST_F(BackendRunnerTest, LeasesOfADeadLocalProcessAreTakenBack) {
   ASSERT_EQ(again->size(), 1u);  // the dead worker's file; the live one keeps its own
 }
 
+// A killed adapter nobody has reaped yet (a zombie; an init that does not reap orphans leaves it so) is
+// dead too: its leases are taken back at once, not after they run out.
+TEST_F(BackendRunnerTest, LeasesOfAnUnreapedDeadProcessAreTakenBack) {
+  auto job = MakeJob("z", {"one"});
+  ASSERT_TRUE(repo_->InsertJob(job, "gfal2", clock_.Now()).ok());
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  // Not waited for yet: the child is a zombie until waitpid below.
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream stat(absl::StrCat("/proc/", child, "/stat"));
+    std::string line;
+    std::getline(stat, line);
+    if (line.find(") Z") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const std::string zombie = absl::StrCat("testhost/", child, "/0");
+  ASSERT_EQ(repo_->LeaseFiles(zombie, 1, absl::Hours(1), clock_.Now())->size(), 1u);
+  auto freed = ReclaimLeasesOfDeadProcesses(*repo_, "testhost", clock_.Now());
+  waitpid(child, nullptr, 0);
+  ASSERT_TRUE(freed.ok()) << freed.status();
+  EXPECT_EQ(*freed, 1);
+}
+
 // The gfal2 backend's copy timeout follows FTS3's rule unless one is configured.
 TEST(CopyTimeoutTest, Fts3RuleUnlessConfigured) {
   EXPECT_EQ(CopyTimeout(absl::ZeroDuration(), 0), absl::Seconds(600));
