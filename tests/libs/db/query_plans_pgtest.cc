@@ -164,6 +164,65 @@ TEST(TransferUpdatesTest, NonTerminalTransitionsAreHotUpdates) {
   EXPECT_EQ(tdb.QueryInt("SELECT count(*) FROM transfers WHERE finished IS NOT NULL"), 5);
 }
 
+// Schema 14: the claim tables follow every UPDATE of transfers (queued again, another priority or time,
+// claimed, started, finished, killed), and the trigger finds their rows by primary key: a statement
+// changing n transfers reads about n entries of a claim table's key, however many rows the table holds
+// (version 12 joined the whole of transfer_live with the statement's rows: n x m).
+TEST(ClaimTablesTest, FollowEveryUpdateByKeyProbes) {
+  auto t = testing::TestDatabase::Create();
+  ASSERT_TRUE(t.ok()) << t.status();
+  testing::TestDatabase& tdb = **t;
+  tdb.Exec("INSERT INTO sites (name, updated) VALUES ('A', now()), ('B', now()), ('C', now())");
+  tdb.Exec("INSERT INTO tasks (task_id, username, created, updated) VALUES ('t', 'u', now(), now())");
+  tdb.Exec(
+      "INSERT INTO transfers (idempotency_key, task_id, username, source_site, source_url, destination_site, "
+      "destination_url, not_before, created, updated) "
+      "SELECT 'k' || g, 't', 'u', CASE WHEN g % 2 = 0 THEN 'A' ELSE 'C' END, 'root://a//f' || g, 'B', "
+      "'root://b//f' || g, now(), now(), now() FROM generate_series(1, 3000) g");
+  auto in_step = [&tdb](const std::string& step) {
+    EXPECT_EQ(tdb.QueryInt("SELECT count(*) FROM ((SELECT id, source_site, destination_site, priority, "
+                           "not_before, username FROM transfers WHERE state = 'QUEUED' "
+                           "EXCEPT SELECT * FROM transfer_queue) UNION ALL (SELECT * FROM transfer_queue "
+                           "EXCEPT SELECT id, source_site, destination_site, priority, not_before, username "
+                           "FROM transfers WHERE state = 'QUEUED')) x"),
+              0)
+        << "transfer_queue after: " << step;
+    EXPECT_EQ(tdb.QueryInt("SELECT count(*) FROM ((SELECT id, source_site, destination_site FROM transfers "
+                           "WHERE state IN ('SUBMITTING', 'ACTIVE') EXCEPT SELECT * FROM transfer_live) "
+                           "UNION ALL (SELECT * FROM transfer_live EXCEPT SELECT id, source_site, "
+                           "destination_site FROM transfers WHERE state IN ('SUBMITTING', 'ACTIVE'))) x"),
+              0)
+        << "transfer_live after: " << step;
+  };
+  in_step("insert");
+  const std::vector<std::string> steps = {
+      "UPDATE transfers SET state = 'SUBMITTING', attempt = 1, updated = now() WHERE id <= 2000",
+      "UPDATE transfers SET state = 'ACTIVE', updated = now() WHERE id <= 1500",
+      "UPDATE transfers SET priority = 5, updated = now() WHERE id BETWEEN 2900 AND 3000",
+      "UPDATE transfers SET not_before = now() + interval '1 h' WHERE id BETWEEN 2800 AND 2850",
+      "UPDATE transfers SET failure_reason = 'unchanged in the queue' WHERE id > 2500",
+      "UPDATE transfers SET state = 'QUEUED', not_before = now() + interval '5 min', priority = 2 "
+      "WHERE id BETWEEN 1 AND 300",
+      "UPDATE transfers SET state = 'DONE', updated = now() WHERE id BETWEEN 301 AND 500",
+      "UPDATE transfers SET state = 'KILLED', updated = now() WHERE id BETWEEN 2990 AND 3000",
+      "UPDATE transfers SET source_site = 'A' WHERE id BETWEEN 2001 AND 2100 AND state = 'QUEUED'",
+  };
+  for (const std::string& step : steps) {
+    tdb.Exec(step);
+    in_step(step);
+  }
+  // 1,500 in flight; 10 of them finish: the statement reads about 10 rows of transfer_live, by its key or
+  // any other way (version 12's trigger read all 1,500).
+  tdb.Exec("ANALYZE transfer_live");
+  ASSERT_EQ(tdb.QueryInt("SELECT count(*) FROM transfer_live"), 1500);
+  EXPECT_LE(tdb.QueryInt("UPDATE transfers SET state = 'DONE', updated = now() WHERE id BETWEEN 1001 AND 1010; "
+                         "SELECT sum(pg_stat_get_xact_tuples_returned(c.oid)) FROM pg_class c "
+                         "WHERE c.oid = 'transfer_live'::regclass "
+                         "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'transfer_live'::regclass)"),
+            20);
+  in_step("10 of 1,500 in flight DONE");
+}
+
 // aso-monitoring refreshes every few seconds: its queries must cost what is queued and in flight, not what
 // the history holds. 300,000 transfers of which 2,000 are queued and 300 in flight, 300,000 attempts of
 // which the last 1,000 were recorded within the hour.
