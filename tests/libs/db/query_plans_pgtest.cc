@@ -215,10 +215,11 @@ TEST(ClaimTablesTest, FollowEveryUpdateByKeyProbes) {
   // any other way (version 12's trigger read all 1,500).
   tdb.Exec("ANALYZE transfer_live");
   ASSERT_EQ(tdb.QueryInt("SELECT count(*) FROM transfer_live"), 1500);
-  EXPECT_LE(tdb.QueryInt("UPDATE transfers SET state = 'DONE', updated = now() WHERE id BETWEEN 1001 AND 1010; "
-                         "SELECT sum(pg_stat_get_xact_tuples_returned(c.oid)) FROM pg_class c "
-                         "WHERE c.oid = 'transfer_live'::regclass "
-                         "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'transfer_live'::regclass)"),
+  EXPECT_LE(tdb.QueryInt(
+                "UPDATE transfers SET state = 'DONE', updated = now() WHERE id BETWEEN 1001 AND 1010; "
+                "SELECT sum(pg_stat_get_xact_tuples_returned(c.oid)) FROM pg_class c "
+                "WHERE c.oid = 'transfer_live'::regclass "
+                "OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'transfer_live'::regclass)"),
             20);
   in_step("10 of 1,500 in flight DONE");
 }
