@@ -49,6 +49,12 @@ class Authenticator {
                                          const std::string& pem_chain,
                                          std::optional<std::string> insecure_user, absl::Time now) const;
 
+  // Who a certificate chain (leaf first, proxies allowed) belongs to, verified against the CAs and mapped
+  // through the gridmap as for a caller: for a delegated proxy. Errors as Authenticate's.
+  absl::StatusOr<Principal> VerifyChain(const std::string& pem_chain) const {
+    return FromCertificateChain(pem_chain);
+  }
+
   bool insecure() const { return insecure_; }
 
  private:

@@ -2,12 +2,15 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
+#include "libs/auth/credential_cipher.h"
 #include "libs/common/env_flags.h"
+#include "libs/db/credential_repository.h"
 #include "libs/db/notification_listener.h"
 #include "libs/db/site_repository.h"
 #include "libs/db/transfer_repository.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
+#include "services/ingest/credential_service.h"
 #include "services/ingest/ingest_service.h"
 
 ABSL_FLAG(int, max_batch_files, 10000,
@@ -21,6 +24,9 @@ ABSL_FLAG(int64_t, user_max_live_files, 1000000,
           "Transfers in progress allowed per user; 0 = unlimited (env ASO_USER_MAX_LIVE_FILES)");
 ABSL_FLAG(int, max_watch_streams, 16,
           "Concurrent WatchTask streams; each holds a handler thread (env ASO_MAX_WATCH_STREAMS)");
+ABSL_FLAG(std::string, credential_key_file, "",
+          "File holding the 32-byte key (64 hex digits or base64) that seals delegated credentials in the "
+          "database; empty = delegation disabled (env ASO_CREDENTIAL_KEY_FILE)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();
@@ -46,9 +52,18 @@ int main(int argc, char** argv) {
   }
   aso::ingest::IngestService service(transfers, sites, aso::RealClock::Get(), limits, *rt->metrics, *rt->auth,
                                      ingest_limits);
+  std::optional<aso::auth::CredentialCipher> cipher;
+  if (const std::string key_file = absl::GetFlag(FLAGS_credential_key_file); !key_file.empty()) {
+    auto c = aso::auth::CredentialCipher::FromKeyFile(key_file);
+    if (!c.ok()) return std::cerr << "aso-ingest: " << c.status().message() << "\n", 2;
+    cipher = std::move(*c);
+  }
+  aso::db::PgCredentialRepository credentials(*rt->db);
+  aso::ingest::CredentialService credential_service(credentials, std::move(cipher), aso::RealClock::Get(),
+                                                    *rt->auth);
   // A task's watchers hear of its files' changes within milliseconds (NOTIFY), not at their next poll.
   aso::db::NotificationListener changes(config->db, {aso::db::kTransfersQueuedChannel},
                                         [&](const std::string&) { service.WakeWatchers(); });
   changes.Start();
-  return aso::server::ServeUntilSignal(*rt, "aso.ingest.v1.Ingest", {&service}, {});
+  return aso::server::ServeUntilSignal(*rt, "aso.ingest.v1.Ingest", {&service, &credential_service}, {});
 }
