@@ -1,0 +1,276 @@
+// aso.ingest.v1.Credentials over real TLS (the PKI of scripts/dev-certs) on a real PostgreSQL: a user
+// delegates their proxy the way aso-submit does (the service's request signed with the user's own proxy),
+// the stored proxy is sealed and opens to a proxy file of that user; another user's chain, an expired one,
+// a chain for another request and a forged one are refused by name and change nothing; listings are
+// per user for users and global for admins; without a credential key every call is refused.
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "libs/auth/authenticator.h"
+#include "libs/auth/credential_cipher.h"
+#include "libs/auth/credentials.h"
+#include "libs/auth/delegation.h"
+#include "libs/common/clock.h"
+#include "libs/db/credential_repository.h"
+#include "libs/db/testing/test_database.h"
+#include "services/ingest/credential_service.h"
+
+namespace aso::ingest {
+namespace {
+using ::testing::HasSubstr;
+
+std::string Certs() {
+  const char* dir = std::getenv("ASO_TEST_CERTS");
+  return dir != nullptr ? dir : "";
+}
+std::string Read(const std::string& name) {
+  std::ifstream in(absl::StrCat(Certs(), "/", name));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CredentialServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(Certs().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
+    auto t = db::testing::TestDatabase::Create();
+    ASSERT_TRUE(t.ok()) << t.status();
+    tdb_ = std::move(*t);
+    repo_ = std::make_unique<db::PgCredentialRepository>(tdb_->db());
+    auth::AuthConfig config;
+    config.ca_file = Certs() + "/ca.pem";
+    config.gridmap_file = Certs() + "/gridmap";
+    config.admins = {"admin"};
+    auto a = auth::Authenticator::Create(config);
+    ASSERT_TRUE(a.ok()) << a.status();
+    auth_ = std::move(*a);
+    auto c = auth::CredentialCipher::FromKeyText(std::string(64, '7'));
+    ASSERT_TRUE(c.ok());
+    cipher_ = *c;
+    Serve(cipher_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+  void Serve(std::optional<auth::CredentialCipher> cipher) {
+    if (server_) server_->Shutdown();
+    service_ = std::make_unique<CredentialService>(*repo_, cipher, clock_, *auth_);
+    auth::ServerTlsConfig tls;
+    tls.cert_file = Certs() + "/server.pem";
+    tls.key_file = Certs() + "/server.key";
+    tls.ca_file = Certs() + "/ca.pem";
+    auto creds = auth::MakeServerCredentials(tls, "127.0.0.1:0");
+    ASSERT_TRUE(creds.ok()) << creds.status();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", *creds, &port_);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  // "alice", "bob", "admin" (certificate) or "alice-proxy".
+  std::unique_ptr<v1::Credentials::Stub> Client(const std::string& who) {
+    auth::ClientAuthConfig c;
+    c.ca_file = Certs() + "/ca.pem";
+    if (who == "alice-proxy") {
+      c.proxy_file = Certs() + "/alice-proxy.pem";
+    } else {
+      c.cert_file = Certs() + "/" + who + ".pem";
+      c.key_file = Certs() + "/" + who + ".key";
+    }
+    auto a = auth::ClientAuth::Create(c);
+    EXPECT_TRUE(a.ok()) << a.status();
+    client_auth_[who] = *a;
+    return v1::Credentials::NewStub((*a)->Channel(absl::StrCat("localhost:", port_)));
+  }
+  void Prepare(grpc::ClientContext& ctx, const std::string& who) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    client_auth_[who]->Apply(ctx);
+  }
+  // A delegation as `who`, the request signed with `signer` (a proxy file, or certificate + key).
+  grpc::Status Delegate(const std::string& who, const std::string& signer, v1::Credential* out,
+                        absl::Time signed_at = absl::Now(), absl::Duration lifetime = absl::Hours(12),
+                        std::string* delegation_id = nullptr) {
+    auto stub = Client(who);
+    v1::DelegationRequest req;
+    {
+      grpc::ClientContext ctx;
+      Prepare(ctx, who);
+      grpc::Status s = stub->GetDelegationRequest(&ctx, v1::GetDelegationRequestRequest(), &req);
+      if (!s.ok()) return s;
+    }
+    if (delegation_id != nullptr) *delegation_id = req.delegation_id();
+    auto chain = auth::SignProxy(req.csr_pem(), signer, lifetime, signed_at);
+    EXPECT_TRUE(chain.ok()) << chain.status();
+    v1::PutDelegatedProxyRequest put;
+    put.set_delegation_id(req.delegation_id());
+    put.set_chain_pem(*chain);
+    grpc::ClientContext ctx;
+    Prepare(ctx, who);
+    return stub->PutDelegatedProxy(&ctx, put, out);
+  }
+  std::string Fingerprint() {
+    return tdb_->QueryText(
+        "SELECT (SELECT count(*) FROM user_credentials) || '/' || "
+        "(SELECT COALESCE(string_agg(username || not_after || sealed, ','), '') FROM user_credentials)");
+  }
+
+  RealClock& clock_ = RealClock::Get();
+  std::unique_ptr<db::testing::TestDatabase> tdb_;
+  std::unique_ptr<db::PgCredentialRepository> repo_;
+  std::unique_ptr<auth::Authenticator> auth_;
+  auth::CredentialCipher cipher_;
+  std::unique_ptr<CredentialService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::map<std::string, std::shared_ptr<auth::ClientAuth>> client_auth_;
+};
+
+TEST_F(CredentialServiceTest, AUserDelegatesTheirProxyAndItIsStoredSealed) {
+  v1::Credential cred;
+  grpc::Status s = Delegate("alice-proxy", Read("alice-proxy.pem"), &cred);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(cred.user(), "alice");
+  EXPECT_EQ(cred.kind(), "x509_proxy");
+  EXPECT_THAT(cred.subject(), HasSubstr("/CN=alice/CN=1234567/CN="));
+  EXPECT_NEAR(static_cast<double>(cred.not_after().seconds()),
+              absl::ToUnixSeconds(absl::Now() + absl::Hours(12)), 5);
+  // At rest: sealed, no PEM in the database; it opens (for alice only) to a proxy file that verifies as hers.
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_credentials WHERE sealed LIKE '%BEGIN%'"), 0);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM delegation_requests"), 0) << "the delegation is complete";
+  auto stored = repo_->Get("alice", "x509_proxy");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  auto pem = cipher_.Open(stored->sealed, "alice");
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  EXPECT_TRUE(absl::StrContains(*pem, "BEGIN PRIVATE KEY"));
+  EXPECT_EQ(auth_->VerifyChain(*pem)->name, "alice");
+  EXPECT_FALSE(cipher_.Open(stored->sealed, "bob").ok());
+  // Delegating again replaces it.
+  ASSERT_TRUE(
+      Delegate("alice", Read("alice.pem") + Read("alice.key"), &cred, absl::Now(), absl::Hours(48)).ok());
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_credentials"), 1);
+  EXPECT_NEAR(static_cast<double>(cred.not_after().seconds()),
+              absl::ToUnixSeconds(absl::Now() + absl::Hours(48)), 5);
+}
+
+TEST_F(CredentialServiceTest, RefusedProxiesChangeNothing) {
+  v1::Credential cred;
+  ASSERT_TRUE(Delegate("alice", Read("alice-proxy.pem"), &cred).ok());
+  const std::string before = Fingerprint();
+  // bob's chain sent by alice.
+  grpc::Status s = Delegate("alice", Read("bob.pem") + Read("bob.key"), &cred);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("belongs to bob"));
+  // Expired: signed two days ago for an hour.
+  s = Delegate("alice", Read("alice-proxy.pem"), &cred, absl::Now() - absl::Hours(48), absl::Hours(1));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("expired"));
+  // Five minutes left: less than the ten required.
+  s = Delegate("alice", Read("alice-proxy.pem"), &cred, absl::Now(), absl::Minutes(5));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("less than 10m left"));
+  // A foreign CA's user.
+  s = Delegate("alice", Read("mallory.pem") + Read("mallory.key"), &cred);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("does not verify"));
+  // Signed for another delegation (bob's request id used by alice): not found; garbage: invalid.
+  auto alice = Client("alice");
+  v1::PutDelegatedProxyRequest put;
+  put.set_delegation_id("0123456789abcdef");
+  put.set_chain_pem(Read("alice-proxy.pem"));
+  {
+    grpc::ClientContext ctx;
+    Prepare(ctx, "alice");
+    EXPECT_EQ(alice->PutDelegatedProxy(&ctx, put, &cred).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  std::string bobs_id;
+  ASSERT_FALSE(Delegate("bob", Read("alice-proxy.pem"), &cred, absl::Now(), absl::Hours(1), &bobs_id).ok());
+  put.set_delegation_id(bobs_id);
+  {
+    grpc::ClientContext ctx;
+    Prepare(ctx, "alice");
+    EXPECT_EQ(alice->PutDelegatedProxy(&ctx, put, &cred).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  std::string own_id;
+  {
+    v1::DelegationRequest req;
+    grpc::ClientContext ctx;
+    Prepare(ctx, "alice");
+    ASSERT_TRUE(alice->GetDelegationRequest(&ctx, {}, &req).ok());
+    own_id = req.delegation_id();
+  }
+  put.set_delegation_id(own_id);
+  put.set_chain_pem("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+  {
+    grpc::ClientContext ctx;
+    Prepare(ctx, "alice");
+    grpc::Status st = alice->PutDelegatedProxy(&ctx, put, &cred);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("no PEM certificate"));
+  }
+  // alice's own proxy file (signed for some other key, not this request's).
+  put.set_chain_pem(Read("alice-proxy.pem"));
+  {
+    grpc::ClientContext ctx;
+    Prepare(ctx, "alice");
+    grpc::Status st = alice->PutDelegatedProxy(&ctx, put, &cred);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("not for this delegation's key"));
+  }
+  EXPECT_EQ(Fingerprint(), before);
+  // The refused delegation is still open: alice can complete it with a good proxy.
+  auto chain_for = [&](const std::string& id) {
+    return tdb_->QueryInt(
+        absl::StrCat("SELECT count(*) FROM delegation_requests WHERE delegation_id = '", id, "'"));
+  };
+  EXPECT_EQ(chain_for(own_id), 1);
+}
+
+TEST_F(CredentialServiceTest, ListingsAreOwnForUsersAndAllForAdmins) {
+  v1::Credential cred;
+  ASSERT_TRUE(Delegate("alice", Read("alice-proxy.pem"), &cred, absl::Now(), absl::Hours(2)).ok());
+  ASSERT_TRUE(Delegate("bob", Read("bob.pem") + Read("bob.key"), &cred, absl::Now(), absl::Hours(72)).ok());
+  auto list = [&](const std::string& who, const std::string& user, int64_t within,
+                  v1::ListCredentialsResponse* out) {
+    auto stub = Client(who);
+    v1::ListCredentialsRequest req;
+    req.set_user(user);
+    req.set_expiring_within_seconds(within);
+    grpc::ClientContext ctx;
+    Prepare(ctx, who);
+    return stub->ListCredentials(&ctx, req, out);
+  };
+  v1::ListCredentialsResponse r;
+  ASSERT_TRUE(list("alice", "", 0, &r).ok());
+  ASSERT_EQ(r.credentials_size(), 1);
+  EXPECT_EQ(r.credentials(0).user(), "alice");
+  EXPECT_EQ(list("alice", "bob", 0, &r).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  r.Clear();
+  ASSERT_TRUE(list("admin", "", 0, &r).ok());
+  ASSERT_EQ(r.credentials_size(), 2);
+  EXPECT_EQ(r.credentials(0).user(), "alice") << "soonest expiry first";
+  r.Clear();
+  ASSERT_TRUE(list("admin", "", 24 * 3600, &r).ok());
+  ASSERT_EQ(r.credentials_size(), 1);
+  EXPECT_EQ(r.credentials(0).user(), "alice");
+  EXPECT_EQ(list("admin", "", -1, &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(CredentialServiceTest, WithoutACredentialKeyDelegationIsOff) {
+  Serve(std::nullopt);
+  v1::Credential cred;
+  grpc::Status s = Delegate("alice", Read("alice-proxy.pem"), &cred);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("--credential_key_file"));
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM delegation_requests"), 0);
+}
+
+}  // namespace
+}  // namespace aso::ingest
