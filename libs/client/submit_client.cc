@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/auth/delegation.h"
 #include "libs/common/adler32.h"
 #include "libs/server/grpc_status.h"
 
@@ -33,7 +34,41 @@ absl::Status DescribeLocalSource(iv1::FileRequest& file) {
 
 SubmitClient::SubmitClient(std::shared_ptr<auth::ClientAuth> auth, const std::string& target,
                            ClientOptions options)
-    : auth_(std::move(auth)), stub_(iv1::Ingest::NewStub(auth_->Channel(target))), options_(options) {}
+    : auth_(std::move(auth)), options_(options) {
+  auto channel = auth_->Channel(target);
+  stub_ = iv1::Ingest::NewStub(channel);
+  credentials_ = iv1::Credentials::NewStub(channel);
+}
+
+absl::StatusOr<iv1::Credential> SubmitClient::DelegateProxy(const std::string& signer_pem,
+                                                            absl::Duration lifetime) {
+  iv1::DelegationRequest request;
+  absl::Status s = Call([&](grpc::ClientContext& ctx) {
+    return credentials_->GetDelegationRequest(&ctx, iv1::GetDelegationRequestRequest(), &request);
+  });
+  if (!s.ok()) return s;
+  auto chain = auth::SignProxy(request.csr_pem(), signer_pem, lifetime, absl::Now());
+  if (!chain.ok()) return chain.status();
+  iv1::PutDelegatedProxyRequest put;
+  put.set_delegation_id(request.delegation_id());
+  put.set_chain_pem(*chain);
+  iv1::Credential out;
+  s = Call([&](grpc::ClientContext& ctx) { return credentials_->PutDelegatedProxy(&ctx, put, &out); });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<iv1::ListCredentialsResponse> SubmitClient::ListCredentials(const std::string& user,
+                                                                           absl::Duration expiring_within) {
+  iv1::ListCredentialsRequest req;
+  req.set_user(user);
+  req.set_expiring_within_seconds(absl::ToInt64Seconds(expiring_within));
+  iv1::ListCredentialsResponse out;
+  absl::Status s =
+      Call([&](grpc::ClientContext& ctx) { return credentials_->ListCredentials(&ctx, req, &out); });
+  if (!s.ok()) return s;
+  return out;
+}
 
 absl::Status SubmitClient::Call(const std::function<grpc::Status(grpc::ClientContext&)>& call) {
   absl::Duration backoff = options_.first_backoff;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "aso/ingest/v1/credentials.grpc.pb.h"
 #include "aso/ingest/v1/ingest.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "libs/auth/credentials.h"
@@ -64,6 +65,16 @@ class SubmitClient {
                                                                   const std::string& user,
                                                                   const std::string& reason);
 
+  // Delegates the caller's grid proxy to ASO (docs/credentials.md): asks ASO for a certificate request,
+  // signs an RFC 3820 proxy for it with `signer_pem` (a proxy file, or a certificate and its key) valid for
+  // `lifetime` (never beyond the signer), and sends it back. Returns what ASO stored.
+  absl::StatusOr<aso::ingest::v1::Credential> DelegateProxy(const std::string& signer_pem,
+                                                            absl::Duration lifetime);
+
+  // Stored credentials (see aso.ingest.v1.Credentials.ListCredentials).
+  absl::StatusOr<aso::ingest::v1::ListCredentialsResponse> ListCredentials(const std::string& user,
+                                                                           absl::Duration expiring_within);
+
   // Every transfer of the task in the given states (all states when empty).
   absl::StatusOr<std::vector<aso::common::v1::Transfer>> ListTransfers(
       const std::string& task_id, const std::vector<aso::common::v1::TransferState>& states);
@@ -74,6 +85,7 @@ class SubmitClient {
 
   std::shared_ptr<auth::ClientAuth> auth_;
   std::unique_ptr<aso::ingest::v1::Ingest::Stub> stub_;
+  std::unique_ptr<aso::ingest::v1::Credentials::Stub> credentials_;
   ClientOptions options_;
 };
 

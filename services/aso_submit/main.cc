@@ -8,6 +8,8 @@
 //   aso-submit --task T --wait                         follow an already submitted task to its end
 //   aso-submit --task T --kill [--reason R]            kill the task's live transfers
 //   aso-submit --task T --retry                        retry its FAILED and KILLED transfers
+//   aso-submit --delegate [--delegation_lifetime 96h]   delegate your proxy to ASO (docs/credentials.md)
+//   aso-submit --delegate --delegate_from PROXY        ... signing with another file than your credential
 //   add --output json for machine-readable output on stdout
 //
 // Credentials, the usual grid ways: --token_file or $BEARER_TOKEN(_FILE), --proxy or $X509_USER_PROXY or
@@ -60,6 +62,14 @@ ABSL_FLAG(bool, retry, false, "Retry the task's FAILED and KILLED transfers with
 ABSL_FLAG(std::string, reason, "", "With --kill: the reason recorded on the killed transfers");
 ABSL_FLAG(std::string, output, "text", "text or json (on stdout; progress goes to stderr)");
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24), "Longest wait with --wait");
+ABSL_FLAG(bool, delegate, false,
+          "Delegate your grid proxy (or certificate) to ASO so that your files are moved with your own "
+          "credential (no submission)");
+ABSL_FLAG(std::string, delegate_from, "",
+          "With --delegate: the proxy file (or certificate and key in one file) to sign with; default: the "
+          "proxy or certificate you authenticate with (needed when you authenticate with a token)");
+ABSL_FLAG(absl::Duration, delegation_lifetime, absl::Hours(96),
+          "With --delegate: lifetime of the proxy ASO receives (never beyond the proxy that signs it)");
 
 namespace {
 namespace cv1 = aso::common::v1;
@@ -296,6 +306,47 @@ absl::StatusOr<iv1::SubmitTransfersRequest> BuildRequest(const std::vector<std::
   return request;
 }
 
+// --delegate: signs ASO's request with the proxy (or certificate and key) this client authenticates with.
+int Delegate() {
+  const char* env_user = std::getenv("USER");
+  const aso::auth::ClientAuthConfig config =
+      aso::auth::ClientAuthConfigFromFlags(/*discover=*/true, env_user != nullptr ? env_user : "");
+  std::string signer;
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  if (const std::string from = absl::GetFlag(FLAGS_delegate_from); !from.empty()) {
+    signer = read(from);
+    if (signer.empty()) return Usage(absl::StrCat("--delegate_from: cannot read ", from));
+  } else if (!config.proxy_file.empty()) {
+    signer = read(config.proxy_file);
+  } else if (!config.cert_file.empty() && !config.key_file.empty()) {
+    signer = read(config.cert_file) + read(config.key_file);
+  }
+  if (signer.empty()) {
+    return Usage(
+        "--delegate needs your grid proxy (--proxy, $X509_USER_PROXY or /tmp/x509up_u<uid>), "
+        "certificate (--tls_cert and --tls_key) or --delegate_from FILE");
+  }
+  auto auth = aso::auth::ClientAuth::Create(config);
+  if (!auth.ok()) return Usage(std::string(auth.status().message()));
+  aso::client::SubmitClient client(*auth, absl::GetFlag(FLAGS_ingest));
+  auto cred = client.DelegateProxy(signer, absl::GetFlag(FLAGS_delegation_lifetime));
+  if (!cred.ok()) return Fail(cred.status());
+  if (Json()) {
+    std::cout << ToJson(*cred) << "\n";
+  } else {
+    std::cout << "delegated to ASO for " << cred->user() << ": " << cred->subject() << ", valid until "
+              << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(cred->not_after().seconds()),
+                                  absl::UTCTimeZone())
+              << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -308,6 +359,7 @@ int main(int argc, char** argv) {
       {"/services/aso_submit/", "/libs/auth/client_flags"});
   args.erase(args.begin());
   if (absl::GetFlag(FLAGS_output) != "text" && !Json()) return Usage("--output must be text or json");
+  if (absl::GetFlag(FLAGS_delegate)) return Delegate();
   auto request = BuildRequest(args);
   if (!request.ok()) return Usage(std::string(request.status().message()));
   const std::string task = request->task_id();

@@ -12,7 +12,7 @@
 
 namespace aso::asoctl {
 
-void AddTransferCommands(Cli& cli);  // transfers, timeline, tasks, whoami (aso-ingest)
+void AddTransferCommands(Cli& cli);  // transfers, timeline, tasks, credentials, whoami (aso-ingest)
 void AddGridCommands(Cli& cli);      // sites, links, users, backend, queue (bookkeeping, scheduler)
 void AddStatsCommands(Cli& cli);     // stats, catalog, outbox (monitoring, bookkeeping)
 void AddAdminCommands(Cli& cli);     // db, health, completion

@@ -29,6 +29,8 @@ ABSL_FLAG(std::string, failure_class, "",
           "Only transfers whose last failure has this class (SOURCE, NETWORK, ...)");
 ABSL_FLAG(absl::Duration, older_than, absl::ZeroDuration(), "Only transfers submitted longer ago than this");
 ABSL_FLAG(int, limit, 50, "At most this many rows");
+ABSL_FLAG(absl::Duration, expiring, absl::ZeroDuration(),
+          "credentials list: only credentials that expire within this time (e.g. 24h)");
 ABSL_FLAG(std::string, by, "link", "queue: group by link, source, destination or user");
 ABSL_FLAG(std::string, dataset, "", "catalog: the files of this dataset");
 ABSL_FLAG(std::string, lfn, "", "catalog: the file with this LFN");

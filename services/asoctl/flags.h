@@ -32,6 +32,7 @@ ABSL_DECLARE_FLAG(std::string, source);
 ABSL_DECLARE_FLAG(std::string, destination);
 ABSL_DECLARE_FLAG(std::string, failure_class);
 ABSL_DECLARE_FLAG(absl::Duration, older_than);
+ABSL_DECLARE_FLAG(absl::Duration, expiring);
 ABSL_DECLARE_FLAG(int, limit);
 ABSL_DECLARE_FLAG(std::string, by);
 ABSL_DECLARE_FLAG(std::string, dataset);

@@ -1,4 +1,4 @@
-// transfers, timeline, tasks and whoami: the files and tasks as aso-ingest serves them.
+// transfers, timeline, tasks, credentials and whoami: what aso-ingest serves.
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "aso/ingest/v1/credentials.grpc.pb.h"
 #include "aso/ingest/v1/ingest.grpc.pb.h"
 #include "libs/transfer/state.h"
 #include "services/asoctl/commands.h"
@@ -293,6 +294,26 @@ int Whoami(const Context& ctx, const std::vector<std::string>&) {
   return kExitOk;
 }
 
+int ListCredentials(const Context& ctx, const std::vector<std::string>&) {
+  auto stub = ctx.Connect<iv1::Credentials>(absl::GetFlag(FLAGS_ingest));
+  iv1::ListCredentialsRequest req;
+  req.set_user(absl::GetFlag(FLAGS_user));
+  req.set_expiring_within_seconds(absl::ToInt64Seconds(absl::GetFlag(FLAGS_expiring)));
+  grpc::ClientContext call;
+  ctx.Prepare(call);
+  iv1::ListCredentialsResponse r;
+  if (auto s = stub->ListCredentials(&call, req, &r); !s.ok()) return ctx.Fail(s);
+  Table table{{"USER", "KIND", "EXPIRES", "LEFT", "SUBJECT"}, {}};
+  for (const auto& c : r.credentials()) {
+    const absl::Duration left = absl::FromUnixSeconds(c.not_after().seconds()) - absl::Now();
+    table.rows.push_back({c.user(), c.kind(), Time(c.not_after()),
+                          left <= absl::ZeroDuration() ? "EXPIRED" : Age(absl::ToDoubleSeconds(left)),
+                          c.subject()});
+  }
+  ctx.Print(r, table);
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddTransferCommands(Cli& cli) {
@@ -381,6 +402,15 @@ void AddTransferCommands(Cli& cli) {
            .min_args = 1,
            .max_args = 1,
            .run = RetryTask});
+  cli.Add({.path = "credentials list",
+           .summary = "delegated credentials: whose, which, when they expire (soonest first)",
+           .description =
+               "Lists the grid proxies users delegated to ASO (aso-submit --delegate), without their\n"
+               "content. Users see their own; admins everyone's. A user whose credential expired has\n"
+               "their queued files held until they delegate a fresh one.",
+           .flags = {"user", "expiring"},
+           .examples = {"asoctl credentials list", "asoctl credentials list --expiring 24h -o json"},
+           .run = ListCredentials});
   cli.Add({.path = "whoami",
            .summary = "who ASO takes you for: name, role, how you authenticated",
            .description = "Asks aso-ingest how it authenticates the caller.",

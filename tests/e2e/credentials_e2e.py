@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Users delegate their grid proxies to ASO with the real clients, on the local stack.
+
+alice delegates with her proxy ($X509_USER_PROXY) and bob with his certificate (aso-submit --delegate); what
+ASO stored is listed by asoctl (alice sees hers, the admin everyone's, --expiring filters); bob sending a
+proxy signed with alice's credential is refused by name and
+changes nothing; the stored proxies are sealed in PostgreSQL; no byte of any key or proxy
+appears in a log, a client's output or a /metrics page.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stage_out_e2e import Stack, free_port_base, log  # noqa: E402
+from secrets_e2e import key_lines  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="aso-credentials-")
+    os.chmod(workdir, 0o755)
+    stack = Stack(os.path.abspath(args.repo), os.path.abspath(args.build), workdir, free_port_base())
+    certs, build = stack.certs, stack.build
+    failures, outputs = [], []
+
+    def check(cond, what):
+        log(("ok: " if cond else "FAILED: ") + what)
+        if not cond:
+            failures.append(what)
+
+    def client(tool, *argv, as_user=None, proxy=None):
+        env = dict(stack.client_env)
+        if proxy:
+            env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
+            env["X509_USER_PROXY"] = proxy
+        elif as_user:
+            env["ASO_TLS_CERT"], env["ASO_TLS_KEY"] = f"{certs}/{as_user}.pem", f"{certs}/{as_user}.key"
+        binary = {"aso-submit": f"{build}/services/aso_submit/aso-submit",
+                  "asoctl": f"{build}/services/asoctl/asoctl"}[tool]
+        cmd = [binary, "--ingest", stack.ingest, *argv]
+        r = subprocess.run(cmd, text=True, capture_output=True, env=env, timeout=120)
+        outputs.append((" ".join([tool, *argv]), r.stdout + r.stderr))
+        return r
+
+    try:
+        stack.up()
+        r = client("aso-submit", "--delegate", "--delegation_lifetime", "12h", proxy=f"{certs}/alice-proxy.pem")
+        check(r.returncode == 0 and "delegated to ASO for alice" in r.stdout,
+              f"alice delegates with her proxy: {r.stdout.strip()} {r.stderr.strip()[:200]}")
+        r = client("aso-submit", "--delegate", "--output", "json", as_user="bob")
+        bob = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(bob.get("user") == "bob" and "/CN=bob/CN=" in bob.get("subject", ""),
+              f"bob delegates with his certificate (json: {r.stdout.strip()[:200]} {r.stderr.strip()[:200]})")
+
+        r = client("asoctl", "credentials", "list", as_user="alice")
+        check(r.returncode == 0 and "alice" in r.stdout and "bob" not in r.stdout,
+              f"alice lists her own credential only:\n{r.stdout}{r.stderr}")
+        r = client("asoctl", "credentials", "list", "-o", "json")
+        listed = json.loads(r.stdout).get("credentials", []) if r.returncode == 0 else []
+        check([c["user"] for c in listed] == ["alice", "bob"],
+              f"the admin lists both, soonest expiry first: {[c.get('user') for c in listed]}")
+        r = client("asoctl", "credentials", "list", "--expiring", "24h", "-o", "json")
+        listed = json.loads(r.stdout).get("credentials", []) if r.returncode == 0 else []
+        check([c["user"] for c in listed] == ["alice"], f"--expiring 24h lists alice's 12 h proxy only: {listed}")
+
+        # bob sends a proxy signed with alice's credential: refused by name, nothing changes.
+        before = stack.sql("SELECT string_agg(username || sealed, ',' ORDER BY username) FROM user_credentials")
+        r = client("aso-submit", "--delegate", "--delegate_from", f"{certs}/alice-proxy.pem", as_user="bob")
+        check(r.returncode == 2 and "belongs to alice" in r.stderr and "not to bob" in r.stderr,
+              f"bob cannot delegate alice's proxy (rc={r.returncode}): {r.stderr.strip()[:300]}")
+        after = stack.sql("SELECT string_agg(username || sealed, ',' ORDER BY username) FROM user_credentials")
+        check(before == after, "the refused delegation changed nothing")
+        check(stack.sql("SELECT count(*) FROM user_credentials WHERE sealed LIKE '%BEGIN%' OR sealed LIKE '%MII%'")
+              == "0", "the stored proxies are sealed (no PEM, no DER in the database)")
+
+        # No key, no proxy in any log, client output or metrics page.
+        secrets = key_lines(f"{certs}/alice-proxy.pem") + key_lines(f"{certs}/bob.key")
+        texts = [(f"log {n}", open(f"{workdir}/logs/{n}", errors="replace").read())
+                 for n in os.listdir(f"{workdir}/logs")]
+        for port in range(stack.base + 11, stack.base + 16):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as m:
+                    texts.append((f"metrics :{port}", m.read().decode()))
+            except OSError:
+                pass
+        texts += outputs
+        leaks = [f"{what}" for what, text in texts for s in secrets if s in text]
+        check(not leaks and len(texts) > 6, f"no key bytes in {len(texts)} logs, outputs and /metrics pages "
+                                            f"(leaks: {leaks[:5]})")
+        check(any("stored the delegated proxy of alice" in t for w, t in texts if w.startswith("log ingest")),
+              "aso-ingest logs each stored delegation (who, subject, expiry)")
+
+    finally:
+        stack.teardown(args.keep)
+    if failures:
+        log(f"{len(failures)} check(s) failed")
+        return 1
+    log("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
