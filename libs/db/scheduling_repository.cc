@@ -91,6 +91,8 @@ constexpr char kLinksLoad[] = R"sql(
       LEFT JOIN link_shares s ON s.source_site = l.s AND s.destination_site = l.d AND s.username = u.username
       LEFT JOIN user_shares w ON w.username = u.username
       WHERE u.username IS NOT NULL
+        -- A user whose credential is missing or expired waits (user_holds, schema 15).
+        AND NOT EXISTS (SELECT 1 FROM user_holds h WHERE h.username = u.username)
         -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
         -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
         AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
@@ -1052,6 +1054,59 @@ absl::StatusOr<std::vector<QueueGroup>> PgSchedulingRepository::QueueStats(Queue
   });
   if (!s.ok()) return s;
   return out;
+}
+
+// The users with files in progress (a loose scan of the live-by-user index: cost grows with the users, not
+// their files), each held when their delegated proxy is missing or expires before $1 ($2: now, $3: the
+// margin, for the message); holds of users no longer in that case are released.
+constexpr char kRefreshUserHolds[] = R"sql(
+  WITH RECURSIVE users(u) AS (
+    (SELECT username FROM transfers WHERE live ORDER BY username LIMIT 1)
+    UNION ALL
+    SELECT (SELECT username FROM transfers WHERE live AND username > users.u ORDER BY username LIMIT 1)
+    FROM users WHERE users.u IS NOT NULL),
+  wanted AS (
+    SELECT users.u AS username,
+           CASE WHEN c.username IS NULL
+                  THEN 'no delegated credential: ' || users.u
+                       || ' must delegate a proxy to ASO (aso-submit --delegate) before their files can move'
+                WHEN c.not_after <= to_timestamp($2)
+                  THEN 'credential expired at ' || to_char(c.not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                       || ' UTC: ' || users.u || ' must delegate a fresh proxy (aso-submit --delegate)'
+                WHEN c.not_after <= to_timestamp($1)
+                  THEN 'credential expires at ' || to_char(c.not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                       || ' UTC, within the ' || $3 || ' a transfer needs: ' || users.u
+                       || ' must delegate a fresh proxy (aso-submit --delegate)'
+           END AS reason
+    FROM users LEFT JOIN user_credentials c ON c.username = users.u AND c.kind = 'x509_proxy'
+    WHERE users.u IS NOT NULL),
+  released AS (
+    DELETE FROM user_holds h
+    WHERE NOT EXISTS (SELECT 1 FROM wanted w WHERE w.username = h.username AND w.reason IS NOT NULL)
+    RETURNING 1),
+  held AS (
+    INSERT INTO user_holds (username, reason, since)
+    SELECT username, reason, to_timestamp($2) FROM wanted WHERE reason IS NOT NULL
+    ON CONFLICT (username) DO UPDATE SET reason = EXCLUDED.reason WHERE user_holds.reason <> EXCLUDED.reason
+    RETURNING 1)
+  SELECT (SELECT count(*) FROM wanted WHERE reason IS NOT NULL), (SELECT count(*) FROM released))sql";
+
+absl::StatusOr<int> PgSchedulingRepository::RefreshUserHolds(bool enabled, absl::Duration min_remaining,
+                                                             absl::Time now) {
+  int held = 0;
+  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
+    if (!enabled) {
+      txn.exec0("DELETE FROM user_holds");
+      held = 0;
+      return absl::OkStatus();
+    }
+    pqxx::row r = txn.exec_params1(kRefreshUserHolds, EpochSeconds(now + min_remaining), EpochSeconds(now),
+                                   absl::FormatDuration(min_remaining));
+    held = r[0].as<int>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return held;
 }
 
 }  // namespace aso::db

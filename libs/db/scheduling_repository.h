@@ -208,6 +208,12 @@ class SchedulingRepository {
                                            absl::Time now) = 0;
   // Queued and in-flight files grouped by link, site or user, largest queue first.
   virtual absl::StatusOr<std::vector<QueueGroup>> QueueStats(QueueGrouping by, absl::Time now, int limit) = 0;
+  // Deployments moving files with the users' own credentials (`enabled`): holds the users with files in
+  // progress whose delegated proxy is missing or has less than `min_remaining` left (their queued files are
+  // not dispatched; their waiting reason says why) and releases the others. Not enabled: releases every
+  // hold. Returns the number of users held after the call.
+  virtual absl::StatusOr<int> RefreshUserHolds(bool enabled, absl::Duration min_remaining,
+                                               absl::Time now) = 0;
 };
 
 class PgSchedulingRepository final : public SchedulingRepository {
@@ -243,6 +249,7 @@ class PgSchedulingRepository final : public SchedulingRepository {
   absl::Status SetLinkWaiting(const std::vector<std::pair<std::string, std::string>>& links,
                               const std::vector<std::string>& reasons) override;
   absl::StatusOr<std::vector<QueueGroup>> QueueStats(QueueGrouping by, absl::Time now, int limit) override;
+  absl::StatusOr<int> RefreshUserHolds(bool enabled, absl::Duration min_remaining, absl::Time now) override;
 
  private:
   Database& db_;

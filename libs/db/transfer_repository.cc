@@ -65,7 +65,8 @@ constexpr char kTransferColumns[] = R"sql(
          (SELECT 'transfer backend ' || name || ' unreachable since '
                  || to_char(unavailable_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': ' || last_error
           FROM backends WHERE NOT available ORDER BY name LIMIT 1),
-         t.publication_state, t.publication_error, t.cleanup_state, t.cleanup_error)sql";
+         t.publication_state, t.publication_error, t.cleanup_state, t.cleanup_error,
+         (SELECT reason FROM user_holds h WHERE t.state = 'QUEUED' AND h.username = t.username))sql";
 // The link's row (pause, the scheduler's waiting reason) and an unreachable backend are read for the
 // waiting reason of queued files only.
 constexpr char kTransferFrom[] = R"sql(
@@ -176,8 +177,9 @@ constexpr char kRequestKill[] = R"sql(
 // unreachable backend.
 struct LinkWait {
   bool paused = false;
-  std::string limit;    // links.waiting_reason
-  std::string backend;  // empty when every backend is reachable
+  std::string limit;      // links.waiting_reason
+  std::string backend;    // empty when every backend is reachable
+  std::string user_hold;  // user_holds.reason: the owner's credential is missing or expired
 };
 
 std::string WaitingReason(const Transfer& t, const std::string& source_site_state,
@@ -204,6 +206,7 @@ std::string WaitingReason(const Transfer& t, const std::string& source_site_stat
         return absl::StrCat("destination site ", t.destination().site(),
                             " is draining: no new transfers into it");
       }
+      if (!link.user_hold.empty()) return link.user_hold;
       if (link.paused) {
         return absl::StrCat("link ", t.source().site(), " -> ", t.destination().site(),
                             " is paused by an administrator");
@@ -258,7 +261,8 @@ Transfer TransferFromRow(const pqxx::row& r, absl::Time now) {
   t.set_cleanup_state(r[34].as<std::string>());
   t.set_cleanup_error(r[35].as<std::string>());
   const LinkWait link{r[29].as<std::string>() == "PAUSED", r[30].as<std::string>(),
-                      r[31].is_null() ? "" : r[31].as<std::string>()};
+                      r[31].is_null() ? "" : r[31].as<std::string>(),
+                      r[36].is_null() ? "" : r[36].as<std::string>()};
   t.set_waiting_reason(WaitingReason(t, r[21].as<std::string>(), r[22].as<std::string>(), r[23].as<double>(),
                                      r[24].as<bool>(), link, now));
   return t;

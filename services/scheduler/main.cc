@@ -37,6 +37,12 @@ ABSL_FLAG(int, backend_max_active, 0,
           "(env ASO_BACKEND_MAX_ACTIVE)");
 ABSL_FLAG(absl::Duration, max_backoff, absl::Seconds(30),
           "Longest pause after a failed round or an unreachable adapter (env ASO_MAX_BACKOFF)");
+ABSL_FLAG(bool, user_credentials, false,
+          "Move files with their owners' delegated proxies: hold the queued files of a user whose proxy is "
+          "missing or expires within --credential_min_remaining (env ASO_USER_CREDENTIALS)");
+ABSL_FLAG(absl::Duration, credential_min_remaining, absl::Hours(1),
+          "With --user_credentials: the least lifetime a user's proxy must have left for their files to be "
+          "dispatched (FTS3 refuses a delegation with less than 1 h) (env ASO_CREDENTIAL_MIN_REMAINING)");
 
 int main(int argc, char** argv) {
   aso::server::BlockTerminationSignals();
@@ -54,6 +60,8 @@ int main(int argc, char** argv) {
   sc.backend = absl::GetFlag(FLAGS_backend);
   sc.backend_max_active = absl::GetFlag(FLAGS_backend_max_active);
   sc.max_backoff = std::max(absl::GetFlag(FLAGS_max_backoff), sc.min_backoff);
+  sc.user_credentials = absl::GetFlag(FLAGS_user_credentials);
+  sc.credential_min_remaining = absl::GetFlag(FLAGS_credential_min_remaining);
   if (sc.link_max_active < 1 || sc.default_site_max_active < 1 || sc.job_limits.max_files < 1 ||
       sc.optimizer.min_active < 1) {
     std::cerr

@@ -56,8 +56,13 @@ Scheduler::Scheduler(db::SchedulingRepository& repo, AdapterStub& adapter, Clock
                                  {"result"})),
       links_waiting_(metrics.AddGauge("aso_scheduler_links_waiting",
                                       "Links whose ready files are held after the last round, by reason.",
-                                      {"reason"})) {
+                                      {"reason"})),
+      users_held_(metrics.AddGauge("aso_scheduler_users_held",
+                                   "Users whose queued files are held: their delegated credential is missing "
+                                   "or expires too soon (only when files move with users' credentials).",
+                                   {})) {
   backend_available_.Set({config_.backend}, 1);
+  users_held_.Set({}, 0);
   for (const char* r : {"ok", "error"}) rounds_.Inc({r}, 0);
   submit_errors_.Inc({"UNAVAILABLE"}, 0);
 }
@@ -279,6 +284,12 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
   if (!resent.ok()) return adapter_down(resent.status());
   dispatched += *resent;
 
+  if (now >= next_holds_) {
+    auto held = repo_.RefreshUserHolds(config_.user_credentials, config_.credential_min_remaining, now);
+    if (!held.ok()) return held.status();
+    users_held_.Set({}, *held);
+    next_holds_ = now + config_.holds_interval;
+  }
   auto links = repo_.ListLinks(now);
   if (!links.ok()) return links.status();
   if (auto s = Optimize(now, *links); !s.ok()) {

@@ -34,6 +34,12 @@ struct SchedulerConfig {
   bool optimize = true;
   absl::Duration optimizer_interval = absl::Seconds(5);
   OptimizerConfig optimizer;
+  // Files moved with the users' own delegated proxies (docs/credentials.md): a user whose proxy is
+  // missing or has less than credential_min_remaining left has their queued files held, checked every
+  // holds_interval. Off: the service credential moves every file and no user is held.
+  bool user_credentials = false;
+  absl::Duration credential_min_remaining = absl::Hours(1);
+  absl::Duration holds_interval = absl::Seconds(10);
   // Pause after a failed round (database) or an unreachable adapter, doubling up to the maximum.
   absl::Duration min_backoff = absl::Milliseconds(500);
   absl::Duration max_backoff = absl::Seconds(30);
@@ -81,6 +87,7 @@ class Scheduler {
   Clock& clock_;
   SchedulerConfig config_;
   absl::Time backoff_until_ = absl::InfinitePast();
+  absl::Time next_holds_ = absl::InfinitePast();
   absl::Duration backoff_ = absl::ZeroDuration();
   bool backend_reachable_ = true;  // as last read from or written to table backends
   absl::Time last_optimized_ = absl::InfinitePast();
@@ -90,6 +97,7 @@ class Scheduler {
   metrics::GaugeVec backend_available_;
   metrics::CounterVec rounds_;
   metrics::GaugeVec links_waiting_;
+  metrics::GaugeVec users_held_;
 };
 
 }  // namespace aso::scheduler

@@ -22,3 +22,12 @@ CREATE TABLE user_credentials (
   PRIMARY KEY (username, kind)
 );
 CREATE INDEX user_credentials_expiry ON user_credentials (not_after);
+
+-- Users whose files are held (deployments that move files with the users' own credentials): no delegated
+-- credential, or one that expired or expires too soon. Written by the scheduler, read by the claim (a held
+-- user's files are not dispatched, not failed, not retried) and by the files' waiting reason.
+CREATE TABLE user_holds (
+  username  text PRIMARY KEY,
+  reason    text NOT NULL,
+  since     timestamptz NOT NULL
+);

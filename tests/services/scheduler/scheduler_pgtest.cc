@@ -495,5 +495,56 @@ TEST_F(SchedulerTest, NewWorkWakesTheLoop) {
   EXPECT_LT(latency, absl::Seconds(5));
 }
 
+// Files moved with the users' own credentials: a user without a delegated proxy, or whose proxy expired or
+// expires within the margin, has their queued files held (not dispatched, not failed) with a waiting
+// reason saying what to do; they move once a fresh proxy is stored. Off, nobody is held.
+TEST_F(SchedulerTest, UsersWithoutAValidCredentialAreHeldUntilTheyDelegate) {
+  config_.link_max_active = 50;
+  config_.user_credentials = true;
+  config_.holds_interval = absl::Seconds(10);
+  const auto alice = aso::db::InsertTransfers(tdb_->db(), 2, "a", "A", "B", "alice");
+  const auto bob = aso::db::InsertTransfers(tdb_->db(), 2, "b", "A", "B", "bob");
+  const auto carol = aso::db::InsertTransfers(tdb_->db(), 2, "c", "A", "B", "carol");
+  const auto dave = aso::db::InsertTransfers(tdb_->db(), 2, "d", "A", "B", "dave");
+  auto credential = [&](const std::string& user, absl::Duration left) {
+    tdb_->Exec(absl::StrCat(
+        "INSERT INTO user_credentials (username, kind, subject, not_after, sealed, updated) VALUES ('", user,
+        "', 'x509_proxy', '/CN=", user, "/CN=1', to_timestamp(", absl::ToUnixSeconds(clock_.Now() + left),
+        "), 'v1:x', now()) ON CONFLICT (username, kind) DO UPDATE SET not_after = EXCLUDED.not_after"));
+  };
+  credential("alice", absl::Hours(12));
+  credential("carol", -absl::Minutes(5));  // expired
+  credential("dave", absl::Minutes(30));   // within the 1 h margin
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  std::set<int64_t> sent;
+  for (const auto& [id, attempt] : adapter_.Files()) sent.insert(id);
+  EXPECT_EQ(sent, std::set<int64_t>(alice.begin(), alice.end())) << "only alice's files move";
+  EXPECT_EQ(Count("state = 'QUEUED'"), 6) << "held, not failed";
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 3);
+  db::PgTransferRepository transfers(tdb_->db());
+  EXPECT_THAT(transfers.Get(bob[0], clock_.Now())->waiting_reason(),
+              HasSubstr("no delegated credential: bob must delegate a proxy to ASO (aso-submit --delegate)"));
+  EXPECT_THAT(transfers.Get(carol[0], clock_.Now())->waiting_reason(), HasSubstr("credential expired at "));
+  EXPECT_THAT(transfers.Get(dave[1], clock_.Now())->waiting_reason(),
+              HasSubstr("within the 1h a transfer needs: dave must delegate a fresh proxy"));
+  // Rounds within the interval do not re-read the holds; the next one after it does.
+  credential("bob", absl::Hours(24));
+  credential("carol", absl::Hours(24));
+  clock_.AdvanceTime(absl::Seconds(2));
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 2u);
+  clock_.AdvanceTime(absl::Seconds(10));
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 6u) << "bob's and carol's files move once they delegated";
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(username, ',') FROM user_holds"), "dave");
+  // The service credential moves everything: no holds.
+  config_.user_credentials = false;
+  Scheduler service_mode(*repo_, adapter_, clock_, config_, *metrics_);
+  ASSERT_TRUE(service_mode.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 8u);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 0);
+}
+
 }  // namespace
 }  // namespace aso::scheduler
