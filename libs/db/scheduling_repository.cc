@@ -66,7 +66,8 @@ constexpr char kLockSites[] = R"sql(
 // users with ready files: found by a loose scan of the queue index (cost grows with the link's users, not
 // its files), each with its stride pass, its weight, and the link's virtual time (the pass of user '').
 // $4 is the limit of a site without its own, $5 the backend's (0: none); ready_files counts the link's
-// ready files up to its limit or $7 (the most one claim takes). Last column: the link's index in the batch
+// ready files up to its limit or $7 (the most one claim takes); $8 (when not 0): users whose delegated proxy
+// expires before it have no ready files. Last column: the link's index in the batch
 // (from 1); a link one of whose sites was deleted meanwhile has no row.
 constexpr char kLinksLoad[] = R"sql(
   SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
@@ -91,8 +92,10 @@ constexpr char kLinksLoad[] = R"sql(
       LEFT JOIN link_shares s ON s.source_site = l.s AND s.destination_site = l.d AND s.username = u.username
       LEFT JOIN user_shares w ON w.username = u.username
       WHERE u.username IS NOT NULL
-        -- A user whose credential is missing or expired waits (user_holds, schema 15).
-        AND NOT EXISTS (SELECT 1 FROM user_holds h WHERE h.username = u.username)
+        -- Files moved with their owners' proxies ($8 > 0): a user whose proxy is missing or expires before
+        -- $8 waits (user_credentials, schema 15; the scheduler records why in user_holds).
+        AND ($8::float8 = 0 OR EXISTS (SELECT 1 FROM user_credentials c WHERE c.username = u.username
+                                         AND c.kind = 'x509_proxy' AND c.not_after > to_timestamp($8::float8)))
         -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
         -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
         AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
@@ -524,10 +527,11 @@ std::vector<LinkWork> Allot(pqxx::work& txn, const std::vector<LinkClaim>& links
   }
   // Limits shared by every link of a batch (checked by the caller): the first link's.
   const ClaimLimits& shared = links[which.front()].limits;
-  const pqxx::result load = ExecPrepared(txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst),
-                                         IntArray(lim), shared.default_site_max_active,
-                                         static_cast<int64_t>(std::max(shared.backend_max_active, 0)),
-                                         EpochSeconds(now), static_cast<int64_t>(shared.max_files));
+  const pqxx::result load = ExecPrepared(
+      txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst), IntArray(lim),
+      shared.default_site_max_active, static_cast<int64_t>(std::max(shared.backend_max_active, 0)),
+      EpochSeconds(now), static_cast<int64_t>(shared.max_files),
+      shared.user_credentials ? EpochSeconds(now + shared.credential_min_remaining) : 0.0);
   // Files allotted so far in the batch, per site and through the backend.
   absl::flat_hash_map<std::string, int64_t> outbound, inbound;
   int64_t backend = 0;

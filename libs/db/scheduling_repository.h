@@ -99,6 +99,10 @@ struct ClaimLimits {
   // (the name), so replicas claiming for different links wait on each other only when it is set.
   std::string backend;
   int backend_max_active = 0;
+  // Files move with their owners' delegated proxies: only users whose proxy has at least
+  // credential_min_remaining left are claimed for.
+  bool user_credentials = false;
+  absl::Duration credential_min_remaining = absl::ZeroDuration();
 };
 
 // A job whose files are SUBMITTING: claimed, not yet confirmed by the backend.

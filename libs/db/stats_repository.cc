@@ -87,6 +87,11 @@ absl::StatusOr<FleetSnapshot> PgStatsRepository::Snapshot() {
       out.users.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<int64_t>(),
                            r[4].as<double>()});
     }
+    for (const auto& r :
+         txn.exec("SELECT username, extract(epoch from not_after)::float8 FROM user_credentials "
+                  "WHERE kind = 'x509_proxy' ORDER BY username")) {
+      out.credential_expiry.emplace_back(r[0].as<std::string>(), r[1].as<double>());
+    }
     const auto b = txn.exec1(kBacklogs);
     out.publication_pending = b[0].as<int64_t>();
     out.announcements_pending = b[1].as<int64_t>();

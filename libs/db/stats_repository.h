@@ -60,6 +60,7 @@ struct FleetSnapshot {
   int64_t publication_pending = 0;    // DONE files waiting for their catalog entry
   int64_t announcements_pending = 0;  // catalog entries not yet delivered to the external catalog
   int64_t cleanup_pending = 0;        // sources waiting to be deleted
+  std::vector<std::pair<std::string, double>> credential_expiry;  // user -> their delegated proxy's expiry
 };
 
 struct FinishedAttempt {

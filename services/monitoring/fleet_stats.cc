@@ -66,6 +66,8 @@ FleetStats::FleetStats(db::StatsRepository& repo, metrics::Metrics& metrics, Fle
                                             {"stage"})),
       cleanup_backlog_(metrics.AddGauge("aso_cleanup_backlog_files",
                                         "DONE files whose temporary source waits to be deleted.", {})),
+      credential_expiry_(metrics.AddGauge("aso_user_credential_expiry_timestamp_seconds",
+                                          "When each user's delegated proxy expires (Unix time).", {"user"})),
       refresh_seconds_(metrics.AddHistogram("aso_monitoring_refresh_seconds", "Time one refresh takes.", {},
                                             {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30})),
       last_refresh_(metrics.AddGauge("aso_monitoring_last_refresh_timestamp_seconds",
@@ -231,6 +233,16 @@ void FleetStats::Export(const db::FleetSnapshot& snap) {
   publication_backlog_.Set({"catalog"}, static_cast<double>(snap.publication_pending));
   publication_backlog_.Set({"announcement"}, static_cast<double>(snap.announcements_pending));
   cleanup_backlog_.Set({}, static_cast<double>(snap.cleanup_pending));
+
+  absl::flat_hash_set<std::string> with_credential;
+  for (const auto& [user, expiry] : snap.credential_expiry) {
+    credential_expiry_.Set({user}, expiry);
+    with_credential.insert(user);
+  }
+  for (const auto& u : credential_users_) {
+    if (!with_credential.contains(u)) credential_expiry_.Remove({u});
+  }
+  credential_users_ = std::move(with_credential);
 }
 
 std::vector<v1::SiteStats> FleetStats::SiteStats(const std::string& site) const {

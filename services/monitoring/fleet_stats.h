@@ -76,6 +76,7 @@ class FleetStats {
   metrics::GaugeVec user_queued_;
   metrics::GaugeVec publication_backlog_;
   metrics::GaugeVec cleanup_backlog_;
+  metrics::GaugeVec credential_expiry_;
   metrics::HistogramVec refresh_seconds_;
   metrics::GaugeVec last_refresh_;
 
@@ -87,7 +88,8 @@ class FleetStats {
   std::map<LinkKey, LinkTotals> totals_ ABSL_GUARDED_BY(mu_);  // counted since count_from_
   db::FleetSnapshot snapshot_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> top_users_ ABSL_GUARDED_BY(mu_);  // users with their own series
-  std::set<LinkKey> links_seen_ ABSL_GUARDED_BY(mu_);                // links with series, kept for good
+  absl::flat_hash_set<std::string> credential_users_ ABSL_GUARDED_BY(mu_);
+  std::set<LinkKey> links_seen_ ABSL_GUARDED_BY(mu_);  // links with series, kept for good
 };
 
 }  // namespace aso::monitoring

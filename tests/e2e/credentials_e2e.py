@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Users delegate their grid proxies to ASO with the real clients, on the local stack.
+"""Users delegate their grid proxies to ASO with the real clients, on the local stack run with
+--user_credentials (files move only for users with a valid delegated proxy).
 
+alice's files wait, held with a reason telling her to delegate, until she delegates; then they are copied.
 alice delegates with her proxy ($X509_USER_PROXY) and bob with his certificate (aso-submit --delegate); what
 ASO stored is listed by asoctl (alice sees hers, the admin everyone's, --expiring filters); bob sending a
 proxy signed with alice's credential is refused by name and
 changes nothing; the stored proxies are sealed in PostgreSQL; no byte of any key or proxy
-appears in a log, a client's output or a /metrics page.
+appears in a log, a client's output or a /metrics page; aso-monitoring exports each user's proxy expiry.
 """
 import argparse
 import json
@@ -16,7 +18,7 @@ import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stage_out_e2e import Stack, free_port_base, log  # noqa: E402
+from stage_out_e2e import Stack, free_port_base, log, wait_for  # noqa: E402
 from secrets_e2e import key_lines  # noqa: E402
 
 
@@ -30,6 +32,7 @@ def main():
     os.chmod(workdir, 0o755)
     stack = Stack(os.path.abspath(args.repo), os.path.abspath(args.build), workdir, free_port_base())
     certs, build = stack.certs, stack.build
+    stack.env.update(ASO_USER_CREDENTIALS="true", ASO_CREDENTIAL_MIN_REMAINING="1h")
     failures, outputs = [], []
 
     def check(cond, what):
@@ -53,6 +56,22 @@ def main():
 
     try:
         stack.up()
+        # alice submits before delegating: her files are held, not failed, and say why.
+        files = []
+        for i in range(3):
+            src = f"{stack.local}/store/temp/user/alice/c_{i}.root"
+            stack.write_source(src, 4096)
+            files += [src, f"{stack.site_a}/store/user/alice/c_{i}.root"]
+        r = client("aso-submit", "--task", "cred-alice", *files, proxy=f"{certs}/alice-proxy.pem")
+        check(r.returncode == 0, f"alice submits 3 files ({r.stderr.strip()[:200]})")
+
+        def reasons():
+            out = client("asoctl", "transfers", "list", "--task", "cred-alice", "-o", "json")
+            return [(t.get("state"), t.get("waiting_reason", "")) for t in json.loads(out.stdout).get("transfers", [])]
+        check(wait_for("alice's files held", lambda: all("no delegated credential: alice must delegate" in w
+                                                         for _, w in reasons()) and len(reasons()) == 3, timeout=30),
+              f"alice's files are held with a reason naming what to do: {reasons()[:1]}")
+        check(all(state.endswith("QUEUED") for state, _ in reasons()), "held files stay QUEUED (not failed)")
         r = client("aso-submit", "--delegate", "--delegation_lifetime", "12h", proxy=f"{certs}/alice-proxy.pem")
         check(r.returncode == 0 and "delegated to ASO for alice" in r.stdout,
               f"alice delegates with her proxy: {r.stdout.strip()} {r.stderr.strip()[:200]}")
@@ -61,6 +80,12 @@ def main():
         check(bob.get("user") == "bob" and "/CN=bob/CN=" in bob.get("subject", ""),
               f"bob delegates with his certificate (json: {r.stdout.strip()[:200]} {r.stderr.strip()[:200]})")
 
+        check(wait_for("alice's files DONE", lambda: stack.sql(
+            "SELECT count(*) FROM transfers WHERE task_id = 'cred-alice' AND state = 'DONE'") == "3", timeout=90),
+              "once she delegated, alice's files are copied")
+        check(wait_for("the expiry metric", lambda: 'aso_user_credential_expiry_timestamp_seconds{user="alice"}'
+                       in stack.metrics(), timeout=30),
+              "aso-monitoring exports alice's proxy expiry (aso_user_credential_expiry_timestamp_seconds)")
         r = client("asoctl", "credentials", "list", as_user="alice")
         check(r.returncode == 0 and "alice" in r.stdout and "bob" not in r.stdout,
               f"alice lists her own credential only:\n{r.stdout}{r.stderr}")

@@ -502,6 +502,7 @@ TEST_F(SchedulerTest, UsersWithoutAValidCredentialAreHeldUntilTheyDelegate) {
   config_.link_max_active = 50;
   config_.user_credentials = true;
   config_.holds_interval = absl::Seconds(10);
+  clock_.AdvanceTime(absl::Milliseconds(250));  // times with fractions of a second, as in production
   const auto alice = aso::db::InsertTransfers(tdb_->db(), 2, "a", "A", "B", "alice");
   const auto bob = aso::db::InsertTransfers(tdb_->db(), 2, "b", "A", "B", "bob");
   const auto carol = aso::db::InsertTransfers(tdb_->db(), 2, "c", "A", "B", "carol");
@@ -528,21 +529,29 @@ TEST_F(SchedulerTest, UsersWithoutAValidCredentialAreHeldUntilTheyDelegate) {
   EXPECT_THAT(transfers.Get(carol[0], clock_.Now())->waiting_reason(), HasSubstr("credential expired at "));
   EXPECT_THAT(transfers.Get(dave[1], clock_.Now())->waiting_reason(),
               HasSubstr("within the 1h a transfer needs: dave must delegate a fresh proxy"));
-  // Rounds within the interval do not re-read the holds; the next one after it does.
+  // A user whose first files arrive between two refreshes of the holds is not dispatched either.
+  const auto erin = aso::db::InsertTransfers(tdb_->db(), 1, "e", "A", "B", "erin");
+  clock_.AdvanceTime(absl::Seconds(1));
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 2u) << "erin has no credential";
+  // A fresh proxy counts at the next claim; the waiting reasons follow at the next refresh of the holds.
   credential("bob", absl::Hours(24));
   credential("carol", absl::Hours(24));
   clock_.AdvanceTime(absl::Seconds(2));
   ASSERT_TRUE(scheduler.RunOnce().ok());
-  EXPECT_EQ(adapter_.Files().size(), 2u);
+  EXPECT_EQ(adapter_.Files().size(), 6u) << "bob's and carol's files move once they delegated";
   clock_.AdvanceTime(absl::Seconds(10));
   ASSERT_TRUE(scheduler.RunOnce().ok());
-  EXPECT_EQ(adapter_.Files().size(), 6u) << "bob's and carol's files move once they delegated";
-  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(username, ',') FROM user_holds"), "dave");
+  EXPECT_EQ(adapter_.Files().size(), 6u);
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(username, ',' ORDER BY username) FROM user_holds"),
+            "dave,erin");
+  EXPECT_THAT(transfers.Get(erin[0], clock_.Now())->waiting_reason(),
+              HasSubstr("no delegated credential: erin"));
   // The service credential moves everything: no holds.
   config_.user_credentials = false;
   Scheduler service_mode(*repo_, adapter_, clock_, config_, *metrics_);
   ASSERT_TRUE(service_mode.RunOnce().ok());
-  EXPECT_EQ(adapter_.Files().size(), 8u);
+  EXPECT_EQ(adapter_.Files().size(), 9u);
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 0);
 }
 
