@@ -3,13 +3,16 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "libs/auth/delegation.h"
 #include "libs/common/utf8.h"
 
 namespace aso::backend {
@@ -194,7 +197,8 @@ absl::StatusOr<Fts3Client::Response> Fts3Client::Call(const std::string& method,
       headers = curl_slist_append(headers, auth.c_str());
     }
     if (!body.empty()) {
-      headers = curl_slist_append(headers, "Content-Type: application/json");
+      headers = curl_slist_append(headers, method == "PUT" ? "Content-Type: application/x-pem-file"
+                                                           : "Content-Type: application/json");
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
@@ -241,7 +245,13 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
                  {"sid", job.sid}};
   if (job.timeout_seconds > 0) params["timeout"] = job.timeout_seconds;
   const json body = {{"files", files}, {"params", params}};
+  if (absl::Status d = EnsureDelegation(); !d.ok()) return d;
   auto r = Call("POST", "/jobs", body.dump());
+  if (r.ok() && r->status == 419 && config_.bearer_token.empty() && !config_.cert_file.empty()) {
+    // FTS3 lost or dropped the delegation since it was last checked: delegate again, once.
+    if (absl::Status d = Delegate(/*force=*/true); !d.ok()) return d;
+    r = Call("POST", "/jobs", body.dump());
+  }
   if (!r.ok()) return r.status();
   if (r->status != 200 && r->status != 201) return Fts3Error(r->status, r->body);
   auto j = Parse(r->body);
@@ -249,6 +259,71 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
   const std::string id = Text(*j, "job_id");
   if (id.empty()) return absl::InternalError("FTS3 accepted the job without a job_id");
   return id;
+}
+
+absl::Status Fts3Client::EnsureDelegation() const { return Delegate(/*force=*/false); }
+
+absl::Status Fts3Client::Delegate(bool force) const {
+  if (!config_.bearer_token.empty() || config_.cert_file.empty()) return absl::OkStatus();
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&delegation_mu_);
+  if (!force && delegated_until_ - now > config_.delegation_renew) return absl::OkStatus();
+  if (!force && now - delegation_checked_ < absl::Minutes(1) && delegated_until_ - now > absl::Hours(1)) {
+    return absl::OkStatus();  // as long as the credential allows; asked again in a minute at most
+  }
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  const std::string signer =
+      read(config_.cert_file) + (config_.key_file.empty() ? "" : "\n" + read(config_.key_file));
+  auto signer_expiry = auth::EarliestExpiry(signer);
+  if (!signer_expiry.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot delegate to FTS3: ", config_.cert_file, ": ", signer_expiry.status().message()));
+  }
+  auto who = Call("GET", "/whoami", "");
+  if (!who.ok()) return who.status();
+  if (who->status != 200) return Fts3Error(who->status, who->body);
+  auto w = Parse(who->body);
+  if (!w.ok()) return w.status();
+  const std::string id = Text(*w, "delegation_id");
+  if (id.empty()) return absl::InternalError("FTS3's /whoami named no delegation_id");
+  absl::Time until = absl::InfinitePast();
+  if (!force) {
+    auto current = Call("GET", absl::StrCat("/delegation/", id), "");
+    if (!current.ok()) return current.status();
+    if (current->status != 200) return Fts3Error(current->status, current->body);
+    auto c = Parse(current->body);
+    if (!c.ok()) return c.status();
+    std::string error;
+    if (c->is_object() && !absl::ParseTime("%Y-%m-%dT%H:%M:%S", Text(*c, "termination_time"),
+                                           absl::UTCTimeZone(), &until, &error)) {
+      until = absl::InfinitePast();
+    }
+    const bool cannot_extend = until >= *signer_expiry - absl::Minutes(1);
+    if (until - now > config_.delegation_renew || (cannot_extend && until - now > absl::Hours(1))) {
+      delegated_until_ = until;
+      delegation_checked_ = now;
+      return absl::OkStatus();
+    }
+  }
+  auto request = Call("GET", absl::StrCat("/delegation/", id, "/request"), "");
+  if (!request.ok()) return request.status();
+  if (request->status != 200) return Fts3Error(request->status, request->body);
+  auto chain = auth::SignProxy(request->body, signer, config_.delegation_lifetime, now);
+  if (!chain.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot delegate to FTS3 with ", config_.cert_file, ": ", chain.status().message()));
+  }
+  auto put = Call("PUT", absl::StrCat("/delegation/", id, "/credential"), *chain);
+  if (!put.ok()) return put.status();
+  if (put->status != 200 && put->status != 201) return Fts3Error(put->status, put->body);
+  delegated_until_ = std::min(now + config_.delegation_lifetime, *signer_expiry);
+  delegation_checked_ = now;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<JobStatus>> Fts3Client::GetJobs(const std::vector<std::string>& job_ids) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/backend/transfer_backend.h"
 
@@ -25,6 +26,10 @@ struct Fts3Config {
   absl::Duration timeout = absl::Seconds(30);  // one HTTP request
   int max_attempts = 4;                        // per call, for network errors and 5xx (not 503)
   absl::Duration backoff = absl::Milliseconds(500);  // before the second attempt, doubling
+  // The proxy delegated to FTS3 (certificate clients): its lifetime (never beyond the credential that signs
+  // it), and how much must be left before it is renewed (the original system renewed below 24 h).
+  absl::Duration delegation_lifetime = absl::Hours(48);
+  absl::Duration delegation_renew = absl::Hours(24);
 };
 
 class Fts3Client : public TransferBackend {
@@ -55,6 +60,14 @@ class Fts3Client : public TransferBackend {
   // DELETE /jobs/{id}/files/{fid1},{fid2}: cancels single files of a job. NOT_FOUND for an unknown job.
   absl::Status CancelFiles(const std::string& job_id, const std::vector<int64_t>& file_ids) const override;
 
+  // Makes sure FTS3 holds a proxy delegated from this client's certificate or proxy with more than
+  // delegation_renew left, as FTS3 requires before a submission (419 otherwise): GET /whoami for the
+  // delegation id, GET /delegation/{id}; if missing or short, GET /delegation/{id}/request, sign an RFC 3820
+  // proxy for it with the client's credential, PUT /delegation/{id}/credential. A delegation the credential
+  // cannot extend is kept while it has more than an hour left. Remembered, so FTS3 is asked at most once a
+  // minute; Submit calls it (and again once after a 419). Nothing to do with a bearer token.
+  absl::Status EnsureDelegation() const;
+
   // GET /whoami: the identity the server sees (its DN). Health check.
   absl::StatusOr<std::string> Whoami() const override;
 
@@ -65,6 +78,10 @@ class Fts3Client : public TransferBackend {
     long status = 0;
     std::string body;
   };
+  absl::Status Delegate(bool force) const;
+  mutable absl::Mutex delegation_mu_;
+  mutable absl::Time delegated_until_ ABSL_GUARDED_BY(delegation_mu_) = absl::InfinitePast();
+  mutable absl::Time delegation_checked_ ABSL_GUARDED_BY(delegation_mu_) = absl::InfinitePast();
   // One request with retries of network errors and 5xx other than 503.
   absl::StatusOr<Response> Call(const std::string& method, const std::string& path,
                                 const std::string& body) const;

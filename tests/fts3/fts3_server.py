@@ -15,7 +15,15 @@ What it implements, as FTS3 does:
   GET /jobs?state_in=..&fields=..&limit=N   (limit <= 500; without state_in only unfinished jobs)
   DELETE /jobs/{id}[,{id2}]  cancel; a terminal job answers 200 with "http_status": "304 Not Modified".
   DELETE /jobs/{id}/files/{fid}[,..]  cancel files.
-  GET /whoami                the caller's DN.
+  GET /whoami                the caller's DN and delegation id (the first 16 hex digits of the SHA-1 of the
+                             DN, proxy CNs stripped).
+  GET /delegation/{id}       the caller's delegated credential: {"termination_time": ...}, or null.
+  GET /delegation/{id}/request   a PEM certificate request for a key the server keeps (text/plain).
+  PUT /delegation/{id}/credential   the proxy signed for that request, then its chain (PEM): checked with
+                             `openssl verify -allow_proxy_certs` against the CA, for the request's key and
+                             for the caller's own DN; 201. DELETE /delegation/{id} drops it.
+  A client authenticated by certificate must hold a delegated credential with more than an hour left to
+  submit (POST /jobs), else 419; a bearer token needs none.
 Job states SUBMITTED -> ACTIVE -> FINISHED / FAILED / FINISHEDDIRTY / CANCELED; file reasons read
 "SCOPE [errno] message".
 
@@ -35,11 +43,13 @@ Fault injection for tests (not part of FTS3), under /_test:
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -52,6 +62,21 @@ BASE = uuid.UUID("6f1c8d50-3b1e-5c6e-9d2a-0a5e5f0e7a11")
 TERMINAL_JOB = {"FINISHED", "FAILED", "FINISHEDDIRTY", "CANCELED"}
 TERMINAL_FILE = {"FINISHED", "FAILED", "CANCELED"}
 XRDCP_TIMEOUT = 600
+
+
+def owner_dn(dn):
+    """The DN of the certificate behind a proxy: its subject without the proxy's numeric CNs."""
+    while re.search(r"/CN=\d+$", dn):
+        dn = re.sub(r"/CN=\d+$", "", dn)
+    return dn
+
+
+def delegation_id(dn):
+    return hashlib.sha1(owner_dn(dn).encode()).hexdigest()[:16]
+
+
+def openssl(*args, data=None):
+    return subprocess.run(["openssl", *args], input=data, capture_output=True, text=True, timeout=30)
 
 
 def now_text():
@@ -79,6 +104,9 @@ class Store:
         self.hang_seconds, self.hang_until = 0.0, 0.0  # answers of requests arriving before hang_until wait
         self.lose_jobs, self.fail_files = 0, 0          # jobs to forget, copies to fail (next ones)
         self.served = {"status": 0, "hung": 0, "lost_jobs": [], "failed_files": 0}
+        self.delegations = {}   # delegation id -> termination time (Unix seconds)
+        self.pending_keys = {}  # delegation id -> PEM private key of the request issued
+        self.ca = None          # CA file the delegated chains are verified against
         self.workers = [threading.Thread(target=self.copy_loop, daemon=True) for _ in range(workers)]
         for w in self.workers:
             w.start()
@@ -404,9 +432,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(*error(403, "No client certificate or token"))
         try:
             if parts == ["whoami"] and method == "GET":
-                return self.reply(200, {"dn": [dn], "user_dn": dn, "vos": ["aso"], "delegation_id": "aso-test",
+                return self.reply(200, {"dn": [owner_dn(dn)], "user_dn": owner_dn(dn), "vos": ["aso"],
+                                        "delegation_id": delegation_id(dn),
                                         "method": "certificate" if not dn.startswith("token:") else "oauth2"})
+            if parts[:1] == ["delegation"] and len(parts) >= 2:
+                return self.delegation(method, parts[1], parts[2:], dn)
             if parts == ["jobs"] and method == "POST":
+                if not dn.startswith("token:"):
+                    with store.lock:
+                        until = store.delegations.get(delegation_id(dn), 0)
+                    if until - time.time() < 3600:
+                        return self.reply(*error(419, "The delegated credential expired or does not exist"
+                                                 if until else "No delegated credential for " + owner_dn(dn)))
                 return self.reply(*store.submit(self.body(), dn))
             if parts == ["jobs"] and method == "GET":
                 return self.reply(*store.list_jobs(query))
@@ -425,6 +462,75 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(*error(404, f"No route for {method} {url.path}"))
         except (ValueError, json.JSONDecodeError) as e:
             return self.reply(*error(400, f"Malformed request: {e}"))
+
+    def delegation(self, method, dlg_id, rest, dn):
+        store = self.server.store
+        if dn.startswith("token:") or dlg_id != delegation_id(dn):
+            return self.reply(*error(403, f"The delegation {dlg_id} is not yours"))
+        if method == "GET" and not rest:
+            with store.lock:
+                until = store.delegations.get(dlg_id)
+            if until is None:
+                return self.reply(200, None)
+            return self.reply(200, {"delegation_id": dlg_id, "user_dn": owner_dn(dn),
+                                    "termination_time": datetime.fromtimestamp(until, timezone.utc)
+                                    .strftime("%Y-%m-%dT%H:%M:%S")})
+        if method == "GET" and rest == ["request"]:
+            with tempfile.TemporaryDirectory() as d:
+                r = openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=proxy",
+                            "-keyout", f"{d}/key.pem", "-out", f"{d}/req.pem")
+                if r.returncode != 0:
+                    return self.reply(*error(500, "could not make a request: " + r.stderr))
+                key, csr = open(f"{d}/key.pem").read(), open(f"{d}/req.pem").read()
+            with store.lock:
+                store.pending_keys[dlg_id] = key
+            return self.reply_text(200, csr)
+        if method == "PUT" and rest == ["credential"]:
+            chain = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode(errors="replace")
+            with store.lock:
+                key = store.pending_keys.get(dlg_id)
+            if key is None:
+                return self.reply(*error(400, "No certificate request was issued for this delegation"))
+            certs = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", chain, re.S)
+            if not certs:
+                return self.reply(*error(400, "The body holds no PEM certificate"))
+            with tempfile.TemporaryDirectory() as d:
+                open(f"{d}/leaf.pem", "w").write(certs[0] + "\n")
+                open(f"{d}/chain.pem", "w").write("\n".join(certs[1:]) + "\n")
+                open(f"{d}/key.pem", "w").write(key)
+                leaf_key = openssl("x509", "-in", f"{d}/leaf.pem", "-noout", "-pubkey").stdout
+                our_key = openssl("pkey", "-in", f"{d}/key.pem", "-pubout").stdout
+                if not leaf_key or leaf_key != our_key:
+                    return self.reply(*error(400, "The certificate is not for the key of this delegation's request"))
+                verify = openssl("verify", "-CAfile", store.ca, "-allow_proxy_certs",
+                                 *(["-untrusted", f"{d}/chain.pem"] if len(certs) > 1 else []), f"{d}/leaf.pem")
+                if verify.returncode != 0:
+                    return self.reply(*error(400, "The delegated chain does not verify: "
+                                             + (verify.stdout + verify.stderr).strip()[-200:]))
+                subject = openssl("x509", "-in", f"{d}/leaf.pem", "-noout", "-subject", "-nameopt", "compat")
+                end = openssl("x509", "-in", f"{d}/leaf.pem", "-noout", "-enddate").stdout.strip()
+            leaf_dn = subject.stdout.strip().removeprefix("subject=").strip()
+            if owner_dn(leaf_dn) != owner_dn(dn):
+                return self.reply(*error(403, f"The delegated proxy of {owner_dn(leaf_dn)} is not {owner_dn(dn)}'s"))
+            until = datetime.strptime(end.removeprefix("notAfter="), "%b %d %H:%M:%S %Y %Z") \
+                .replace(tzinfo=timezone.utc).timestamp()
+            with store.lock:
+                store.delegations[dlg_id] = until
+                store.pending_keys.pop(dlg_id, None)
+            return self.reply_text(201, "")
+        if method == "DELETE" and not rest:
+            with store.lock:
+                store.delegations.pop(dlg_id, None)
+            return self.reply_text(204, "")
+        return self.reply(*error(404, f"No route for {method} /delegation/{dlg_id}/{'/'.join(rest)}"))
+
+    def reply_text(self, status, text):
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def test_control(self, method, parts):
         store = self.server.store
@@ -462,6 +568,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.handle_any("DELETE")
 
+    def do_PUT(self):
+        self.handle_any("PUT")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -477,8 +586,10 @@ def main():
     ctx.load_cert_chain(args.cert, args.key)
     ctx.load_verify_locations(args.ca)
     ctx.verify_mode = ssl.CERT_OPTIONAL  # a client certificate, or a bearer token
+    ctx.verify_flags |= ssl.VERIFY_ALLOW_PROXY_CERTS  # grid proxies, as FTS3 accepts them
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.store = Store(args.workers)
+    server.store.ca = args.ca
     server.verbose = args.verbose
     print(f"fts3 test server on https://127.0.0.1:{args.port}", flush=True)
     server.serve_forever()

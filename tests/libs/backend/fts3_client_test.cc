@@ -190,6 +190,64 @@ TEST_F(Fts3ClientTest, CancelAndCancelAgain) {
 }
 
 // 419 (credential), 503 (overloaded) and a 500 that passes on retry.
+// FTS3 takes submissions only from a client that delegated a proxy (419 otherwise): the client delegates
+// before its first submission, not again while the delegation lasts, and again when FTS3 lost it.
+TEST_F(Fts3ClientTest, DelegatesBeforeSubmittingAndAgainWhenFts3LostIt) {
+  auto count = [&](const std::string& what) {
+    const std::string cmd =
+        absl::StrCat("curl -sf --cacert ", certs_, "/ca.pem ", endpoint_, "/_test/requests");
+    std::string out;
+    if (FILE* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+      pclose(p);
+    }
+    const size_t at = out.find(absl::StrCat("\"", what, "\": "));
+    return at == std::string::npos ? 0 : std::atoi(out.c_str() + at + what.size() + 4);
+  };
+  auto drop_delegation = [&]() {
+    const std::string cmd =
+        absl::StrCat("id=$(curl -sf --cacert ", certs_, "/ca.pem --cert ", certs_, "/aso-service.pem --key ",
+                     certs_, "/aso-service.key ", endpoint_,
+                     "/whoami | sed 's/.*\"delegation_id\": \"\\([0-9a-f]*\\)\".*/\\1/') && ",
+                     "curl -sf --cacert ", certs_, "/ca.pem --cert ", certs_, "/aso-service.pem --key ",
+                     certs_, "/aso-service.key -X DELETE ", endpoint_, "/delegation/$id");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  };
+  drop_delegation();
+  const int before = count("PUT delegation");
+  Fts3Client client(Config());
+  JobRequest job;
+  job.sid = absl::StrCat("aso-", prefix_, "-dlg1");
+  job.files = {File("d1.root", Seed("d1.root", "delegated"), 9, 40)};
+  auto id = client.Submit(job);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(count("PUT delegation"), before + 1) << "delegated once before the first submission";
+  job.sid = absl::StrCat("aso-", prefix_, "-dlg2");
+  ASSERT_TRUE(client.Submit(job).ok());
+  EXPECT_EQ(count("PUT delegation"), before + 1) << "not again while it lasts";
+  // A second client finds the delegation in place and does not renew it (48 h > the 24 h threshold).
+  Fts3Client other(Config());
+  ASSERT_TRUE(other.EnsureDelegation().ok());
+  EXPECT_EQ(count("PUT delegation"), before + 1);
+  // FTS3 loses it: the next submission is answered 419 and the client delegates again, once.
+  drop_delegation();
+  job.sid = absl::StrCat("aso-", prefix_, "-dlg3");
+  job.files = {File("d3.root", Seed("d3.root", "delegated again"), 15, 41)};
+  auto again = client.Submit(job);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(count("PUT delegation"), before + 2);
+  EXPECT_EQ(WaitTerminal(client, *again).job_state, "FINISHED");
+  // A bearer token needs no delegation.
+  Fts3Config bearer = Config();
+  bearer.cert_file.clear();
+  bearer.key_file.clear();
+  bearer.bearer_token = "eyJhbGciOiJSUzI1NiJ9.test";
+  EXPECT_TRUE(Fts3Client(bearer).EnsureDelegation().ok());
+  EXPECT_EQ(count("PUT delegation"), before + 2);
+}
+
 TEST_F(Fts3ClientTest, ErrorAnswersMapToStatuses) {
   Fts3Client client(Config());
   JobRequest job;
