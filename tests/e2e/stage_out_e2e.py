@@ -416,6 +416,10 @@ def main():
         check(r.returncode == 0 and re.search(r"^site-b\s+66\s", r.stdout, re.M) is not None,
               f"asoctl stats sites: site-b sent 66 files ({r.stdout.strip()[-300:]} {r.stderr.strip()})")
 
+        # alice delegates her proxy (docs/credentials.md): aso-monitoring then exports its expiry.
+        r = stack.submit("--delegate", as_user="alice-proxy")
+        check(r.returncode == 0 and "delegated to ASO for alice" in r.stdout,
+              f"alice delegates her proxy ({r.stdout.strip()} {r.stderr.strip()[:200]})")
         # Every service's scrape: the refusal above is counted under its reason, the FTS3 server is up, and
         # every metric the dashboards and alert rules query exists.
         scrapes = []
@@ -425,7 +429,9 @@ def main():
             for i, name in enumerate(("ingest", "scheduler", "fts-adapter", "bookkeeping", "monitoring")):
                 with urllib.request.urlopen(f"http://127.0.0.1:{stack.base + 11 + i}/metrics", timeout=5) as m:
                     texts[name] = m.read().decode()
-            if metric_sum(texts["fts-adapter"], "aso_fts3_up") == 1 or time.time() > deadline:
+            if (metric_sum(texts["fts-adapter"], "aso_fts3_up") == 1
+                    and "aso_user_credential_expiry_timestamp_seconds{" in texts["monitoring"]) \
+                    or time.time() > deadline:
                 break
             time.sleep(1)
         for name, text_ in texts.items():
