@@ -331,6 +331,26 @@ class Checker:
                 c(fa_env.get("ASO_FTS3_CERT") == f"/etc/aso/fts3/{creds['certKey']}", "ASO_FTS3_CERT")
                 c(fa_env.get("ASO_FTS3_KEY") == f"/etc/aso/fts3/{creds['keyKey']}", "ASO_FTS3_KEY")
 
+        # Users' delegated proxies: the sealing key mounted into aso-ingest only; the scheduler's mode.
+        key = svcs_v["ingest"].get("credentialKey", {})
+        ingest_pod = deps[f"{fn}-ingest"]["spec"]["template"]["spec"]
+        ingest_secrets = [v["secret"]["secretName"] for v in ingest_pod["volumes"] if "secret" in v]
+        if key.get("existingSecret"):
+            c(key["existingSecret"] in ingest_secrets, f"credential key Secret {key['existingSecret']} not mounted")
+            c(cm("ingest").get("ASO_CREDENTIAL_KEY_FILE") == f"/etc/aso/credential-key/{key['key']}",
+              f"ingest's ASO_CREDENTIAL_KEY_FILE: {cm('ingest').get('ASO_CREDENTIAL_KEY_FILE')}")
+            for other in ("scheduler", "fts-adapter", "bookkeeping", "monitoring"):
+                pod = deps[f"{fn}-{other}"]["spec"]["template"]["spec"]
+                c(key["existingSecret"] not in [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v],
+                  f"the credential key is mounted into {other}")
+        else:
+            c("ASO_CREDENTIAL_KEY_FILE" not in cm("ingest"), "ASO_CREDENTIAL_KEY_FILE set without a Secret")
+        sch = svcs_v["scheduler"]
+        c(cm("scheduler").get("ASO_USER_CREDENTIALS") == str(sch.get("userCredentials", False)).lower(),
+          f"scheduler's ASO_USER_CREDENTIALS: {cm('scheduler').get('ASO_USER_CREDENTIALS')}")
+        c(cm("scheduler").get("ASO_CREDENTIAL_MIN_REMAINING") == sch.get("credentialMinRemaining", "1h"),
+          "scheduler's ASO_CREDENTIAL_MIN_REMAINING")
+
         # Migration Job(s).
         hook_jobs = {n: j for n, j in jobs.items() if self.hook(j)}
         migrate = jobs.get(f"{fn}-migrate")
