@@ -242,6 +242,18 @@ class Gfal2Copier final : public Copier {
     }
     if (failed_scope == nullptr) {
       auto dest_sum = Checksum(request.destination_url, &err);
+      if (!dest_sum.ok() && err != nullptr && err->code == ENOENT) {
+        // Written and closed, then gone before its checksum could be read: removed by another writer
+        // (e.g. a copy of the same file by a process that was stopped beyond its lease, cleaning up after
+        // itself). Not a property of the destination: retried, and nothing left to remove here.
+        g_clear_error(&err);
+        CopyResult r;
+        r.ok = false;
+        r.scope = transfer::ErrorScope::kTransfer;
+        r.error = absl::StrCat("TRANSFER the destination ", request.destination_url,
+                               " was removed right after the copy, before its checksum was read");
+        return r;
+      }
       if (!dest_sum.ok()) {
         failed_scope = "DESTINATION";
         failed_what = "cannot read the destination checksum";

@@ -63,6 +63,10 @@ const Case kCases[] = {
     {"SOURCE [3009] Run: [FATAL] Socket error: Unable to connect", 0, v1::FAILURE_CLASS_NETWORK, true},
     {"TRANSFER [104] Connection reset by peer", ECONNRESET, v1::FAILURE_CLASS_NETWORK, true},
     {"TRANSFER [5] globus_xio: An end of file occurred", EIO, v1::FAILURE_CLASS_TRANSFER, true},
+    // The gfal2 copier's own text when another writer removed the destination it had just written.
+    {"TRANSFER the destination root://b//f.root was removed right after the copy, before its checksum was "
+     "read",
+     0, v1::FAILURE_CLASS_TRANSFER, true},
     // Credentials.
     {"GENERAL_FAILURE [1] Error: the proxy expired", EPERM, v1::FAILURE_CLASS_CREDENTIAL_EXPIRED, false},
     {"SOURCE [1] SSL handshake failed: certificate has expired", 0, v1::FAILURE_CLASS_CREDENTIAL_EXPIRED,
