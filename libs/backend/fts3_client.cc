@@ -249,7 +249,10 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
   auto r = Call("POST", "/jobs", body.dump());
   if (r.ok() && r->status == 419 && config_.bearer_token.empty() && !config_.cert_file.empty()) {
     // FTS3 lost or dropped the delegation since it was last checked: delegate again, once.
-    if (absl::Status d = Delegate(/*force=*/true); !d.ok()) return d;
+    if (absl::Status d = Delegate(/*force=*/true); !d.ok()) {
+      if (absl::IsUnavailable(d) || absl::IsResourceExhausted(d)) return d;
+      return absl::FailedPreconditionError(absl::StrCat("delegating to FTS3: ", d.message()));
+    }
     r = Call("POST", "/jobs", body.dump());
   }
   if (!r.ok()) return r.status();
@@ -261,7 +264,13 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
   return id;
 }
 
-absl::Status Fts3Client::EnsureDelegation() const { return Delegate(/*force=*/false); }
+absl::Status Fts3Client::EnsureDelegation() const {
+  absl::Status s = Delegate(/*force=*/false);
+  if (s.ok() || absl::IsUnavailable(s) || absl::IsResourceExhausted(s)) return s;
+  // A delegation that did not go through is a credential problem of this client, never of the files to
+  // submit: the submission waits (FAILED_PRECONDITION ends the round) and is tried again.
+  return absl::FailedPreconditionError(absl::StrCat("delegating to FTS3: ", s.message()));
+}
 
 absl::Status Fts3Client::Delegate(bool force) const {
   if (!config_.bearer_token.empty() || config_.cert_file.empty()) return absl::OkStatus();
@@ -320,7 +329,13 @@ absl::Status Fts3Client::Delegate(bool force) const {
   }
   auto put = Call("PUT", absl::StrCat("/delegation/", id, "/credential"), *chain);
   if (!put.ok()) return put.status();
-  if (put->status != 200 && put->status != 201) return Fts3Error(put->status, put->body);
+  if (put->status != 200 && put->status != 201) {
+    // A PUT repeated after a timeout (the first one stored) finds no pending request: FTS3 may hold the
+    // delegation already. Forget what was learnt, so that the next call asks FTS3 again.
+    delegated_until_ = absl::InfinitePast();
+    delegation_checked_ = absl::InfinitePast();
+    return Fts3Error(put->status, put->body);
+  }
   delegated_until_ = std::min(now + config_.delegation_lifetime, *signer_expiry);
   delegation_checked_ = now;
   return absl::OkStatus();
