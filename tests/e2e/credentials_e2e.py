@@ -104,8 +104,14 @@ def main():
               f"bob cannot delegate alice's proxy (rc={r.returncode}): {r.stderr.strip()[:300]}")
         after = stack.sql("SELECT string_agg(username || sealed, ',' ORDER BY username) FROM user_credentials")
         check(before == after, "the refused delegation changed nothing")
-        check(stack.sql("SELECT count(*) FROM user_credentials WHERE sealed LIKE '%BEGIN%' OR sealed LIKE '%MII%'")
-              == "0", "the stored proxies are sealed (no PEM, no DER in the database)")
+        # Sealed values are "v1:" + base64 of random-looking bytes; a plain PEM would carry the lines of
+        # alice's own proxy (the chain of the delegated one) and a BEGIN marker.
+        sealed = stack.sql("SELECT string_agg(sealed, ' ') FROM user_credentials").split()
+        pem_lines = [line.strip() for line in open(f"{certs}/alice-proxy.pem")
+                     if len(line.strip()) >= 40 and not line.startswith("-----")]
+        check(len(sealed) == 2 and all(v.startswith("v1:") and "BEGIN" not in v for v in sealed)
+              and not any(line in v for v in sealed for line in pem_lines),
+              "the stored proxies are sealed (no PEM marker, no line of the delegating proxy in the database)")
 
         # No key, no proxy in any log, client output or metrics page.
         secrets = key_lines(f"{certs}/alice-proxy.pem") + key_lines(f"{certs}/bob.key")
