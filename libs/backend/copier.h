@@ -30,6 +30,9 @@ struct CopyRequest {
   // Whether a file already at the destination is replaced; if not, the copy fails with EEXIST
   // (DESTINATION_EXISTS) and leaves that file as it is.
   bool overwrite = true;
+  // The file owner's X.509 proxy (certificate, key and chain in one PEM file, mode 0600) that both ends
+  // are accessed with; empty: the process's own credential ($X509_USER_PROXY, or none).
+  std::string credential_file;
 };
 
 // Which copies may replace a file that is already at their destination.

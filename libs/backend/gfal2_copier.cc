@@ -24,12 +24,54 @@ bool IsStreamable(const std::string& url) {
          absl::StartsWith(url, "file://");
 }
 
+// "scheme://host:port/" of a URL: the prefix a per-copy credential is registered under, so that it also
+// covers the parent folders the copy creates and stats. Empty for local files and malformed URLs.
+std::string EndpointPrefix(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos || absl::StartsWith(url, "file:")) return "";
+  const size_t path = url.find('/', scheme + 3);
+  return path == std::string::npos ? "" : url.substr(0, path + 1);
+}
+
+// Registers a proxy for the endpoints of one copy on the context (gfal2's plugins read it per URL: XRootD
+// as xrd.gsiusrpxy, HTTP as davix's client certificate) and removes every registration when it ends. A
+// context belongs to one thread, so the copy's credential cannot leak into another's.
+class CredentialScope {
+ public:
+  CredentialScope(gfal2_context_t ctx, const CopyRequest& request) : ctx_(ctx) {
+    if (request.credential_file.empty()) return;
+    for (const std::string* url : {&request.source_url, &request.destination_url}) {
+      const std::string prefix = EndpointPrefix(*url);
+      if (prefix.empty()) continue;
+      for (const char* type : {GFAL_CRED_X509_CERT, GFAL_CRED_X509_KEY}) {
+        gfal2_cred_t* cred = gfal2_cred_new(type, request.credential_file.c_str());
+        GError* err = nullptr;
+        if (gfal2_cred_set(ctx_, prefix.c_str(), cred, &err) != 0) g_clear_error(&err);
+        gfal2_cred_free(cred);
+      }
+      set_ = true;
+    }
+  }
+  ~CredentialScope() {
+    if (!set_) return;
+    GError* err = nullptr;
+    if (gfal2_cred_clean(ctx_, &err) != 0) g_clear_error(&err);
+  }
+  CredentialScope(const CredentialScope&) = delete;
+  CredentialScope& operator=(const CredentialScope&) = delete;
+
+ private:
+  gfal2_context_t ctx_;
+  bool set_ = false;
+};
+
 class Gfal2Copier final : public Copier {
  public:
   explicit Gfal2Copier(gfal2_context_t ctx) : ctx_(ctx) {}
   ~Gfal2Copier() override { gfal2_context_free(ctx_); }
 
   CopyResult Copy(const CopyRequest& request) override {
+    const CredentialScope credential(ctx_, request);
     // gfal2's xrootd plugin always runs root->root as a third-party copy, and XrdCl waits a fixed 2.5 s
     // before its first completion check; streaming through this process costs milliseconds instead, and
     // a streamed copy can be cancelled (gfalt_copy_file cannot: gfal2_cancel() blocks on the operations it

@@ -36,7 +36,8 @@ constexpr char kLease[] = R"sql(
   RETURNING f.job_id, f.transfer_id, f.attempt, f.source_url, f.destination_url, f.size_bytes,
             f.checksum, extract(epoch from f.started)::float8,
             COALESCE((SELECT t.kill_requested FROM transfers t
-                      WHERE t.id = f.transfer_id AND t.attempt = f.attempt), false))sql";
+                      WHERE t.id = f.transfer_id AND t.attempt = f.attempt), false),
+            COALESCE((SELECT t.username FROM transfers t WHERE t.id = f.transfer_id), ''))sql";
 
 constexpr char kRecordOutcome[] = R"sql(
   UPDATE backend_job_files
@@ -136,7 +137,7 @@ std::vector<LeasedFile> LeaseIn(pqxx::work& txn, const std::string& owner, int l
                                     absl::ToDoubleSeconds(lease))) {
     out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
                    r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<std::string>(),
-                   FromEpochSeconds(r[7].as<double>()), r[8].as<bool>()});
+                   FromEpochSeconds(r[7].as<double>()), r[8].as<bool>(), r[9].as<std::string>()});
   }
   return out;
 }

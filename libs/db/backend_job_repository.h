@@ -29,6 +29,7 @@ struct LeasedFile {
   std::string checksum;
   absl::Time started;
   bool kill_requested = false;  // the transfer was killed: cancel instead of copying
+  std::string username;         // the transfer's owner
 };
 
 // A job that an external backend (FTS3) runs: FTS3's id once it accepted the job.

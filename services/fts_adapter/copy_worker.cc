@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -148,8 +149,24 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
     killed = kill.ok() && *kill;
     return !killed;
   };
+  // With users' credentials, the copy runs as its owner or not at all.
+  std::optional<transfer::Classification> no_credential;
+  backend::CopyResult result;
+  if (config_.user_proxies != nullptr) {
+    auto proxy = config_.user_proxies->FileFor(file.username);
+    if (proxy.ok()) {
+      request.credential_file = *std::move(proxy);
+    } else {
+      no_credential = transfer::Classification{absl::IsFailedPrecondition(proxy.status())
+                                                   ? cv1::FAILURE_CLASS_CREDENTIAL_EXPIRED
+                                                   : cv1::FAILURE_CLASS_GENERAL,
+                                               /*recoverable=*/true};
+      result.error =
+          absl::StrCat("not copied: no usable credential of the file's owner: ", proxy.status().message());
+    }
+  }
   const absl::Time started = clock_.Now();
-  backend::CopyResult result = copier_->Copy(request);
+  if (!no_credential.has_value()) result = copier_->Copy(request);
   const absl::Time finished = clock_.Now();
 
   cv1::FileOutcome outcome;
@@ -167,7 +184,8 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
     outcome.set_failure_class(cv1::FAILURE_CLASS_CANCELED);
     outcome.set_error("cancelled while copying: the transfer was killed");
   } else {
-    auto c = transfer::ClassifyFailure(result.scope, result.error_number, result.error);
+    auto c =
+        no_credential.value_or(transfer::ClassifyFailure(result.scope, result.error_number, result.error));
     outcome.set_state(cv1::TRANSFER_STATE_FAILED);
     outcome.set_failure_class(c.failure_class);
     outcome.set_recoverable(c.recoverable);

@@ -2,15 +2,18 @@
 // outcomes.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "libs/auth/credential_cipher.h"
 #include "libs/auth/credentials.h"
 #include "libs/auth/flags.h"
 #include "libs/backend/fts3_client.h"
@@ -18,6 +21,7 @@
 #include "libs/common/env_flags.h"
 #include "libs/common/logging.h"
 #include "libs/db/backend_job_repository.h"
+#include "libs/db/credential_repository.h"
 #include "libs/db/notification_listener.h"
 #include "libs/server/grpc_server.h"
 #include "libs/server/service_runtime.h"
@@ -26,6 +30,7 @@
 #include "services/fts_adapter/backend_runner.h"
 #include "services/fts_adapter/copy_worker.h"
 #include "services/fts_adapter/outcome_reporter.h"
+#include "services/fts_adapter/user_proxies.h"
 
 ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping gRPC address (env ASO_BOOKKEEPING)");
 ABSL_FLAG(std::string, backend, "gfal2",
@@ -54,6 +59,15 @@ ABSL_FLAG(absl::Duration, fts3_poll_interval, absl::Seconds(2),
 ABSL_FLAG(int, copy_workers, 8, "Copies in flight at once (env ASO_COPY_WORKERS)");
 ABSL_FLAG(absl::Duration, copy_timeout, absl::ZeroDuration(),
           "Timeout of one copy; 0 = FTS3's rule, 600 s + 2 s per MB (env ASO_COPY_TIMEOUT)");
+ABSL_FLAG(bool, user_credentials, false,
+          "Copy each file with its owner's delegated proxy (aso-submit --delegate; needs "
+          "--credential_key_file), never with this service's credential; a file whose owner has no valid "
+          "proxy waits (env ASO_USER_CREDENTIALS)");
+ABSL_FLAG(std::string, credential_key_file, "",
+          "Key the stored credentials are sealed with, as given to aso-ingest (env ASO_CREDENTIAL_KEY_FILE)");
+ABSL_FLAG(std::string, credential_dir, "",
+          "Private folder for the users' proxy files while copying; default: a folder of this process under "
+          "$TMPDIR or /tmp (env ASO_CREDENTIAL_DIR)");
 ABSL_FLAG(std::vector<std::string>, gfal2_settings, {},
           "Extra gfal2 settings, comma-separated GROUP:KEY=VALUE (env ASO_GFAL2_SETTINGS)");
 
@@ -100,6 +114,9 @@ int main(int argc, char** argv) {
 
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
+  // Users' proxies for their copies (--user_credentials); outlive the workers and loops that use them.
+  aso::db::PgCredentialRepository stored_credentials(*rt->db);
+  std::optional<aso::fts_adapter::UserProxies> user_proxies;
   std::vector<std::unique_ptr<aso::fts_adapter::CopyWorker>> copy_workers;
   std::vector<std::unique_ptr<aso::PeriodicLoop>> loops;
   // The reporter is woken by every finished copy, so outcomes reach bookkeeping at once.
@@ -161,6 +178,28 @@ int main(int argc, char** argv) {
     auto freed = aso::fts_adapter::ReclaimLeasesOfDeadProcesses(jobs, host, absl::Now());
     if (!freed.ok()) ASO_LOG(WARNING, "reclaiming the leases of dead processes: ", freed.status().message());
   }
+  if (absl::GetFlag(FLAGS_user_credentials)) {
+    if (!fts3_clients.empty()) {
+      std::cerr << "aso-fts-adapter: --user_credentials copies with the gfal2 backend only; FTS3 jobs are "
+                   "not yet submitted with their owners' proxies (route these links to gfal2)\n";
+      return 2;
+    }
+    const std::string key_file = absl::GetFlag(FLAGS_credential_key_file);
+    if (key_file.empty())
+      return std::cerr << "aso-fts-adapter: --user_credentials needs --credential_key_file\n", 2;
+    auto cipher = aso::auth::CredentialCipher::FromKeyFile(key_file);
+    if (!cipher.ok()) return std::cerr << "aso-fts-adapter: " << cipher.status().message() << "\n", 2;
+    std::string dir = absl::GetFlag(FLAGS_credential_dir);
+    if (dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
+    }
+    user_proxies.emplace(stored_credentials, *std::move(cipher), dir, aso::RealClock::Get());
+    if (absl::Status s = user_proxies->Init(); !s.ok()) {
+      return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
+    }
+    ASO_LOG(INFO, "copies run with their owners' delegated proxies (files in ", dir, ")");
+  }
   for (int i = 0; in_process && i < workers; ++i) {
     auto copier = aso::backend::NewGfal2Copier(gfal2);
     if (!copier.ok()) return std::cerr << copier.status().message() << "\n", 2;
@@ -168,6 +207,7 @@ int main(int argc, char** argv) {
     wc.owner = absl::StrCat(host, "/", getpid(), "/", i);
     wc.copy_timeout = absl::GetFlag(FLAGS_copy_timeout);
     wc.overwrite = *overwrite;
+    wc.user_proxies = user_proxies.has_value() ? &*user_proxies : nullptr;
     copy_workers.push_back(std::make_unique<aso::fts_adapter::CopyWorker>(
         jobs, std::move(*copier), aso::RealClock::Get(), wc, *rt->metrics));
     auto* worker = copy_workers.back().get();

@@ -8,6 +8,10 @@ ASO stored is listed by asoctl (alice sees hers, the admin everyone's, --expirin
 proxy signed with alice's credential is refused by name and
 changes nothing; the stored proxies are sealed in PostgreSQL; no byte of any key or proxy
 appears in a log, a client's output or a /metrics page; aso-monitoring exports each user's proxy expiry.
+
+The adapter copies as each file's owner (ASO_USER_CREDENTIALS applies to it too): on an XRootD site that takes
+GSI proxies only and lets user U write below /data/user/U (scripts/xrootd-site --gsi), alice's files land in
+her folder, logged in as alice, and bob's file aimed at alice's folder is refused by the site and FAILED.
 """
 import argparse
 import json
@@ -33,6 +37,11 @@ def main():
     stack = Stack(os.path.abspath(args.repo), os.path.abspath(args.build), workdir, free_port_base())
     certs, build = stack.certs, stack.build
     stack.env.update(ASO_USER_CREDENTIALS="true", ASO_CREDENTIAL_MIN_REMAINING="1h")
+    # A GSI-only site, started once the stack made its certificates; the adapter trusts it through the CA
+    # folder the site keeps (read at the first connection).
+    gsi_dir, gsi_port = f"{workdir}/sites/site-gsi", stack.base + 33
+    gsi_url = f"root://localhost:{gsi_port}//data"
+    stack.env["X509_CERT_DIR"] = f"{gsi_dir}/gsi/ca"
     failures, outputs = [], []
 
     def check(cond, what):
@@ -41,7 +50,7 @@ def main():
             failures.append(what)
 
     def client(tool, *argv, as_user=None, proxy=None):
-        env = dict(stack.client_env)
+        env = dict(stack.client_env, ASO_BOOKKEEPING=f"127.0.0.1:{stack.base + 4}")  # asoctl sites
         if proxy:
             env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
             env["X509_USER_PROXY"] = proxy
@@ -86,6 +95,39 @@ def main():
         check(wait_for("the expiry metric", lambda: 'aso_user_credential_expiry_timestamp_seconds{user="alice"}'
                        in stack.metrics(), timeout=30),
               "aso-monitoring exports alice's proxy expiry (aso_user_credential_expiry_timestamp_seconds)")
+        # Copies as the files' owners, on a site that authorizes by DN.
+        subprocess.run([f"{stack.repo}/scripts/xrootd-site", "start", "site-gsi", "--dir", gsi_dir, "--port",
+                        str(gsi_port), "--gsi", "--tls", certs], check=True, capture_output=True)
+        r = client("asoctl", "sites", "set", "site-gsi", "--prefix", f"{gsi_url}/")
+        check(r.returncode == 0, f"the GSI site is registered ({r.stderr.strip()[:200]})")
+        files = []
+        for i in range(2):
+            src = f"{stack.local}/store/temp/user/alice/g_{i}.root"
+            stack.write_source(src, 2048)
+            files += [src, f"{gsi_url}/user/alice/g_{i}.root"]
+        r = client("aso-submit", "--task", "gsi-alice", *files, proxy=f"{certs}/alice-proxy.pem")
+        check(r.returncode == 0, f"alice submits 2 files to her folder of the GSI site ({r.stderr.strip()[:200]})")
+        src = f"{stack.local}/store/temp/user/bob/g_0.root"
+        stack.write_source(src, 2048)
+        r = client("aso-submit", "--task", "gsi-bob", src, f"{gsi_url}/user/alice/from-bob.root", as_user="bob")
+        check(r.returncode == 0, f"bob submits a file aimed at alice's folder ({r.stderr.strip()[:200]})")
+        check(wait_for("alice's GSI files DONE", lambda: stack.sql(
+            "SELECT count(*) FROM transfers WHERE task_id = 'gsi-alice' AND state = 'DONE'") == "2", timeout=90),
+              "alice's files are copied into her folder of the GSI site")
+        check(all(os.path.getsize(f"{gsi_dir}/root/data/user/alice/g_{i}.root") == 2048 for i in range(2)),
+              "alice's files are on the GSI site's disk")
+        site_log = open(f"{gsi_dir}/site.log", errors="replace").read()
+        check("login as alice" in site_log, "the GSI site saw the copies log in as alice (her own proxy)")
+        check(wait_for("bob's file FAILED", lambda: stack.sql(
+            "SELECT state || ' ' || failure_class FROM transfers WHERE task_id = 'gsi-bob'")
+                       == "FAILED DESTINATION_PERMISSION", timeout=90),
+              "bob's file aimed at alice's folder is refused by the site (copied with bob's proxy): "
+              + stack.sql("SELECT state || ' ' || failure_class || ' ' || failure_reason FROM transfers "
+                          "WHERE task_id = 'gsi-bob'")[:300])
+        check("login as bob" in open(f"{gsi_dir}/site.log", errors="replace").read()
+              and not os.path.exists(f"{gsi_dir}/root/data/user/alice/from-bob.root"),
+              "the site knew bob by his DN and wrote nothing into alice's folder")
+
         r = client("asoctl", "credentials", "list", as_user="alice")
         check(r.returncode == 0 and "alice" in r.stdout and "bob" not in r.stdout,
               f"alice lists her own credential only:\n{r.stdout}{r.stderr}")
@@ -131,6 +173,8 @@ def main():
               "aso-ingest logs each stored delegation (who, subject, expiry)")
 
     finally:
+        subprocess.run([f"{stack.repo}/scripts/xrootd-site", "stop", "site-gsi", "--dir", gsi_dir],
+                       check=False, capture_output=True)
         stack.teardown(args.keep)
     if failures:
         log(f"{len(failures)} check(s) failed")

@@ -1,6 +1,7 @@
 // The gfal2 backend's copier against a real XRootD site (the FTS3 fixture's site B) and local folders:
 // file -> root -> file copies with adler32 checked on both ends, the overwrite policy, source deletion,
-// cancelling a running file -> root copy, and the classification of its failures.
+// cancelling a running file -> root copy, the classification of its failures, and copies with users' own
+// proxies to the fixture's GSI site C, which lets user U write below /data/user/U only.
 #include "libs/backend/gfal2_copier.h"
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "libs/auth/delegation.h"
 #include "libs/common/adler32.h"
 #include "libs/transfer/failure_classifier.h"
 
@@ -219,6 +221,84 @@ TEST_F(Gfal2CopierTest, FailuresAreClassified) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_NETWORK) << r.error;
   EXPECT_TRUE(Classify(r).recoverable) << r.error;
+}
+
+// A proxy file for `user` as ASO stores a delegated one: a fresh key, and a proxy certificate for it signed
+// by the user's certificate (the dev PKI's CERTS/<user>.pem and .key), mode 0600 as XRootD requires.
+std::string UserProxyFile(const std::string& user, const std::string& dir) {
+  const std::string certs = Env("ASO_TEST_CERTS");
+  auto request = auth::NewDelegationRequest();
+  EXPECT_TRUE(request.ok()) << request.status();
+  auto chain =
+      auth::SignProxy(request->csr_pem, Read(certs + "/" + user + ".pem") + Read(certs + "/" + user + ".key"),
+                      absl::Hours(2), absl::Now());
+  EXPECT_TRUE(chain.ok()) << chain.status();
+  auto proxy = auth::AssembleDelegatedProxy(*chain, request->key_pem);
+  EXPECT_TRUE(proxy.ok()) << proxy.status();
+  const std::string path = absl::StrCat(dir, "/", user, ".proxy");
+  std::ofstream(path, std::ios::binary) << proxy->proxy_pem;
+  std::filesystem::permissions(path,
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  return path;
+}
+
+// Each copy authenticates with its owner's proxy: alice writes into her folder of the GSI site, bob is
+// refused there (the site knows him by his DN) but writes into his own, one copier alternating between
+// them (XRootD keeps a connection per proxy file: none authenticated as one user serves the other);
+// without a proxy the site refuses the copy, and reads back work with the owner's proxy.
+TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
+  ASSERT_FALSE(Env("ASO_TEST_CERTS").empty()) << "run through ctest (fixture certs)";
+  const std::string endpoint = Env("ASO_TEST_FTS3");
+  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+  const std::string gsi = absl::StrCat("root://localhost:", port + 4, "//data/user");
+  const std::string gsi_dir = absl::StrCat(Env("ASO_TEST_FTS3_DIR"), "/site-c/root/data/user");
+  const std::string alice = UserProxyFile("alice", local_), bob = UserProxyFile("bob", local_);
+
+  // First, before this process used any proxy: XRootD's GSI client, once it loaded one, authenticates a
+  // later connection made without a proxy with it (seen: a copy without a proxy logged in as bob). So an
+  // adapter that copies with users' proxies never copies without one (copy_worker.cc).
+  CopyRequest anonymous = Request("n.root", "no proxy", absl::StrCat(gsi, "/alice/", prefix_, "/n.root"));
+  CopyResult r = copier_->Copy(anonymous);
+  EXPECT_FALSE(r.ok) << "a copy without a proxy reached the GSI-only site";
+
+  CopyRequest mine = Request("a1.root", "alice's data", absl::StrCat(gsi, "/alice/", prefix_, "/a1.root"));
+  mine.credential_file = alice;
+  r = copier_->Copy(mine);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.checksum, mine.checksum);
+  EXPECT_EQ(Read(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a1.root")), "alice's data");
+
+  CopyRequest intruder = Request("b1.root", "bob's data", absl::StrCat(gsi, "/alice/", prefix_, "/b1.root"));
+  intruder.credential_file = bob;
+  r = copier_->Copy(intruder);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_PERMISSION) << r.error;
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/b1.root")));
+
+  CopyRequest his = Request("b2.root", "bob's data", absl::StrCat(gsi, "/bob/", prefix_, "/b2.root"));
+  his.credential_file = bob;
+  r = copier_->Copy(his);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(absl::StrCat(gsi_dir, "/bob/", prefix_, "/b2.root")), "bob's data");
+
+  // Back to alice on the same copier: her copy is hers again, and bob's proxy no longer writes there.
+  CopyRequest again =
+      Request("a2.root", "more of alice's", absl::StrCat(gsi, "/alice/", prefix_, "/a2.root"));
+  again.credential_file = alice;
+  r = copier_->Copy(again);
+  ASSERT_TRUE(r.ok) << r.error;
+  intruder.credential_file = bob;
+  r = copier_->Copy(intruder);
+  EXPECT_FALSE(r.ok) << "bob wrote into alice's folder";
+
+  CopyRequest down;
+  down.source_url = mine.destination_url;
+  down.destination_url = absl::StrCat("file://", local_, "/from-gsi/a1.root");
+  down.checksum = mine.checksum;
+  down.credential_file = alice;
+  r = copier_->Copy(down);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(absl::StrCat(local_, "/from-gsi/a1.root")), "alice's data");
 }
 
 }  // namespace
