@@ -140,10 +140,35 @@ absl::StatusOr<int> BackendRunner::Submit() {
                        {"attempt", absl::StrCat(f.attempt())}};
       request.files.push_back(std::move(file));
     }
-    auto id = backend_.Submit(request);
+    const backend::TransferBackend* backend = &backend_;
+    if (config_.submit_as) {
+      auto as_owner = config_.submit_as(job.user());
+      if (absl::IsFailedPrecondition(as_owner.status()) || absl::IsDataLoss(as_owner.status())) {
+        // Never submitted with another credential: the files wait in the queue for a fresh delegation.
+        std::vector<db::ExternalFileState> failed;
+        for (const auto& f : job.files()) {
+          db::ExternalFileState s;
+          s.transfer_id = f.transfer_id();
+          s.state = "FAILED";
+          s.failure_class = "CREDENTIAL_EXPIRED";
+          s.recoverable = true;
+          s.error = absl::StrCat("not submitted: no usable credential of the file's owner: ",
+                                 as_owner.status().message());
+          failed.push_back(std::move(s));
+        }
+        if (auto s = jobs_.ApplyExternalStates(job.job_id(), "FAILED", failed, clock_.Now()); !s.ok()) {
+          return s.status();
+        }
+        ASO_LOG(WARNING, "job=", job.job_id(), " not submitted: ", as_owner.status().message());
+        continue;
+      }
+      if (!as_owner.ok()) return as_owner.status();
+      backend = *as_owner;
+    }
+    auto id = backend->Submit(request);
     if (absl::IsAlreadyExists(id.status())) {
       // Submitted before (the adapter stopped before recording FTS3's answer): adopt that job.
-      id = backend_.FindJobBySid(job.job_id());
+      id = backend->FindJobBySid(job.job_id());
       requests_.Inc({backend_.endpoint(), "submit", "adopted"});
     } else {
       requests_.Inc(

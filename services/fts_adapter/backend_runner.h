@@ -7,6 +7,7 @@
 #ifndef ASO_SERVICES_FTS_ADAPTER_BACKEND_RUNNER_H_
 #define ASO_SERVICES_FTS_ADAPTER_BACKEND_RUNNER_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -29,6 +30,12 @@ struct BackendRunnerConfig {
   // Which attempts may replace a file already at the destination. FTS3 decides per job: a job replaces
   // destinations only when every one of its files may (under kRetries: a job of retries only).
   backend::OverwritePolicy overwrite = backend::OverwritePolicy::kAlways;
+  // When set (--user_credentials), each job is submitted as its owner, through the backend this returns
+  // for the job's user (UserFts3Clients::For). FAILED_PRECONDITION or DATA_LOSS (no usable proxy): the
+  // job's files fail as CREDENTIAL_EXPIRED, recoverable, and go back to the queue, where the scheduler holds
+  // them until the user delegates; nothing is submitted with the service's credential instead. Other
+  // errors end the round. Polls and cancels use the runner's backend.
+  std::function<absl::StatusOr<const backend::TransferBackend*>(const std::string& user)> submit_as;
 };
 
 struct BackendRoundResult {

@@ -30,6 +30,7 @@
 #include "services/fts_adapter/backend_runner.h"
 #include "services/fts_adapter/copy_worker.h"
 #include "services/fts_adapter/outcome_reporter.h"
+#include "services/fts_adapter/user_fts3_clients.h"
 #include "services/fts_adapter/user_proxies.h"
 
 ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping gRPC address (env ASO_BOOKKEEPING)");
@@ -114,7 +115,8 @@ int main(int argc, char** argv) {
 
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  // Users' proxies for their copies (--user_credentials); outlive the workers and loops that use them.
+  // Users' proxies for their copies and FTS3 jobs (--user_credentials); outlive the workers, runners and
+  // loops that use them.
   aso::db::PgCredentialRepository stored_credentials(*rt->db);
   std::optional<aso::fts_adapter::UserProxies> user_proxies;
   std::vector<std::unique_ptr<aso::fts_adapter::CopyWorker>> copy_workers;
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
   report_loop.set_min_spacing(absl::Milliseconds(100));
   // One client and runner per FTS3 server; copy workers when some link is copied in-process.
   std::vector<std::unique_ptr<aso::backend::Fts3Client>> fts3_clients;
+  std::vector<std::unique_ptr<aso::fts_adapter::UserFts3Clients>> user_fts3_clients;
   std::vector<std::unique_ptr<aso::fts_adapter::BackendRunner>> runners;
   bool in_process = false;
   // The credentials presented to every FTS3 server, read once.
@@ -148,6 +151,24 @@ int main(int argc, char** argv) {
   if (uses_fts3 && !credentials.cert_file.empty()) {
     aso::server::ExportCredentialExpiry(*rt->metrics, "fts3_client", credentials.cert_file);
   }
+  if (absl::GetFlag(FLAGS_user_credentials)) {
+    const std::string key_file = absl::GetFlag(FLAGS_credential_key_file);
+    if (key_file.empty())
+      return std::cerr << "aso-fts-adapter: --user_credentials needs --credential_key_file\n", 2;
+    auto cipher = aso::auth::CredentialCipher::FromKeyFile(key_file);
+    if (!cipher.ok()) return std::cerr << "aso-fts-adapter: " << cipher.status().message() << "\n", 2;
+    std::string dir = absl::GetFlag(FLAGS_credential_dir);
+    if (dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
+    }
+    user_proxies.emplace(stored_credentials, *std::move(cipher), dir, aso::RealClock::Get());
+    if (absl::Status s = user_proxies->Init(); !s.ok()) {
+      return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
+    }
+    ASO_LOG(INFO, "copies and FTS3 jobs run as their owners, with their delegated proxies (files in ", dir,
+            ")");
+  }
   for (const std::string& backend : router.Backends()) {
     if (backend == aso::fts_adapter::kGfal2Backend) {
       in_process = true;
@@ -159,6 +180,12 @@ int main(int argc, char** argv) {
     aso::fts_adapter::BackendRunnerConfig rc;
     rc.backend = backend;
     rc.overwrite = *overwrite;
+    if (user_proxies.has_value()) {  // jobs submitted as their owners
+      user_fts3_clients.push_back(std::make_unique<aso::fts_adapter::UserFts3Clients>(fc, *user_proxies));
+      rc.submit_as = [clients = user_fts3_clients.back().get()](const std::string& user) {
+        return clients->For(user);
+      };
+    }
     runners.push_back(std::make_unique<aso::fts_adapter::BackendRunner>(
         jobs, *fts3_clients.back(), aso::RealClock::Get(), rc, *rt->metrics));
     auto* runner = runners.back().get();
@@ -177,28 +204,6 @@ int main(int argc, char** argv) {
     // Files this host's previous adapter process was copying when it died are copied again at once.
     auto freed = aso::fts_adapter::ReclaimLeasesOfDeadProcesses(jobs, host, absl::Now());
     if (!freed.ok()) ASO_LOG(WARNING, "reclaiming the leases of dead processes: ", freed.status().message());
-  }
-  if (absl::GetFlag(FLAGS_user_credentials)) {
-    if (!fts3_clients.empty()) {
-      std::cerr << "aso-fts-adapter: --user_credentials copies with the gfal2 backend only; FTS3 jobs are "
-                   "not yet submitted with their owners' proxies (route these links to gfal2)\n";
-      return 2;
-    }
-    const std::string key_file = absl::GetFlag(FLAGS_credential_key_file);
-    if (key_file.empty())
-      return std::cerr << "aso-fts-adapter: --user_credentials needs --credential_key_file\n", 2;
-    auto cipher = aso::auth::CredentialCipher::FromKeyFile(key_file);
-    if (!cipher.ok()) return std::cerr << "aso-fts-adapter: " << cipher.status().message() << "\n", 2;
-    std::string dir = absl::GetFlag(FLAGS_credential_dir);
-    if (dir.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
-    }
-    user_proxies.emplace(stored_credentials, *std::move(cipher), dir, aso::RealClock::Get());
-    if (absl::Status s = user_proxies->Init(); !s.ok()) {
-      return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
-    }
-    ASO_LOG(INFO, "copies run with their owners' delegated proxies (files in ", dir, ")");
   }
   for (int i = 0; in_process && i < workers; ++i) {
     auto copier = aso::backend::NewGfal2Copier(gfal2);

@@ -79,12 +79,11 @@ absl::StatusOr<std::string> UserProxies::FileFor(const std::string& user, absl::
     if (it == entries_.end() || it->second.updated != stored->updated) {
       auto pem = cipher_.Open(stored->sealed, user);
       if (!pem.ok()) {
-        return absl::DataLossError(absl::StrCat("the stored credential of ", user,
-                                                " does not open with this credential key"));
+        return absl::DataLossError(
+            absl::StrCat("the stored credential of ", user, " does not open with this credential key"));
       }
       // One file per user; the name does not depend on the user name's characters.
-      const std::string path =
-          absl::StrCat(dir_, "/x509up_", absl::BytesToHexString(user), ".pem");
+      const std::string path = absl::StrCat(dir_, "/x509up_", absl::BytesToHexString(user), ".pem");
       if (absl::Status s = WritePrivateFile(path, *pem); !s.ok()) return s;
       it = entries_.insert_or_assign(user, Entry{path, stored->updated, stored->not_after, now}).first;
     } else {
@@ -94,11 +93,11 @@ absl::StatusOr<std::string> UserProxies::FileFor(const std::string& user, absl::
   }
   if (const absl::Time not_after = it->second.not_after; not_after - now < min_remaining) {
     const bool expired = not_after <= now;
-    return absl::FailedPreconditionError(absl::StrCat(
-        user, "'s delegated credential ", expired ? "expired" : "expires", " at ",
-        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", not_after, absl::UTCTimeZone()),
-        expired ? "" : absl::StrCat(", in less than ", absl::FormatDuration(min_remaining)),
-        ": delegate a fresh proxy (aso-submit --delegate)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(user, "'s delegated credential ", expired ? "expired" : "expires", " at ",
+                     absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", not_after, absl::UTCTimeZone()),
+                     expired ? "" : absl::StrCat(", in less than ", absl::FormatDuration(min_remaining)),
+                     ": delegate a fresh proxy (aso-submit --delegate)"));
   }
   return it->second.path;
 }

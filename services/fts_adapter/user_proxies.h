@@ -34,7 +34,8 @@ class UserProxies {
   // reason ("alice has not delegated a credential to ASO", "alice's delegated credential expired at ...")
   // when there is none that is; UNAVAILABLE when the database cannot be read; DATA_LOSS when the stored
   // value does not open with the key. Messages never hold credential bytes.
-  absl::StatusOr<std::string> FileFor(const std::string& user, absl::Duration min_remaining = absl::Minutes(5));
+  absl::StatusOr<std::string> FileFor(const std::string& user,
+                                      absl::Duration min_remaining = absl::Minutes(5));
 
  private:
   struct Entry {

@@ -339,13 +339,23 @@ class Checker:
             c(key["existingSecret"] in ingest_secrets, f"credential key Secret {key['existingSecret']} not mounted")
             c(cm("ingest").get("ASO_CREDENTIAL_KEY_FILE") == f"/etc/aso/credential-key/{key['key']}",
               f"ingest's ASO_CREDENTIAL_KEY_FILE: {cm('ingest').get('ASO_CREDENTIAL_KEY_FILE')}")
-            for other in ("scheduler", "fts-adapter", "bookkeeping", "monitoring"):
+            # The adapter opens the users' proxies only when it copies as their owners.
+            user_mode = bool(svcs_v["scheduler"].get("userCredentials", False))
+            fa_pod = deps[f"{fn}-fts-adapter"]["spec"]["template"]["spec"]
+            fa_secrets = [v["secret"]["secretName"] for v in fa_pod["volumes"] if "secret" in v]
+            c((key["existingSecret"] in fa_secrets) == user_mode,
+              f"the credential key is mounted into fts-adapter exactly when userCredentials ({user_mode})")
+            c((cm("fts-adapter").get("ASO_CREDENTIAL_KEY_FILE") == f"/etc/aso/credential-key/{key['key']}")
+              == user_mode, "fts-adapter's ASO_CREDENTIAL_KEY_FILE follows userCredentials")
+            for other in ("scheduler", "bookkeeping", "monitoring"):
                 pod = deps[f"{fn}-{other}"]["spec"]["template"]["spec"]
                 c(key["existingSecret"] not in [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v],
                   f"the credential key is mounted into {other}")
         else:
             c("ASO_CREDENTIAL_KEY_FILE" not in cm("ingest"), "ASO_CREDENTIAL_KEY_FILE set without a Secret")
         sch = svcs_v["scheduler"]
+        c(cm("fts-adapter").get("ASO_USER_CREDENTIALS") == str(sch.get("userCredentials", False)).lower(),
+          f"fts-adapter's ASO_USER_CREDENTIALS: {cm('fts-adapter').get('ASO_USER_CREDENTIALS')}")
         c(cm("scheduler").get("ASO_USER_CREDENTIALS") == str(sch.get("userCredentials", False)).lower(),
           f"scheduler's ASO_USER_CREDENTIALS: {cm('scheduler').get('ASO_USER_CREDENTIALS')}")
         c(cm("scheduler").get("ASO_CREDENTIAL_MIN_REMAINING") == sch.get("credentialMinRemaining", "1h"),

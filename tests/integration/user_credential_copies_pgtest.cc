@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/auth/credential_cipher.h"
-#include "libs/auth/delegation.h"
+#include "libs/auth/testing/dev_pki.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/clock.h"
 #include "libs/db/backend_job_repository.h"
@@ -35,12 +35,7 @@ std::string Env(const char* name) {
   return v == nullptr ? "" : v;
 }
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using auth::testing::ReadFile;
 
 class UserCredentialCopiesTest : public ::testing::Test {
  protected:
@@ -73,26 +68,21 @@ class UserCredentialCopiesTest : public ::testing::Test {
   // Stores `user`'s proxy as ASO does after a delegation: a fresh key, a proxy signed with the user's
   // certificate (dev PKI), sealed with kKey and bound to the user. Returns the proxy file's text.
   std::string Delegate(const std::string& user, absl::Duration lifetime = absl::Hours(12)) {
-    const std::string certs = Env("ASO_TEST_CERTS");
-    auto request = auth::NewDelegationRequest();
-    EXPECT_TRUE(request.ok()) << request.status();
-    auto chain = auth::SignProxy(request->csr_pem,
-                                 Read(certs + "/" + user + ".pem") + Read(certs + "/" + user + ".key"), lifetime,
-                                 absl::Now());
-    EXPECT_TRUE(chain.ok()) << chain.status();
-    auto proxy = auth::AssembleDelegatedProxy(*chain, request->key_pem);
+    auto proxy = auth::testing::DelegatedProxyOf(Env("ASO_TEST_CERTS"), user, lifetime);
     EXPECT_TRUE(proxy.ok()) << proxy.status();
     auto cipher = auth::CredentialCipher::FromKeyText(kKey);
     db::PgCredentialRepository repo(tdb_->db());
     EXPECT_TRUE(repo.AddRequest("d-" + user, user, "unused", absl::Now(), absl::Hours(1)).ok());
-    db::StoredCredential c{user, "x509_proxy", proxy->subject, proxy->not_after, absl::Now(),
-                           cipher->Seal(proxy->proxy_pem, user)};
+    db::StoredCredential c{user,           "x509_proxy",
+                           proxy->subject, proxy->not_after,
+                           absl::Now(),    cipher->Seal(proxy->proxy_pem, user)};
     EXPECT_TRUE(repo.CompleteDelegation("d-" + user, c, absl::Now()).ok());
     return proxy->proxy_pem;
   }
 
   // One file of `user`, from the local source to `destination_path` below the GSI site's /data/user.
-  cv1::Transfer Transfer(const std::string& user, const std::string& name, const std::string& destination_path) {
+  cv1::Transfer Transfer(const std::string& user, const std::string& name,
+                         const std::string& destination_path) {
     std::ofstream(root_ / "src" / name, std::ios::binary) << user << "'s " << name;
     cv1::Transfer t;
     t.set_task_id("task-" + user);
@@ -131,16 +121,17 @@ TEST_F(UserCredentialCopiesTest, ProxyFilesAreWrittenPrivatelyRenewedAndRemoved)
     auto file = proxies.FileFor("alice");
     ASSERT_TRUE(file.ok()) << file.status();
     path = *file;
-    EXPECT_EQ(Read(path), first);
-    EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(ReadFile(path), first);
+    EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
 
     // A new delegation is picked up once the stored value is read again.
     const std::string second = Delegate("alice");
     ASSERT_NE(first, second);
-    EXPECT_EQ(Read(*proxies.FileFor("alice")), first);
+    EXPECT_EQ(ReadFile(*proxies.FileFor("alice")), first);
     clock.AdvanceTime(absl::Seconds(31));
     EXPECT_EQ(*proxies.FileFor("alice"), path);
-    EXPECT_EQ(Read(path), second);
+    EXPECT_EQ(ReadFile(path), second);
 
     // Expiry: 12 h proxies do not last 13 h.
     clock.AdvanceTime(absl::Hours(13));
@@ -151,8 +142,8 @@ TEST_F(UserCredentialCopiesTest, ProxyFilesAreWrittenPrivatelyRenewedAndRemoved)
   EXPECT_FALSE(fs::exists(path)) << "the proxy file outlived its UserProxies";
 
   // A key other than the one the credentials were sealed with opens nothing, and says so without content.
-  fts_adapter::UserProxies wrong_key(
-      repo, *auth::CredentialCipher::FromKeyText(std::string(64, 'f')), dir, RealClock::Get());
+  fts_adapter::UserProxies wrong_key(repo, *auth::CredentialCipher::FromKeyText(std::string(64, 'f')), dir,
+                                     RealClock::Get());
   ASSERT_TRUE(wrong_key.Init().ok());
   auto refused = wrong_key.FileFor("alice");
   EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
@@ -168,9 +159,10 @@ TEST_F(UserCredentialCopiesTest, EachCopyRunsAsItsOwner) {
   db::PgTransferRepository transfers(tdb_->db());
   // One submission per user (a batch belongs to one task and its owner).
   ASSERT_TRUE(transfers.InsertBatch({Transfer("alice", "a.root", "alice")}, absl::Now()).ok());
-  ASSERT_TRUE(transfers
-                  .InsertBatch({Transfer("bob", "b.root", "alice"), Transfer("bob", "b2.root", "bob")}, absl::Now())
-                  .ok());
+  ASSERT_TRUE(
+      transfers
+          .InsertBatch({Transfer("bob", "b.root", "alice"), Transfer("bob", "b2.root", "bob")}, absl::Now())
+          .ok());
   ASSERT_TRUE(transfers.InsertBatch({Transfer("carol", "c.root", "carol")}, absl::Now()).ok());
   db::PgSchedulingRepository scheduling(tdb_->db());
   db::PgBackendJobRepository jobs(tdb_->db());
@@ -178,11 +170,12 @@ TEST_F(UserCredentialCopiesTest, EachCopyRunsAsItsOwner) {
       "LOCAL_SRC", "T2_GSI", db::ClaimLimits{10, 10, 10, "", 0}, absl::Now(),
       [](const std::vector<db::ClaimedFile>& f) { return scheduler::PlanJobs(f, scheduler::JobLimits{}); });
   ASSERT_TRUE(pending.ok()) << pending.status();
-  for (const auto& pj : *pending) ASSERT_TRUE(jobs.InsertJob(scheduler::JobMessage(pj), "gfal2", absl::Now()).ok());
+  for (const auto& pj : *pending)
+    ASSERT_TRUE(jobs.InsertJob(scheduler::JobMessage(pj), "gfal2", absl::Now()).ok());
 
   db::PgCredentialRepository repo(tdb_->db());
-  fts_adapter::UserProxies proxies(repo, *auth::CredentialCipher::FromKeyText(kKey), (root_ / "proxies").string(),
-                                   RealClock::Get());
+  fts_adapter::UserProxies proxies(repo, *auth::CredentialCipher::FromKeyText(kKey),
+                                   (root_ / "proxies").string(), RealClock::Get());
   ASSERT_TRUE(proxies.Init().ok());
   auto copier = backend::NewGfal2Copier({});
   ASSERT_TRUE(copier.ok()) << copier.status();
@@ -196,18 +189,20 @@ TEST_F(UserCredentialCopiesTest, EachCopyRunsAsItsOwner) {
   auto outcome = [&](const std::string& key) {
     return tdb_->QueryText(absl::StrCat(
         "SELECT f.state || ' ' || f.failure_class || ' ' || f.recoverable FROM backend_job_files f "
-        "JOIN transfers t ON t.id = f.transfer_id WHERE t.idempotency_key = '", key, "'"));
+        "JOIN transfers t ON t.id = f.transfer_id WHERE t.idempotency_key = '",
+        key, "'"));
   };
   EXPECT_EQ(outcome("a.root"), "FINISHED  false");
-  EXPECT_EQ(Read(absl::StrCat(gsi_dir_, "/alice/", prefix_, "/a.root")), "alice's a.root");
+  EXPECT_EQ(ReadFile(absl::StrCat(gsi_dir_, "/alice/", prefix_, "/a.root")), "alice's a.root");
   EXPECT_EQ(outcome("b.root"), "FAILED DESTINATION_PERMISSION false");
   EXPECT_FALSE(fs::exists(absl::StrCat(gsi_dir_, "/alice/", prefix_, "/b.root")));
   EXPECT_EQ(outcome("b2.root"), "FINISHED  false");
-  EXPECT_EQ(Read(absl::StrCat(gsi_dir_, "/bob/", prefix_, "/b2.root")), "bob's b2.root");
+  EXPECT_EQ(ReadFile(absl::StrCat(gsi_dir_, "/bob/", prefix_, "/b2.root")), "bob's b2.root");
   EXPECT_EQ(outcome("c.root"), "FAILED CREDENTIAL_EXPIRED true");
-  EXPECT_THAT(tdb_->QueryText("SELECT f.error FROM backend_job_files f JOIN transfers t ON t.id = f.transfer_id "
-                              "WHERE t.idempotency_key = 'c.root'"),
-              HasSubstr("carol has not delegated a credential to ASO"));
+  EXPECT_THAT(
+      tdb_->QueryText("SELECT f.error FROM backend_job_files f JOIN transfers t ON t.id = f.transfer_id "
+                      "WHERE t.idempotency_key = 'c.root'"),
+      HasSubstr("carol has not delegated a credential to ASO"));
   EXPECT_FALSE(fs::exists(absl::StrCat(gsi_dir_, "/carol/", prefix_, "/c.root")));
 }
 

@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "libs/auth/delegation.h"
+#include "libs/auth/testing/dev_pki.h"
 #include "libs/common/adler32.h"
 #include "libs/transfer/failure_classifier.h"
 
@@ -226,14 +226,7 @@ TEST_F(Gfal2CopierTest, FailuresAreClassified) {
 // A proxy file for `user` as ASO stores a delegated one: a fresh key, and a proxy certificate for it signed
 // by the user's certificate (the dev PKI's CERTS/<user>.pem and .key), mode 0600 as XRootD requires.
 std::string UserProxyFile(const std::string& user, const std::string& dir) {
-  const std::string certs = Env("ASO_TEST_CERTS");
-  auto request = auth::NewDelegationRequest();
-  EXPECT_TRUE(request.ok()) << request.status();
-  auto chain =
-      auth::SignProxy(request->csr_pem, Read(certs + "/" + user + ".pem") + Read(certs + "/" + user + ".key"),
-                      absl::Hours(2), absl::Now());
-  EXPECT_TRUE(chain.ok()) << chain.status();
-  auto proxy = auth::AssembleDelegatedProxy(*chain, request->key_pem);
+  auto proxy = auth::testing::DelegatedProxyOf(Env("ASO_TEST_CERTS"), user, absl::Hours(2));
   EXPECT_TRUE(proxy.ok()) << proxy.status();
   const std::string path = absl::StrCat(dir, "/", user, ".proxy");
   std::ofstream(path, std::ios::binary) << proxy->proxy_pem;

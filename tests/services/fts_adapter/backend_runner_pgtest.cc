@@ -18,9 +18,14 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/auth/credential_cipher.h"
+#include "libs/auth/testing/dev_pki.h"
 #include "libs/backend/fts3_client.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/adler32.h"
+#include "libs/db/credential_repository.h"
+#include "services/fts_adapter/user_fts3_clients.h"
+#include "services/fts_adapter/user_proxies.h"
 #include "tests/libs/db/db_test_util.h"
 
 namespace aso::fts_adapter {
@@ -149,6 +154,62 @@ TEST_F(BackendRunnerTest, JobsAreCopiedByFts3AndTheirOutcomesRecorded) {
   EXPECT_EQ(done, 2);
   std::ifstream copied(absl::StrCat(dir_, "/site-b/root/data/", prefix_, "/", prefix_, "-a-0"));
   EXPECT_TRUE(copied.good());
+}
+
+// --user_credentials: alice's job goes to FTS3 over a connection authenticated with her delegated proxy
+// (FTS3 records her DN, and took the job only after her client delegated to it: the test server answers
+// 419 to a certificate client without a delegation) and is copied; carol, who never delegated, gets no
+// submission at all: her files fail recoverably, to wait in the queue.
+TEST_F(BackendRunnerTest, JobsAreSubmittedAsTheirOwners) {
+  const std::string key(64, 'a');
+  auto cipher = auth::CredentialCipher::FromKeyText(key);
+  ASSERT_TRUE(cipher.ok());
+  db::PgCredentialRepository credentials(tdb_->db());
+  auto proxy = auth::testing::DelegatedProxyOf(certs_, "alice");
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  ASSERT_TRUE(credentials.AddRequest("d-alice", "alice", "unused", absl::Now(), absl::Hours(1)).ok());
+  ASSERT_TRUE(credentials
+                  .CompleteDelegation("d-alice",
+                                      {"alice", "x509_proxy", proxy->subject, proxy->not_after, absl::Now(),
+                                       cipher->Seal(proxy->proxy_pem, "alice")},
+                                      absl::Now())
+                  .ok());
+  UserProxies proxies(credentials, *cipher, absl::StrCat(::testing::TempDir(), "/proxies-", prefix_),
+                      RealClock::Get());
+  ASSERT_TRUE(proxies.Init().ok());
+  backend::Fts3Config base;
+  base.endpoint = endpoint_;
+  base.ca_file = certs_ + "/ca.pem";
+  base.backoff = absl::Milliseconds(50);
+  UserFts3Clients clients(base, proxies);
+  config_.submit_as = [&clients](const std::string& user) { return clients.For(user); };
+
+  auto job = MakeJob("owner", {"alice's file"});
+  auto carols = MakeJob("carol", {"carol's file"});
+  carols.set_user("carol");
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  ASSERT_TRUE(repo_->InsertJob(carols, config_.backend, clock_.Now()).ok());
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
+  RunUntilDone(runner, job.job_id());
+  EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
+  EXPECT_EQ(FileState(carols.job_id(), 0), "FAILED CREDENTIAL_EXPIRED true");
+  EXPECT_THAT(tdb_->QueryText(
+                  absl::StrCat("SELECT error FROM backend_job_files WHERE job_id = '", carols.job_id(), "'")),
+              HasSubstr("carol has not delegated a credential to ASO"));
+  EXPECT_EQ(tdb_->QueryText(absl::StrCat(
+                "SELECT COALESCE(external_id, '') FROM backend_jobs WHERE job_id = '", carols.job_id(), "'")),
+            "");
+
+  // FTS3's record of the job: submitted by alice's proxy, not by the service.
+  const std::string external = tdb_->QueryText(
+      absl::StrCat("SELECT external_id FROM backend_jobs WHERE job_id = '", job.job_id(), "'"));
+  const std::string out = absl::StrCat(::testing::TempDir(), "/job-", prefix_, ".json");
+  const std::string cmd =
+      absl::StrCat("curl -sf --cacert ", certs_, "/ca.pem --cert ", certs_, "/aso-service.pem --key ", certs_,
+                   "/aso-service.key ", endpoint_, "/jobs/", external, " -o ", out);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_THAT(auth::testing::ReadFile(out),
+              HasSubstr("\"user_dn\": \"/DC=org/DC=aso-test/OU=Users/CN=alice/CN="));
 }
 
 // The adapter stopped after FTS3 took the job but before recording FTS3's id: the next submission is a 409
