@@ -64,7 +64,8 @@ class Copier {
 
   // Deletes one file (a source after its stage-out). NOT_FOUND if it is not there, PERMISSION_DENIED,
   // INVALID_ARGUMENT (a directory, an unsupported protocol), UNAVAILABLE for storage errors worth a retry.
-  virtual absl::Status Delete(const std::string& url) = 0;
+  // `credential_file`: as CopyRequest::credential_file (the owner's proxy; empty: the process's own).
+  virtual absl::Status Delete(const std::string& url, const std::string& credential_file) = 0;
 };
 
 using CopierFactory = std::function<absl::StatusOr<std::unique_ptr<Copier>>()>;

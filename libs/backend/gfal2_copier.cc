@@ -319,7 +319,11 @@ class Gfal2Copier final : public Copier {
     return r;
   }
 
-  absl::Status Delete(const std::string& url) override {
+  absl::Status Delete(const std::string& url, const std::string& credential_file) override {
+    CopyRequest scope_of;
+    scope_of.source_url = url;
+    scope_of.credential_file = credential_file;
+    const CredentialScope credential(ctx_, scope_of);
     GError* err = nullptr;
     if (gfal2_unlink(ctx_, url.c_str(), &err) == 0) return absl::OkStatus();
     const int code = err != nullptr ? err->code : EIO;

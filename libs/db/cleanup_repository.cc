@@ -15,7 +15,7 @@ constexpr char kTakeDue[] = R"sql(
     FOR UPDATE SKIP LOCKED)
   UPDATE transfers t SET cleanup_not_before = to_timestamp($2) + make_interval(secs => $3)
   FROM due WHERE t.id = due.id
-  RETURNING t.id, t.source_url, t.cleanup_attempts)sql";
+  RETURNING t.id, t.source_url, t.cleanup_attempts, t.username)sql";
 
 constexpr char kRecord[] = R"sql(
   UPDATE transfers t
@@ -37,7 +37,7 @@ absl::StatusOr<std::vector<CleanupItem>> PgCleanupRepository::TakeDue(int limit,
     out.clear();
     for (const auto& r : ExecPrepared(txn, "aso_cleanup_due", kTakeDue, limit, EpochSeconds(now),
                                       absl::ToDoubleSeconds(hold))) {
-      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<int>()});
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<int>(), r[3].as<std::string>()});
     }
     return absl::OkStatus();
   });

@@ -18,7 +18,8 @@ namespace aso::db {
 struct CleanupItem {
   int64_t transfer_id = 0;
   std::string source_url;
-  int attempts = 0;  // deletions tried before this one
+  int attempts = 0;      // deletions tried before this one
+  std::string username;  // the file's owner
 };
 
 // What became of one deletion.

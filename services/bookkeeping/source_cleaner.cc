@@ -24,10 +24,13 @@ absl::StatusOr<int> SourceCleaner::RunOnce() {
   auto due = repo_.TakeDue(config_.batch, config_.hold, clock_.Now());
   if (!due.ok()) return due.status();
   if (due->empty()) return 0;
-  std::vector<std::string> urls;
-  for (const auto& item : *due) urls.push_back(item.source_url);
+  std::vector<std::string> urls, owners;
+  for (const auto& item : *due) {
+    urls.push_back(item.source_url);
+    owners.push_back(item.username);
+  }
   // The adapter unreachable: the files stay PENDING, hidden for `hold`, and are taken again then.
-  auto deleted = storage_.DeleteFiles(urls);
+  auto deleted = storage_.DeleteFiles(urls, owners);
   if (!deleted.ok()) return deleted.status();
   const absl::Time now = clock_.Now();
   std::vector<db::CleanupResult> results;

@@ -13,12 +13,14 @@ class GrpcStorageStub final : public StorageStub {
         stub_(aso::fts_adapter::v1::FtsAdapter::NewStub(auth_->Channel(target))),
         deadline_(deadline) {}
 
-  absl::StatusOr<std::vector<absl::Status>> DeleteFiles(const std::vector<std::string>& urls) override {
+  absl::StatusOr<std::vector<absl::Status>> DeleteFiles(const std::vector<std::string>& urls,
+                                                        const std::vector<std::string>& owners) override {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
     auth_->Apply(ctx);
     aso::fts_adapter::v1::DeleteFilesRequest request;
     for (const auto& url : urls) request.add_urls(url);
+    for (const auto& owner : owners) request.add_owners(owner);
     aso::fts_adapter::v1::DeleteFilesResponse response;
     grpc::Status s = stub_->DeleteFiles(&ctx, request, &response);
     if (!s.ok()) return server::FromGrpcStatus(s);

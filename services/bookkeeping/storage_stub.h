@@ -16,9 +16,11 @@ namespace aso::bookkeeping {
 class StorageStub {
  public:
   virtual ~StorageStub() = default;
-  // Deletes `urls`: one status per URL, in order (OK, NOT_FOUND when already gone, or the storage's
-  // error). An error for the whole call (the adapter unreachable) leaves every file as it was.
-  virtual absl::StatusOr<std::vector<absl::Status>> DeleteFiles(const std::vector<std::string>& urls) = 0;
+  // Deletes `urls`, each as its owner (`owners`, same order: the adapter uses their proxies when it moves
+  // files as their owners): one status per URL, in order (OK, NOT_FOUND when already gone, or the
+  // storage's error). An error for the whole call (the adapter unreachable) leaves every file as it was.
+  virtual absl::StatusOr<std::vector<absl::Status>> DeleteFiles(const std::vector<std::string>& urls,
+                                                                const std::vector<std::string>& owners) = 0;
 };
 
 std::unique_ptr<StorageStub> MakeGrpcStorageStub(std::shared_ptr<auth::ClientAuth> auth,

@@ -62,12 +62,29 @@ grpc::Status AdapterService::DeleteFiles(grpc::ServerContext* ctx, const v1::Del
       return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("urls[", i, "]: ", u.status().message())));
     }
   }
+  if (request->owners_size() != 0 && request->owners_size() != request->urls_size()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        request->owners_size(), " owners for ", request->urls_size(), " URLs: give one per URL, or none")));
+  }
   absl::MutexLock lock(&storage_mu_);
-  for (const std::string& url : request->urls()) {
-    const absl::Status s = storage_->Delete(url);
+  for (int i = 0; i < request->urls_size(); ++i) {
+    const std::string& url = request->urls(i);
+    const std::string owner = request->owners_size() > 0 ? request->owners(i) : "";
+    // As the file's owner when files move with their owners' proxies; never with the service's instead.
+    absl::StatusOr<std::string> credential = std::string();
+    if (user_proxies_ != nullptr) {
+      credential = owner.empty() ? absl::FailedPreconditionError(
+                                       "no owner named: files are deleted with their owners' proxies here")
+                                 : user_proxies_->FileFor(owner);
+    }
+    const absl::Status s =
+        credential.ok()
+            ? storage_->Delete(url, *credential)
+            : absl::FailedPreconditionError(absl::StrCat("not deleted: ", credential.status().message()));
     response->add_codes(static_cast<int32_t>(s.code()));
     response->add_errors(std::string(s.message()));
-    ASO_LOG(INFO, "delete ", url, ": ", s.ok() ? "done" : s.ToString());
+    ASO_LOG(INFO, "delete ", url, owner.empty() ? "" : absl::StrCat(" (owner ", owner, ")"), ": ",
+            s.ok() ? "done" : s.ToString());
   }
   return grpc::Status::OK;
 }

@@ -101,12 +101,35 @@ int main(int argc, char** argv) {
   if (!rt.ok()) return std::cerr << "aso-fts-adapter: " << rt.status().message() << "\n", 1;
 
   aso::db::PgBackendJobRepository jobs(*rt->db);
+  // Users' proxies for their copies, deletions and FTS3 jobs (--user_credentials); outlive the service,
+  // workers, runners and loops that use them.
+  aso::db::PgCredentialRepository stored_credentials(*rt->db);
+  std::optional<aso::fts_adapter::UserProxies> user_proxies;
+  if (absl::GetFlag(FLAGS_user_credentials)) {
+    const std::string key_file = absl::GetFlag(FLAGS_credential_key_file);
+    if (key_file.empty())
+      return std::cerr << "aso-fts-adapter: --user_credentials needs --credential_key_file\n", 2;
+    auto cipher = aso::auth::CredentialCipher::FromKeyFile(key_file);
+    if (!cipher.ok()) return std::cerr << "aso-fts-adapter: " << cipher.status().message() << "\n", 2;
+    std::string dir = absl::GetFlag(FLAGS_credential_dir);
+    if (dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
+    }
+    user_proxies.emplace(stored_credentials, *std::move(cipher), dir, aso::RealClock::Get());
+    if (absl::Status s = user_proxies->Init(); !s.ok()) {
+      return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
+    }
+    ASO_LOG(INFO, "copies and FTS3 jobs run as their owners, with their delegated proxies (files in ", dir,
+            ")");
+  }
   aso::backend::Gfal2Options gfal2;
   gfal2.settings = absl::GetFlag(FLAGS_gfal2_settings);
   auto storage = aso::backend::NewGfal2Copier(gfal2);  // for DeleteFiles
   if (!storage.ok()) return std::cerr << storage.status().message() << "\n", 2;
   aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth,
-                                           *std::move(storage));
+                                           *std::move(storage),
+                                           user_proxies.has_value() ? &*user_proxies : nullptr);
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
   auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
@@ -115,10 +138,6 @@ int main(int argc, char** argv) {
 
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  // Users' proxies for their copies and FTS3 jobs (--user_credentials); outlive the workers, runners and
-  // loops that use them.
-  aso::db::PgCredentialRepository stored_credentials(*rt->db);
-  std::optional<aso::fts_adapter::UserProxies> user_proxies;
   std::vector<std::unique_ptr<aso::fts_adapter::CopyWorker>> copy_workers;
   std::vector<std::unique_ptr<aso::PeriodicLoop>> loops;
   // The reporter is woken by every finished copy, so outcomes reach bookkeeping at once.
@@ -150,24 +169,6 @@ int main(int argc, char** argv) {
   }
   if (uses_fts3 && !credentials.cert_file.empty()) {
     aso::server::ExportCredentialExpiry(*rt->metrics, "fts3_client", credentials.cert_file);
-  }
-  if (absl::GetFlag(FLAGS_user_credentials)) {
-    const std::string key_file = absl::GetFlag(FLAGS_credential_key_file);
-    if (key_file.empty())
-      return std::cerr << "aso-fts-adapter: --user_credentials needs --credential_key_file\n", 2;
-    auto cipher = aso::auth::CredentialCipher::FromKeyFile(key_file);
-    if (!cipher.ok()) return std::cerr << "aso-fts-adapter: " << cipher.status().message() << "\n", 2;
-    std::string dir = absl::GetFlag(FLAGS_credential_dir);
-    if (dir.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
-    }
-    user_proxies.emplace(stored_credentials, *std::move(cipher), dir, aso::RealClock::Get());
-    if (absl::Status s = user_proxies->Init(); !s.ok()) {
-      return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
-    }
-    ASO_LOG(INFO, "copies and FTS3 jobs run as their owners, with their delegated proxies (files in ", dir,
-            ")");
   }
   for (const std::string& backend : router.Backends()) {
     if (backend == aso::fts_adapter::kGfal2Backend) {

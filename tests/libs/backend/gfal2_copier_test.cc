@@ -120,9 +120,9 @@ TEST_F(Gfal2CopierTest, HttpsWebDavEndpoints) {
   EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_EXISTS) << r.error;
   EXPECT_EQ(Read(site_dir_ + "/web/h.root"), content);
 
-  EXPECT_TRUE(copier_->Delete(https_ + "/web/h2.root").ok());
+  EXPECT_TRUE(copier_->Delete(https_ + "/web/h2.root", "").ok());
   EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/web/h2.root"));
-  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(https_ + "/web/h2.root")));
+  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(https_ + "/web/h2.root", "")));
 
   CopyRequest missing;
   missing.source_url = https_ + "/web/never-written.root";
@@ -170,12 +170,12 @@ TEST_F(Gfal2CopierTest, OverwritePolicy) {
 TEST_F(Gfal2CopierTest, DeleteRemovesASourceOnce) {
   CopyRequest r = Request("d.root", "to be cleaned up", site_ + "/d.root");
   ASSERT_TRUE(copier_->Copy(r).ok);
-  EXPECT_TRUE(copier_->Delete(r.destination_url).ok());
+  EXPECT_TRUE(copier_->Delete(r.destination_url, "").ok());
   EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/d.root"));
-  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(r.destination_url)));
-  EXPECT_TRUE(copier_->Delete(r.source_url).ok());
+  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(r.destination_url, "")));
+  EXPECT_TRUE(copier_->Delete(r.source_url, "").ok());
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(local_, "/d.root")));
-  EXPECT_TRUE(absl::IsInvalidArgument(copier_->Delete("file://" + local_)));  // a directory
+  EXPECT_TRUE(absl::IsInvalidArgument(copier_->Delete("file://" + local_, "")));  // a directory
 }
 
 TEST_F(Gfal2CopierTest, ARunningFileToRootCopyIsCancelled) {
@@ -283,6 +283,12 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   intruder.credential_file = bob;
   r = copier_->Copy(intruder);
   EXPECT_FALSE(r.ok) << "bob wrote into alice's folder";
+
+  // Deletions too run as the owner: bob cannot remove alice's file, alice can.
+  EXPECT_TRUE(absl::IsPermissionDenied(copier_->Delete(again.destination_url, bob)));
+  EXPECT_TRUE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a2.root")));
+  EXPECT_TRUE(copier_->Delete(again.destination_url, alice).ok());
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a2.root")));
 
   CopyRequest down;
   down.source_url = mine.destination_url;

@@ -18,8 +18,10 @@ namespace v1 = aso::common::v1;
 // The adapter's DeleteFiles with a chosen answer per URL (OK when not scripted).
 class ScriptedStorage : public StorageStub {
  public:
-  absl::StatusOr<std::vector<absl::Status>> DeleteFiles(const std::vector<std::string>& urls) override {
+  absl::StatusOr<std::vector<absl::Status>> DeleteFiles(const std::vector<std::string>& urls,
+                                                        const std::vector<std::string>& owners) override {
     if (!reachable) return absl::UnavailableError("adapter down");
+    owners_asked.insert(owners_asked.end(), owners.begin(), owners.end());
     std::vector<absl::Status> out;
     for (const auto& url : urls) {
       asked.push_back(url);
@@ -31,6 +33,7 @@ class ScriptedStorage : public StorageStub {
   bool reachable = true;
   std::map<std::string, absl::Status> answers;
   std::vector<std::string> asked;
+  std::vector<std::string> owners_asked;  // the owner named with each URL
 };
 
 class SourceCleanerTest : public db::PgTest {
@@ -95,6 +98,10 @@ TEST_F(SourceCleanerTest, OnlyVerifiedCopiesFromCleaningSitesAreDeleted) {
   SourceCleaner cleaner(*repo_, storage_, clock_, config_, *metrics_);
   EXPECT_EQ(*cleaner.RunOnce(), 1);
   EXPECT_THAT(storage_.asked, ::testing::ElementsAre(absl::StrCat("root://a.example//temp/", verified)));
+  // Each deletion names the file's owner, whose proxy deletes it where files move as their owners.
+  EXPECT_THAT(storage_.owners_asked, ::testing::ElementsAre(tdb_->QueryText(absl::StrCat(
+                                         "SELECT username FROM transfers WHERE id = ", verified))));
+  EXPECT_NE(storage_.owners_asked[0], "");
   EXPECT_EQ(Cleanup(verified), "DONE 1 ");
   EXPECT_EQ(*cleaner.RunOnce(), 0);
   EXPECT_EQ(tdb_->QueryText(absl::StrCat("SELECT state FROM transfers WHERE id = ", verified)), "DONE");

@@ -9,7 +9,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "libs/auth/credential_cipher.h"
 #include "libs/backend/gfal2_copier.h"
+#include "libs/db/credential_repository.h"
 #include "tests/libs/db/db_test_util.h"
 
 namespace aso::fts_adapter {
@@ -130,11 +132,53 @@ TEST_F(AdapterServiceTest, BadDeleteRequestsDeleteNothing) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("1001 URLs exceed the limit of 1000"));
 
+  v1::DeleteFilesRequest unmatched;
+  unmatched.add_urls(kept);
+  unmatched.add_owners("alice");
+  unmatched.add_owners("bob");
+  s = stub_->DeleteFiles(Context().get(), unmatched, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("2 owners for 1 URLs"));
+
   v1::DeleteFilesRequest mine;
   mine.add_urls(kept);
   s = stub_->DeleteFiles(Context("alice").get(), mine, &resp);  // a user may not delete storage files
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/kept.root"));
+}
+
+// An adapter that moves files as their owners (--user_credentials) deletes as their owners too: a URL
+// whose owner has no delegated proxy, or that names no owner, is not deleted with the service's credential.
+TEST_F(AdapterServiceTest, WithUsersCredentialsADeletionNeedsItsOwnersProxy) {
+  db::PgCredentialRepository credentials(tdb_->db());  // nobody delegated
+  UserProxies proxies(credentials, *auth::CredentialCipher::FromKeyText(std::string(64, 'b')),
+                      dir_ + "/proxies", clock_);
+  ASSERT_TRUE(proxies.Init().ok());
+  auto storage = backend::NewGfal2Copier({});
+  ASSERT_TRUE(storage.ok()) << storage.status();
+  AdapterService as_owners(*repo_, clock_, router_, *auth_, std::move(*storage), &proxies);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&as_owners);
+  auto server = builder.BuildAndStart();
+  auto stub = v1::FtsAdapter::NewStub(server->InProcessChannel({}));
+
+  const std::string a = Touch("carol.root"), b = Touch("nobody.root");
+  v1::DeleteFilesRequest req;
+  req.add_urls(a);
+  req.add_owners("carol");
+  v1::DeleteFilesResponse resp;
+  ASSERT_TRUE(stub->DeleteFiles(Context().get(), req, &resp).ok());
+  EXPECT_THAT(resp.codes(), ElementsAre(static_cast<int>(absl::StatusCode::kFailedPrecondition)));
+  EXPECT_THAT(resp.errors(0), HasSubstr("not deleted: carol has not delegated a credential to ASO"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/carol.root"));
+
+  v1::DeleteFilesRequest anonymous;
+  anonymous.add_urls(b);
+  ASSERT_TRUE(stub->DeleteFiles(Context().get(), anonymous, &resp).ok());
+  EXPECT_THAT(resp.codes(), ElementsAre(static_cast<int>(absl::StatusCode::kFailedPrecondition)));
+  EXPECT_THAT(resp.errors(0), HasSubstr("no owner named"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/nobody.root"));
+  server->Shutdown();
 }
 
 }  // namespace

@@ -399,7 +399,9 @@ class ProgressingCopier final : public backend::Copier {
     out.ok = true;
     return out;
   }
-  absl::Status Delete(const std::string&) override { return absl::UnimplementedError("not needed"); }
+  absl::Status Delete(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("not needed");
+  }
   int steps = 0;
 
  private:
