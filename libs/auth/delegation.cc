@@ -14,10 +14,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/auth/internal/openssl_ptr.h"
+#include "libs/auth/internal/x509_text.h"
 
 namespace aso::auth {
 namespace {
 using internal::BioPtr;
+using internal::GridDn;
+using internal::ParsePemCertificates;
 using internal::PkeyPtr;
 using internal::X509Ptr;
 using ReqPtr = std::unique_ptr<X509_REQ, internal::OpensslFree<X509_REQ, X509_REQ_free>>;
@@ -26,14 +29,6 @@ using ExtPtr = std::unique_ptr<X509_EXTENSION, internal::OpensslFree<X509_EXTENS
 
 BioPtr ReadBio(const std::string& pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-}
-
-std::vector<X509Ptr> Certificates(const std::string& pem) {
-  std::vector<X509Ptr> out;
-  BioPtr bio = ReadBio(pem);
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(cert);
-  ERR_clear_error();
-  return out;
 }
 
 PkeyPtr PrivateKey(const std::string& pem) {
@@ -55,12 +50,6 @@ absl::Time NotAfter(const X509* cert) {
   std::tm tm{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return absl::InfinitePast();
   return absl::FromTimeT(timegm(&tm));
-}
-
-std::string Subject(const X509* cert) {
-  char buf[1024];
-  X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
-  return buf;
 }
 
 bool AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
@@ -112,7 +101,7 @@ absl::StatusOr<std::string> SignProxy(const std::string& csr_pem, const std::str
     ERR_clear_error();
     return absl::InvalidArgumentError("the certificate request's signature does not verify");
   }
-  std::vector<X509Ptr> chain = Certificates(issuer_pem);
+  std::vector<X509Ptr> chain = ParsePemCertificates(issuer_pem);
   if (chain.empty()) return absl::InvalidArgumentError("the proxy file holds no certificate");
   PkeyPtr key = PrivateKey(issuer_pem);
   if (key == nullptr) return absl::InvalidArgumentError("the proxy file holds no private key");
@@ -168,7 +157,7 @@ absl::StatusOr<std::string> SignProxy(const std::string& csr_pem, const std::str
 
 absl::StatusOr<DelegatedProxy> AssembleDelegatedProxy(const std::string& chain_pem,
                                                       const std::string& key_pem) {
-  std::vector<X509Ptr> chain = Certificates(chain_pem);
+  std::vector<X509Ptr> chain = ParsePemCertificates(chain_pem);
   if (chain.empty()) return absl::InvalidArgumentError("the delegated chain holds no PEM certificate");
   PkeyPtr key = PrivateKey(key_pem);
   if (key == nullptr) return absl::InternalError("the delegation's private key could not be read");
@@ -183,7 +172,7 @@ absl::StatusOr<DelegatedProxy> AssembleDelegatedProxy(const std::string& chain_p
     return absl::InvalidArgumentError("the delegated certificate is not an RFC 3820 proxy certificate");
   }
   DelegatedProxy out;
-  out.subject = Subject(leaf);
+  out.subject = GridDn(X509_get_subject_name(leaf));
   out.not_after = absl::InfiniteFuture();
   out.proxy_pem = Pem(leaf) + key_pem;
   for (size_t i = 0; i < chain.size(); ++i) {
@@ -194,7 +183,7 @@ absl::StatusOr<DelegatedProxy> AssembleDelegatedProxy(const std::string& chain_p
 }
 
 absl::StatusOr<absl::Time> EarliestExpiry(const std::string& pem) {
-  std::vector<X509Ptr> chain = Certificates(pem);
+  std::vector<X509Ptr> chain = ParsePemCertificates(pem);
   if (chain.empty()) return absl::InvalidArgumentError("no PEM certificate");
   absl::Time t = absl::InfiniteFuture();
   for (const X509Ptr& c : chain) t = std::min(t, NotAfter(c.get()));

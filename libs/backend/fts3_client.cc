@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "libs/auth/credentials.h"
 #include "libs/auth/delegation.h"
 #include "libs/common/utf8.h"
 
@@ -249,10 +250,7 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
   auto r = Call("POST", "/jobs", body.dump());
   if (r.ok() && r->status == 419 && config_.bearer_token.empty() && !config_.cert_file.empty()) {
     // FTS3 lost or dropped the delegation since it was last checked: delegate again, once.
-    if (absl::Status d = Delegate(/*force=*/true); !d.ok()) {
-      if (absl::IsUnavailable(d) || absl::IsResourceExhausted(d)) return d;
-      return absl::FailedPreconditionError(absl::StrCat("delegating to FTS3: ", d.message()));
-    }
+    if (absl::Status d = EnsureDelegation(/*force=*/true); !d.ok()) return d;
     r = Call("POST", "/jobs", body.dump());
   }
   if (!r.ok()) return r.status();
@@ -264,8 +262,8 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
   return id;
 }
 
-absl::Status Fts3Client::EnsureDelegation() const {
-  absl::Status s = Delegate(/*force=*/false);
+absl::Status Fts3Client::EnsureDelegation(bool force) const {
+  absl::Status s = Delegate(force);
   if (s.ok() || absl::IsUnavailable(s) || absl::IsResourceExhausted(s)) return s;
   // A delegation that did not go through is a credential problem of this client, never of the files to
   // submit: the submission waits (FAILED_PRECONDITION ends the round) and is tried again.
@@ -280,14 +278,16 @@ absl::Status Fts3Client::Delegate(bool force) const {
   if (!force && now - delegation_checked_ < absl::Minutes(1) && delegated_until_ - now > absl::Hours(1)) {
     return absl::OkStatus();  // as long as the credential allows; asked again in a minute at most
   }
-  auto read = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
-  const std::string signer =
-      read(config_.cert_file) + (config_.key_file.empty() ? "" : "\n" + read(config_.key_file));
+  auto cert = auth::ReadCredentialFile(config_.cert_file, "FTS3 client certificate");
+  if (!cert.ok())
+    return absl::FailedPreconditionError(absl::StrCat("cannot delegate to FTS3: ", cert.status().message()));
+  std::string signer = *std::move(cert);
+  if (!config_.key_file.empty()) {
+    auto key = auth::ReadCredentialFile(config_.key_file, "FTS3 client key");
+    if (!key.ok())
+      return absl::FailedPreconditionError(absl::StrCat("cannot delegate to FTS3: ", key.status().message()));
+    absl::StrAppend(&signer, "\n", *key);
+  }
   auto signer_expiry = auth::EarliestExpiry(signer);
   if (!signer_expiry.ok()) {
     return absl::FailedPreconditionError(

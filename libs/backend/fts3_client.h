@@ -65,8 +65,10 @@ class Fts3Client : public TransferBackend {
   // delegation id, GET /delegation/{id}; if missing or short, GET /delegation/{id}/request, sign an RFC 3820
   // proxy for it with the client's credential, PUT /delegation/{id}/credential. A delegation the credential
   // cannot extend is kept while it has more than an hour left. Remembered, so FTS3 is asked at most once a
-  // minute; Submit calls it (and again once after a 419). Nothing to do with a bearer token.
-  absl::Status EnsureDelegation() const;
+  // minute; Submit calls it (and again, with `force`, once after a 419). Nothing to do with a bearer token.
+  // A failure is UNAVAILABLE or RESOURCE_EXHAUSTED (FTS3 unreachable or overloaded), else
+  // FAILED_PRECONDITION: a credential problem of this client, never of the files to submit.
+  absl::Status EnsureDelegation(bool force = false) const;
 
   // GET /whoami: the identity the server sees (its DN). Health check.
   absl::StatusOr<std::string> Whoami() const override;

@@ -311,25 +311,25 @@ int Delegate() {
   const char* env_user = std::getenv("USER");
   const aso::auth::ClientAuthConfig config =
       aso::auth::ClientAuthConfigFromFlags(/*discover=*/true, env_user != nullptr ? env_user : "");
-  std::string signer;
-  auto read = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
+  // The files the proxy is signed with: --delegate_from, else the client's own proxy, else its
+  // certificate and key.
+  std::vector<std::string> files;
   if (const std::string from = absl::GetFlag(FLAGS_delegate_from); !from.empty()) {
-    signer = read(from);
-    if (signer.empty()) return Usage(absl::StrCat("--delegate_from: cannot read ", from));
+    files = {from};
   } else if (!config.proxy_file.empty()) {
-    signer = read(config.proxy_file);
+    files = {config.proxy_file};
   } else if (!config.cert_file.empty() && !config.key_file.empty()) {
-    signer = read(config.cert_file) + read(config.key_file);
-  }
-  if (signer.empty()) {
+    files = {config.cert_file, config.key_file};
+  } else {
     return Usage(
         "--delegate needs your grid proxy (--proxy, $X509_USER_PROXY or /tmp/x509up_u<uid>), "
         "certificate (--tls_cert and --tls_key) or --delegate_from FILE");
+  }
+  std::string signer;
+  for (const std::string& file : files) {
+    auto text = aso::auth::ReadCredentialFile(file, "--delegate signer");
+    if (!text.ok()) return Usage(std::string(text.status().message()));
+    signer += *text;
   }
   auto auth = aso::auth::ClientAuth::Create(config);
   if (!auth.ok()) return Usage(std::string(auth.status().message()));

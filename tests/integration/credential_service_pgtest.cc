@@ -17,6 +17,7 @@
 #include "libs/auth/credential_cipher.h"
 #include "libs/auth/credentials.h"
 #include "libs/auth/delegation.h"
+#include "libs/auth/testing/dev_pki.h"
 #include "libs/common/clock.h"
 #include "libs/db/credential_repository.h"
 #include "libs/db/testing/test_database.h"
@@ -26,28 +27,17 @@ namespace aso::ingest {
 namespace {
 using ::testing::HasSubstr;
 
-std::string Certs() {
-  const char* dir = std::getenv("ASO_TEST_CERTS");
-  return dir != nullptr ? dir : "";
-}
-std::string Read(const std::string& name) {
-  std::ifstream in(absl::StrCat(Certs(), "/", name));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class CredentialServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(Certs().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
+    ASSERT_FALSE(auth::testing::CertsDir().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
     auto t = db::testing::TestDatabase::Create();
     ASSERT_TRUE(t.ok()) << t.status();
     tdb_ = std::move(*t);
     repo_ = std::make_unique<db::PgCredentialRepository>(tdb_->db());
     auth::AuthConfig config;
-    config.ca_file = Certs() + "/ca.pem";
-    config.gridmap_file = Certs() + "/gridmap";
+    config.ca_file = auth::testing::CertsDir() + "/ca.pem";
+    config.gridmap_file = auth::testing::CertsDir() + "/gridmap";
     config.admins = {"admin"};
     auto a = auth::Authenticator::Create(config);
     ASSERT_TRUE(a.ok()) << a.status();
@@ -64,9 +54,9 @@ class CredentialServiceTest : public ::testing::Test {
     if (server_) server_->Shutdown();
     service_ = std::make_unique<CredentialService>(*repo_, cipher, clock_, *auth_);
     auth::ServerTlsConfig tls;
-    tls.cert_file = Certs() + "/server.pem";
-    tls.key_file = Certs() + "/server.key";
-    tls.ca_file = Certs() + "/ca.pem";
+    tls.cert_file = auth::testing::CertsDir() + "/server.pem";
+    tls.key_file = auth::testing::CertsDir() + "/server.key";
+    tls.ca_file = auth::testing::CertsDir() + "/ca.pem";
     auto creds = auth::MakeServerCredentials(tls, "127.0.0.1:0");
     ASSERT_TRUE(creds.ok()) << creds.status();
     grpc::ServerBuilder builder;
@@ -78,12 +68,12 @@ class CredentialServiceTest : public ::testing::Test {
   // "alice", "bob", "admin" (certificate) or "alice-proxy".
   std::unique_ptr<v1::Credentials::Stub> Client(const std::string& who) {
     auth::ClientAuthConfig c;
-    c.ca_file = Certs() + "/ca.pem";
+    c.ca_file = auth::testing::CertsDir() + "/ca.pem";
     if (who == "alice-proxy") {
-      c.proxy_file = Certs() + "/alice-proxy.pem";
+      c.proxy_file = auth::testing::CertsDir() + "/alice-proxy.pem";
     } else {
-      c.cert_file = Certs() + "/" + who + ".pem";
-      c.key_file = Certs() + "/" + who + ".key";
+      c.cert_file = auth::testing::CertsDir() + "/" + who + ".pem";
+      c.key_file = auth::testing::CertsDir() + "/" + who + ".key";
     }
     auto a = auth::ClientAuth::Create(c);
     EXPECT_TRUE(a.ok()) << a.status();
@@ -135,7 +125,7 @@ class CredentialServiceTest : public ::testing::Test {
 
 TEST_F(CredentialServiceTest, AUserDelegatesTheirProxyAndItIsStoredSealed) {
   v1::Credential cred;
-  grpc::Status s = Delegate("alice-proxy", Read("alice-proxy.pem"), &cred);
+  grpc::Status s = Delegate("alice-proxy", auth::testing::ReadCert("alice-proxy.pem"), &cred);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(cred.user(), "alice");
   EXPECT_EQ(cred.kind(), "x509_proxy");
@@ -153,8 +143,9 @@ TEST_F(CredentialServiceTest, AUserDelegatesTheirProxyAndItIsStoredSealed) {
   EXPECT_EQ(auth_->VerifyChain(*pem)->name, "alice");
   EXPECT_FALSE(cipher_.Open(stored->sealed, "bob").ok());
   // Delegating again replaces it.
-  ASSERT_TRUE(
-      Delegate("alice", Read("alice.pem") + Read("alice.key"), &cred, absl::Now(), absl::Hours(48)).ok());
+  ASSERT_TRUE(Delegate("alice", auth::testing::ReadCert("alice.pem") + auth::testing::ReadCert("alice.key"),
+                       &cred, absl::Now(), absl::Hours(48))
+                  .ok());
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_credentials"), 1);
   EXPECT_NEAR(static_cast<double>(cred.not_after().seconds()),
               absl::ToUnixSeconds(absl::Now() + absl::Hours(48)), 5);
@@ -162,36 +153,41 @@ TEST_F(CredentialServiceTest, AUserDelegatesTheirProxyAndItIsStoredSealed) {
 
 TEST_F(CredentialServiceTest, RefusedProxiesChangeNothing) {
   v1::Credential cred;
-  ASSERT_TRUE(Delegate("alice", Read("alice-proxy.pem"), &cred).ok());
+  ASSERT_TRUE(Delegate("alice", auth::testing::ReadCert("alice-proxy.pem"), &cred).ok());
   const std::string before = Fingerprint();
   // bob's chain sent by alice.
-  grpc::Status s = Delegate("alice", Read("bob.pem") + Read("bob.key"), &cred);
+  grpc::Status s =
+      Delegate("alice", auth::testing::ReadCert("bob.pem") + auth::testing::ReadCert("bob.key"), &cred);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("belongs to bob"));
   // Expired: signed two days ago for an hour.
-  s = Delegate("alice", Read("alice-proxy.pem"), &cred, absl::Now() - absl::Hours(48), absl::Hours(1));
+  s = Delegate("alice", auth::testing::ReadCert("alice-proxy.pem"), &cred, absl::Now() - absl::Hours(48),
+               absl::Hours(1));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("expired"));
   // Five minutes left: less than the ten required.
-  s = Delegate("alice", Read("alice-proxy.pem"), &cred, absl::Now(), absl::Minutes(5));
+  s = Delegate("alice", auth::testing::ReadCert("alice-proxy.pem"), &cred, absl::Now(), absl::Minutes(5));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("less than 10m left"));
   // A foreign CA's user.
-  s = Delegate("alice", Read("mallory.pem") + Read("mallory.key"), &cred);
+  s = Delegate("alice", auth::testing::ReadCert("mallory.pem") + auth::testing::ReadCert("mallory.key"),
+               &cred);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("does not verify"));
   // Signed for another delegation (bob's request id used by alice): not found; garbage: invalid.
   auto alice = Client("alice");
   v1::PutDelegatedProxyRequest put;
   put.set_delegation_id("0123456789abcdef");
-  put.set_chain_pem(Read("alice-proxy.pem"));
+  put.set_chain_pem(auth::testing::ReadCert("alice-proxy.pem"));
   {
     grpc::ClientContext ctx;
     Prepare(ctx, "alice");
     EXPECT_EQ(alice->PutDelegatedProxy(&ctx, put, &cred).error_code(), grpc::StatusCode::NOT_FOUND);
   }
   std::string bobs_id;
-  ASSERT_FALSE(Delegate("bob", Read("alice-proxy.pem"), &cred, absl::Now(), absl::Hours(1), &bobs_id).ok());
+  ASSERT_FALSE(Delegate("bob", auth::testing::ReadCert("alice-proxy.pem"), &cred, absl::Now(), absl::Hours(1),
+                        &bobs_id)
+                   .ok());
   put.set_delegation_id(bobs_id);
   {
     grpc::ClientContext ctx;
@@ -216,7 +212,7 @@ TEST_F(CredentialServiceTest, RefusedProxiesChangeNothing) {
     EXPECT_THAT(st.error_message(), HasSubstr("no PEM certificate"));
   }
   // alice's own proxy file (signed for some other key, not this request's).
-  put.set_chain_pem(Read("alice-proxy.pem"));
+  put.set_chain_pem(auth::testing::ReadCert("alice-proxy.pem"));
   {
     grpc::ClientContext ctx;
     Prepare(ctx, "alice");
@@ -235,8 +231,11 @@ TEST_F(CredentialServiceTest, RefusedProxiesChangeNothing) {
 
 TEST_F(CredentialServiceTest, ListingsAreOwnForUsersAndAllForAdmins) {
   v1::Credential cred;
-  ASSERT_TRUE(Delegate("alice", Read("alice-proxy.pem"), &cred, absl::Now(), absl::Hours(2)).ok());
-  ASSERT_TRUE(Delegate("bob", Read("bob.pem") + Read("bob.key"), &cred, absl::Now(), absl::Hours(72)).ok());
+  ASSERT_TRUE(
+      Delegate("alice", auth::testing::ReadCert("alice-proxy.pem"), &cred, absl::Now(), absl::Hours(2)).ok());
+  ASSERT_TRUE(Delegate("bob", auth::testing::ReadCert("bob.pem") + auth::testing::ReadCert("bob.key"), &cred,
+                       absl::Now(), absl::Hours(72))
+                  .ok());
   auto list = [&](const std::string& who, const std::string& user, int64_t within,
                   v1::ListCredentialsResponse* out) {
     auto stub = Client(who);
@@ -266,7 +265,7 @@ TEST_F(CredentialServiceTest, ListingsAreOwnForUsersAndAllForAdmins) {
 TEST_F(CredentialServiceTest, WithoutACredentialKeyDelegationIsOff) {
   Serve(std::nullopt);
   v1::Credential cred;
-  grpc::Status s = Delegate("alice", Read("alice-proxy.pem"), &cred);
+  grpc::Status s = Delegate("alice", auth::testing::ReadCert("alice-proxy.pem"), &cred);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("--credential_key_file"));
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM delegation_requests"), 0);

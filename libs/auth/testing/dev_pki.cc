@@ -1,5 +1,6 @@
 #include "libs/auth/testing/dev_pki.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +12,13 @@ std::string ReadFile(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+std::string CertsDir() {
+  const char* dir = std::getenv("ASO_TEST_CERTS");
+  return dir != nullptr ? dir : "";
+}
+
+std::string ReadCert(const std::string& name) { return ReadFile(CertsDir() + "/" + name); }
 
 absl::StatusOr<DelegatedProxy> DelegatedProxyOf(const std::string& certs, const std::string& user,
                                                 absl::Duration lifetime) {

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/auth/credentials.h"
+#include "libs/auth/testing/dev_pki.h"
 #include "libs/auth/testing/jwt_signer.h"
 
 namespace aso::auth {
@@ -17,18 +18,6 @@ namespace {
 using ::testing::HasSubstr;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
-
-std::string Certs() {
-  const char* dir = std::getenv("ASO_TEST_CERTS");
-  return dir != nullptr ? dir : "";
-}
-
-std::string Read(const std::string& name) {
-  std::ifstream in(absl::StrCat(Certs(), "/", name));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The certificates of a proxy file, without its key, as a peer presents them.
 std::string CertsOnly(const std::string& pem) {
@@ -45,11 +34,11 @@ std::string CertsOnly(const std::string& pem) {
 class AuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(Certs().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
+    ASSERT_FALSE(auth::testing::CertsDir().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
     key_ = testing::GenerateEcKey();
     AuthConfig c;
-    c.ca_file = Certs() + "/ca.pem";
-    c.gridmap_file = Certs() + "/gridmap";
+    c.ca_file = auth::testing::CertsDir() + "/ca.pem";
+    c.gridmap_file = auth::testing::CertsDir() + "/gridmap";
     c.admins = {"admin"};
     c.services = {"aso-service"};
     JwtConfig jwt;
@@ -76,7 +65,7 @@ class AuthenticatorTest : public ::testing::Test {
 };
 
 TEST_F(AuthenticatorTest, UserCertificateMapsThroughTheGridmap) {
-  auto p = WithCert(Read("alice.pem"));
+  auto p = WithCert(auth::testing::ReadCert("alice.pem"));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->name, "alice");
   EXPECT_EQ(p->role, Role::kUser);
@@ -85,37 +74,39 @@ TEST_F(AuthenticatorTest, UserCertificateMapsThroughTheGridmap) {
 }
 
 TEST_F(AuthenticatorTest, GridProxyIsItsOwner) {
-  auto p = WithCert(CertsOnly(Read("alice-proxy.pem")));
+  auto p = WithCert(CertsOnly(auth::testing::ReadCert("alice-proxy.pem")));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->name, "alice");
   EXPECT_EQ(p->subject, "/DC=org/DC=aso-test/OU=Users/CN=alice");
 }
 
 TEST_F(AuthenticatorTest, RolesFromTheConfiguredIdentities) {
-  EXPECT_EQ(WithCert(Read("admin.pem"))->role, Role::kAdmin);
-  EXPECT_EQ(WithCert(Read("aso-service.pem"))->role, Role::kService);
-  EXPECT_EQ(WithCert(Read("server.pem"))->name, "aso-service");  // a service presents its host certificate
-  EXPECT_EQ(WithCert(Read("bob.pem"))->role, Role::kUser);
+  EXPECT_EQ(WithCert(auth::testing::ReadCert("admin.pem"))->role, Role::kAdmin);
+  EXPECT_EQ(WithCert(auth::testing::ReadCert("aso-service.pem"))->role, Role::kService);
+  EXPECT_EQ(WithCert(auth::testing::ReadCert("server.pem"))->name,
+            "aso-service");  // a service presents its host certificate
+  EXPECT_EQ(WithCert(auth::testing::ReadCert("bob.pem"))->role, Role::kUser);
 }
 
 TEST_F(AuthenticatorTest, ForeignCaProxyWithoutItsOwnerAndUnmappedDnAreRefused) {
-  auto foreign = WithCert(Read("mallory.pem"));
+  auto foreign = WithCert(auth::testing::ReadCert("mallory.pem"));
   EXPECT_EQ(foreign.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(foreign.status().message(), HasSubstr("does not verify"));
   // A proxy alone (without the certificate that signed it) does not chain to the CA.
   const std::string proxy_only =
-      CertsOnly(Read("alice-proxy.pem"))
-          .substr(0, CertsOnly(Read("alice-proxy.pem")).find("-----END CERTIFICATE-----") + 26);
+      CertsOnly(auth::testing::ReadCert("alice-proxy.pem"))
+          .substr(0, CertsOnly(auth::testing::ReadCert("alice-proxy.pem")).find("-----END CERTIFICATE-----") +
+                         26);
   EXPECT_EQ(WithCert(proxy_only).status().code(), absl::StatusCode::kUnauthenticated);
 
   const std::string gridmap = absl::StrCat(::testing::TempDir(), "/gridmap-without-bob");
   std::ofstream(gridmap) << "\"/DC=org/DC=aso-test/OU=Users/CN=alice\" alice\n";
   AuthConfig c;
-  c.ca_file = Certs() + "/ca.pem";
+  c.ca_file = auth::testing::CertsDir() + "/ca.pem";
   c.gridmap_file = gridmap;
   auto strict = Authenticator::Create(c);
   ASSERT_TRUE(strict.ok());
-  auto bob = (*strict)->Authenticate(std::nullopt, Read("bob.pem"), std::nullopt, kNow);
+  auto bob = (*strict)->Authenticate(std::nullopt, auth::testing::ReadCert("bob.pem"), std::nullopt, kNow);
   EXPECT_EQ(bob.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(bob.status().message(), HasSubstr("/DC=org/DC=aso-test/OU=Users/CN=bob is not mapped"));
 }
@@ -134,8 +125,8 @@ TEST_F(AuthenticatorTest, BearerTokens) {
   EXPECT_EQ(forged.status().code(), absl::StatusCode::kUnauthenticated);
   // A token wins over a certificate on the same call; a non-Bearer header is refused.
   EXPECT_EQ(auth_
-                ->Authenticate(absl::StrCat("Bearer ", Token("bob", 1'800'000'600)), Read("alice.pem"),
-                               std::nullopt, kNow)
+                ->Authenticate(absl::StrCat("Bearer ", Token("bob", 1'800'000'600)),
+                               auth::testing::ReadCert("alice.pem"), std::nullopt, kNow)
                 ->name,
             "bob");
   EXPECT_EQ(auth_->Authenticate("Basic YWxpY2U6cHc=", "", std::nullopt, kNow).status().code(),

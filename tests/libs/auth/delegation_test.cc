@@ -12,21 +12,12 @@
 #include "gtest/gtest.h"
 #include "libs/auth/authenticator.h"
 #include "libs/auth/credential_cipher.h"
+#include "libs/auth/testing/dev_pki.h"
 
 namespace aso::auth {
 namespace {
 using ::testing::HasSubstr;
 
-std::string Certs() {
-  const char* dir = std::getenv("ASO_TEST_CERTS");
-  return dir != nullptr ? dir : "";
-}
-std::string Read(const std::string& name) {
-  std::ifstream in(absl::StrCat(Certs(), "/", name));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 int Count(const std::string& text, const std::string& what) {
   int n = 0;
   for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
@@ -36,10 +27,10 @@ int Count(const std::string& text, const std::string& what) {
 class DelegationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(Certs().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
+    ASSERT_FALSE(auth::testing::CertsDir().empty()) << "ASO_TEST_CERTS is not set (run through ctest)";
     AuthConfig c;
-    c.ca_file = Certs() + "/ca.pem";
-    c.gridmap_file = Certs() + "/gridmap";
+    c.ca_file = auth::testing::CertsDir() + "/ca.pem";
+    c.gridmap_file = auth::testing::CertsDir() + "/gridmap";
     auto a = Authenticator::Create(c);
     ASSERT_TRUE(a.ok()) << a.status();
     auth_ = std::move(*a);
@@ -54,7 +45,7 @@ class DelegationTest : public ::testing::Test {
 TEST_F(DelegationTest, AProxySignedWithTheUsersProxyComesBackWhole) {
   EXPECT_TRUE(absl::StartsWith(request_.csr_pem, "-----BEGIN CERTIFICATE REQUEST-----"));
   const absl::Time now = absl::Now();
-  auto chain = SignProxy(request_.csr_pem, Read("alice-proxy.pem"), absl::Hours(12), now);
+  auto chain = SignProxy(request_.csr_pem, auth::testing::ReadCert("alice-proxy.pem"), absl::Hours(12), now);
   ASSERT_TRUE(chain.ok()) << chain.status();
   // The new proxy, alice's proxy and alice's certificate; no private key travels back.
   EXPECT_EQ(Count(*chain, "BEGIN CERTIFICATE"), 3);
@@ -82,7 +73,9 @@ TEST_F(DelegationTest, AProxySignedWithTheUsersProxyComesBackWhole) {
 }
 
 TEST_F(DelegationTest, AUserCertificateAndKeyCanSignToo) {
-  auto chain = SignProxy(request_.csr_pem, Read("bob.pem") + Read("bob.key"), absl::Hours(1), absl::Now());
+  auto chain =
+      SignProxy(request_.csr_pem, auth::testing::ReadCert("bob.pem") + auth::testing::ReadCert("bob.key"),
+                absl::Hours(1), absl::Now());
   ASSERT_TRUE(chain.ok()) << chain.status();
   ASSERT_TRUE(AssembleDelegatedProxy(*chain, request_.key_pem).ok());
   EXPECT_EQ(auth_->VerifyChain(*chain)->name, "bob");
@@ -93,30 +86,41 @@ TEST_F(DelegationTest, RefusalsNameTheProblem) {
   // Signed for another request: ASO does not hold its key.
   auto other = NewDelegationRequest();
   ASSERT_TRUE(other.ok());
-  auto chain = SignProxy(other->csr_pem, Read("alice-proxy.pem"), absl::Hours(1), now);
+  auto chain = SignProxy(other->csr_pem, auth::testing::ReadCert("alice-proxy.pem"), absl::Hours(1), now);
   ASSERT_TRUE(chain.ok());
   EXPECT_THAT(AssembleDelegatedProxy(*chain, request_.key_pem).status().message(),
               HasSubstr("not for this delegation's key"));
   // Expired: signed two days ago for an hour.
-  auto old = SignProxy(request_.csr_pem, Read("alice-proxy.pem"), absl::Hours(1), now - absl::Hours(48));
+  auto old = SignProxy(request_.csr_pem, auth::testing::ReadCert("alice-proxy.pem"), absl::Hours(1),
+                       now - absl::Hours(48));
   ASSERT_TRUE(old.ok());
   EXPECT_THAT(auth_->VerifyChain(*old).status().message(), HasSubstr("expired"));
   // A foreign CA's user.
-  auto foreign = SignProxy(request_.csr_pem, Read("mallory.pem") + Read("mallory.key"), absl::Hours(1), now);
+  auto foreign = SignProxy(request_.csr_pem,
+                           auth::testing::ReadCert("mallory.pem") + auth::testing::ReadCert("mallory.key"),
+                           absl::Hours(1), now);
   ASSERT_TRUE(foreign.ok());
   EXPECT_FALSE(auth_->VerifyChain(*foreign).ok());
   // A plain certificate is not a proxy.
-  EXPECT_THAT(AssembleDelegatedProxy(Read("alice.pem"), Read("alice.key")).status().message(),
-              HasSubstr("not an RFC 3820 proxy"));
+  EXPECT_THAT(
+      AssembleDelegatedProxy(auth::testing::ReadCert("alice.pem"), auth::testing::ReadCert("alice.key"))
+          .status()
+          .message(),
+      HasSubstr("not an RFC 3820 proxy"));
   // Bad input to the signer.
-  EXPECT_EQ(SignProxy("not a csr", Read("alice-proxy.pem"), absl::Hours(1), now).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(SignProxy(request_.csr_pem, Read("alice.pem"), absl::Hours(1), now).status().message(),
-              HasSubstr("no private key"));
-  EXPECT_THAT(SignProxy(request_.csr_pem, Read("alice.pem") + Read("bob.key"), absl::Hours(1), now)
+  EXPECT_EQ(
+      SignProxy("not a csr", auth::testing::ReadCert("alice-proxy.pem"), absl::Hours(1), now).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(SignProxy(request_.csr_pem, auth::testing::ReadCert("alice.pem"), absl::Hours(1), now)
                   .status()
                   .message(),
-              HasSubstr("not its first certificate's"));
+              HasSubstr("no private key"));
+  EXPECT_THAT(
+      SignProxy(request_.csr_pem, auth::testing::ReadCert("alice.pem") + auth::testing::ReadCert("bob.key"),
+                absl::Hours(1), now)
+          .status()
+          .message(),
+      HasSubstr("not its first certificate's"));
 }
 
 TEST(CredentialCipherTest, SealsBoundToKeyAndContext) {
