@@ -174,6 +174,14 @@ absl::StatusOr<Principal> Authenticator::Authenticate(std::optional<std::string>
                 : "no identity: present a client certificate (or grid proxy) or a bearer token");
 }
 
+absl::StatusOr<JwtIdentity> Authenticator::VerifyDelegatedToken(absl::string_view token,
+                                                                absl::Time now) const {
+  if (jwt_ == nullptr) {
+    return absl::FailedPreconditionError("this ASO trusts no token issuer (aso-ingest has no --jwt_keys)");
+  }
+  return jwt_->VerifyAnyAudience(absl::StripAsciiWhitespace(token), now);
+}
+
 absl::StatusOr<Principal> Authorize(const Authenticator& authenticator, const grpc::ServerContext& context,
                                     absl::string_view rpc, std::initializer_list<Role> roles) {
   auto principal = authenticator.Authenticate(context);

@@ -55,6 +55,11 @@ class Authenticator {
     return FromCertificateChain(pem_chain);
   }
 
+  // Who a bearer token delegated to ASO belongs to (a storage access token: any audience), verified
+  // against the trusted issuers' keys as a caller's token would be. FAILED_PRECONDITION when this
+  // deployment trusts no token issuer; UNAUTHENTICATED naming what is wrong with the token otherwise.
+  absl::StatusOr<JwtIdentity> VerifyDelegatedToken(absl::string_view token, absl::Time now) const;
+
   bool insecure() const { return insecure_; }
 
  private:

@@ -319,6 +319,15 @@ absl::Status JwtVerifier::VerifySignature(absl::string_view alg, absl::string_vi
 }
 
 absl::StatusOr<JwtIdentity> JwtVerifier::Verify(absl::string_view token, absl::Time now) const {
+  return VerifyToken(token, now, /*check_audience=*/true);
+}
+
+absl::StatusOr<JwtIdentity> JwtVerifier::VerifyAnyAudience(absl::string_view token, absl::Time now) const {
+  return VerifyToken(token, now, /*check_audience=*/false);
+}
+
+absl::StatusOr<JwtIdentity> JwtVerifier::VerifyToken(absl::string_view token, absl::Time now,
+                                                     bool check_audience) const {
   if (token.size() > kMaxTokenBytes) {
     return Malformed(absl::StrCat("longer than ", kMaxTokenBytes, " bytes"));
   }
@@ -392,7 +401,7 @@ absl::StatusOr<JwtIdentity> JwtVerifier::Verify(absl::string_view token, absl::T
   }
   bool audience_included = false;
   for (const std::string& a : audiences) audience_included |= (a == config_.audience);
-  if (!audience_included) {
+  if (check_audience && !audience_included) {
     std::vector<std::string> quoted;
     for (size_t i = 0; i < audiences.size() && i < kMaxListedAudiences; ++i) {
       quoted.push_back(Quoted(audiences[i]));

@@ -60,10 +60,15 @@ class JwtVerifier {
   // Thread-safe.
   absl::StatusOr<JwtIdentity> Verify(absl::string_view token, absl::Time now) const;
 
+  // The same, for a token meant for others than ASO (a storage access token delegated to ASO): every
+  // check but the audience, which need not include ASO's.
+  absl::StatusOr<JwtIdentity> VerifyAnyAudience(absl::string_view token, absl::Time now) const;
+
  private:
   struct Key;  // a parsed public key; defined with the OpenSSL code
 
   JwtVerifier(JwtConfig config, std::vector<Key> keys);
+  absl::StatusOr<JwtIdentity> VerifyToken(absl::string_view token, absl::Time now, bool check_audience) const;
 
   // UNAUTHENTICATED unless one of the keys suited to `alg` verifies `signature` over `signed_part`.
   absl::Status VerifySignature(absl::string_view alg, absl::string_view signed_part,

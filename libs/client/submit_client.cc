@@ -58,6 +58,14 @@ absl::StatusOr<iv1::Credential> SubmitClient::DelegateProxy(const std::string& s
   return out;
 }
 
+absl::StatusOr<iv1::Credential> SubmitClient::DelegateToken(const iv1::PutBearerTokenRequest& token) {
+  iv1::Credential out;
+  absl::Status s =
+      Call([&](grpc::ClientContext& ctx) { return credentials_->PutBearerToken(&ctx, token, &out); });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<iv1::ListCredentialsResponse> SubmitClient::ListCredentials(const std::string& user,
                                                                            absl::Duration expiring_within) {
   iv1::ListCredentialsRequest req;

@@ -71,6 +71,10 @@ class SubmitClient {
   absl::StatusOr<aso::ingest::v1::Credential> DelegateProxy(const std::string& signer_pem,
                                                             absl::Duration lifetime);
 
+  // Stores the caller's bearer token (and what renews it) in ASO (aso.ingest.v1.Credentials.PutBearerToken).
+  absl::StatusOr<aso::ingest::v1::Credential> DelegateToken(
+      const aso::ingest::v1::PutBearerTokenRequest& token);
+
   // Stored credentials (see aso.ingest.v1.Credentials.ListCredentials).
   absl::StatusOr<aso::ingest::v1::ListCredentialsResponse> ListCredentials(const std::string& user,
                                                                            absl::Duration expiring_within);

@@ -8,7 +8,8 @@ namespace aso::db {
 namespace {
 
 constexpr char kColumns[] =
-    "username, kind, subject, extract(epoch from not_after)::float8, extract(epoch from updated)::float8";
+    "username, kind, subject, extract(epoch from not_after)::float8, extract(epoch from updated)::float8, "
+    "refreshable";
 
 StoredCredential FromRow(const pqxx::row& r) {
   StoredCredential c;
@@ -17,7 +18,19 @@ StoredCredential FromRow(const pqxx::row& r) {
   c.subject = r[2].as<std::string>();
   c.not_after = FromEpochSeconds(r[3].as<double>());
   c.updated = FromEpochSeconds(r[4].as<double>());
+  c.refreshable = r[5].as<bool>();
   return c;
+}
+
+// Stores `c` as the user's credential of its kind, replacing the previous one.
+void Upsert(pqxx::work& txn, const StoredCredential& c, absl::Time now) {
+  txn.exec_params(
+      "INSERT INTO user_credentials (username, kind, subject, not_after, sealed, updated, refreshable) "
+      "VALUES ($1, $2, $3, to_timestamp($4), $5, to_timestamp($6), $7) "
+      "ON CONFLICT (username, kind) DO UPDATE SET subject = EXCLUDED.subject, not_after = "
+      "EXCLUDED.not_after, "
+      "sealed = EXCLUDED.sealed, updated = EXCLUDED.updated, refreshable = EXCLUDED.refreshable",
+      c.username, c.kind, c.subject, EpochSeconds(c.not_after), c.sealed, EpochSeconds(now), c.refreshable);
 }
 
 }  // namespace
@@ -64,13 +77,14 @@ absl::Status PgCredentialRepository::CompleteDelegation(const std::string& deleg
         delegation_id, c.username);
     if (gone.empty())
       return absl::NotFoundError(absl::StrCat("delegation ", delegation_id, " was completed already"));
-    txn.exec_params(
-        "INSERT INTO user_credentials (username, kind, subject, not_after, sealed, updated) "
-        "VALUES ($1, $2, $3, to_timestamp($4), $5, to_timestamp($6)) "
-        "ON CONFLICT (username, kind) DO UPDATE SET subject = EXCLUDED.subject, not_after = "
-        "EXCLUDED.not_after, "
-        "sealed = EXCLUDED.sealed, updated = EXCLUDED.updated",
-        c.username, c.kind, c.subject, EpochSeconds(c.not_after), c.sealed, EpochSeconds(now));
+    Upsert(txn, c, now);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgCredentialRepository::Put(const StoredCredential& c, absl::Time now) {
+  return Transact(db_, [&](pqxx::work& txn) {
+    Upsert(txn, c, now);
     return absl::OkStatus();
   });
 }
@@ -101,7 +115,7 @@ absl::StatusOr<StoredCredential> PgCredentialRepository::Get(const std::string& 
         username, kind);
     if (r.empty()) return absl::NotFoundError(absl::StrCat(username, " has delegated no ", kind));
     c = FromRow(r[0]);
-    c.sealed = r[0][5].as<std::string>();
+    c.sealed = r[0][6].as<std::string>();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

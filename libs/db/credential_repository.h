@@ -16,11 +16,12 @@ namespace aso::db {
 
 struct StoredCredential {
   std::string username;
-  std::string kind;  // "x509_proxy"
+  std::string kind;  // "x509_proxy" or "bearer_token"
   std::string subject;
   absl::Time not_after;
   absl::Time updated;
-  std::string sealed;  // filled by Get only
+  std::string sealed;        // filled by Get only
+  bool refreshable = false;  // a bearer token ASO can renew at its issuer (not_after: the current one's)
 };
 
 class CredentialRepository {
@@ -38,6 +39,9 @@ class CredentialRepository {
   // one transaction.
   virtual absl::Status CompleteDelegation(const std::string& delegation_id,
                                           const StoredCredential& credential, absl::Time now) = 0;
+  // Stores a credential that needs no delegation request (a bearer token, or a renewed one), replacing
+  // the user's previous one of that kind.
+  virtual absl::Status Put(const StoredCredential& credential, absl::Time now) = 0;
   // Credentials without their content, by user name; `user` empty = everyone's; only those expiring
   // before `expiring_before` when set.
   virtual absl::StatusOr<std::vector<StoredCredential>> List(const std::string& user,
@@ -55,6 +59,7 @@ class PgCredentialRepository final : public CredentialRepository {
                                          absl::Time now, absl::Duration max_age) override;
   absl::Status CompleteDelegation(const std::string& delegation_id, const StoredCredential& credential,
                                   absl::Time now) override;
+  absl::Status Put(const StoredCredential& credential, absl::Time now) override;
   absl::StatusOr<std::vector<StoredCredential>> List(const std::string& user,
                                                      std::optional<absl::Time> expiring_before) override;
   absl::StatusOr<StoredCredential> Get(const std::string& username, const std::string& kind) override;

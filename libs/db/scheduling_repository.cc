@@ -92,10 +92,11 @@ constexpr char kLinksLoad[] = R"sql(
       LEFT JOIN link_shares s ON s.source_site = l.s AND s.destination_site = l.d AND s.username = u.username
       LEFT JOIN user_shares w ON w.username = u.username
       WHERE u.username IS NOT NULL
-        -- Files moved with their owners' proxies ($8 > 0): a user whose proxy is missing or expires before
-        -- $8 waits (user_credentials, schema 15; the scheduler records why in user_holds).
+        -- Files moved with their owners' credentials ($8 > 0): a user without a proxy or token lasting past
+        -- $8 (or a token ASO can renew) waits (user_credentials, schemas 15-16; the scheduler records why
+        -- in user_holds).
         AND ($8::float8 = 0 OR EXISTS (SELECT 1 FROM user_credentials c WHERE c.username = u.username
-                                         AND c.kind = 'x509_proxy' AND c.not_after > to_timestamp($8::float8)))
+                                         AND (c.refreshable OR c.not_after > to_timestamp($8::float8))))
         -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
         -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
         AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
@@ -1073,7 +1074,8 @@ constexpr char kRefreshUserHolds[] = R"sql(
     SELECT users.u AS username,
            CASE WHEN c.username IS NULL
                   THEN 'no delegated credential: ' || users.u
-                       || ' must delegate a proxy to ASO (aso-submit --delegate) before their files can move'
+                       || ' must delegate a proxy (aso-submit --delegate) or a token (aso-submit --delegate_token)'
+                       || ' to ASO before their files can move'
                 WHEN c.not_after <= to_timestamp($2)
                   THEN 'credential expired at ' || to_char(c.not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
                        || ' UTC: ' || users.u || ' must delegate a fresh proxy (aso-submit --delegate)'
@@ -1082,7 +1084,10 @@ constexpr char kRefreshUserHolds[] = R"sql(
                        || ' UTC, within the ' || $3 || ' a transfer needs: ' || users.u
                        || ' must delegate a fresh proxy (aso-submit --delegate)'
            END AS reason
-    FROM users LEFT JOIN user_credentials c ON c.username = users.u AND c.kind = 'x509_proxy'
+    -- The user's longest-lasting credential (a renewable token lasts).
+    FROM users LEFT JOIN LATERAL (
+      SELECT username, CASE WHEN refreshable THEN 'infinity'::timestamptz ELSE not_after END AS not_after
+      FROM user_credentials WHERE username = users.u ORDER BY 2 DESC LIMIT 1) c ON true
     WHERE users.u IS NOT NULL),
   released AS (
     DELETE FROM user_holds h

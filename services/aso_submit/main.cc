@@ -68,6 +68,19 @@ ABSL_FLAG(bool, delegate, false,
 ABSL_FLAG(std::string, delegate_from, "",
           "With --delegate: the proxy file (or certificate and key in one file) to sign with; default: the "
           "proxy or certificate you authenticate with (needed when you authenticate with a token)");
+ABSL_FLAG(bool, delegate_token, false,
+          "Store your bearer token in ASO so that your files are moved with it (no submission): the token "
+          "of --token_file, else found the WLCG way ($BEARER_TOKEN, $BEARER_TOKEN_FILE, "
+          "$XDG_RUNTIME_DIR/bt_u<uid>, /tmp/bt_u<uid>)");
+ABSL_FLAG(std::string, refresh_token_file, "",
+          "With --delegate_token: a file holding a refresh token, so that ASO renews the access token itself "
+          "(needs --token_endpoint and --client_id)");
+ABSL_FLAG(std::string, token_endpoint, "",
+          "With --refresh_token_file: the issuer's token endpoint (https://...)");
+ABSL_FLAG(std::string, client_id, "",
+          "With --refresh_token_file: the OAuth2 client the refresh token belongs to");
+ABSL_FLAG(std::string, client_secret_file, "",
+          "With --refresh_token_file: a file holding that client's secret");
 ABSL_FLAG(absl::Duration, delegation_lifetime, absl::Hours(96),
           "With --delegate: lifetime of the proxy ASO receives (never beyond the proxy that signs it)");
 
@@ -306,6 +319,58 @@ absl::StatusOr<iv1::SubmitTransfersRequest> BuildRequest(const std::vector<std::
   return request;
 }
 
+// --delegate_token: stores the user's bearer token (and, optionally, what renews it) in ASO.
+int DelegateToken() {
+  aso::ingest::v1::PutBearerTokenRequest request;
+  auto read = [](const std::string& path, absl::string_view what) -> absl::StatusOr<std::string> {
+    auto text = aso::auth::ReadCredentialFile(path, what);
+    if (!text.ok()) return text.status();
+    return std::string(absl::StripAsciiWhitespace(*text));
+  };
+  const char* env_user = std::getenv("USER");
+  const aso::auth::ClientAuthConfig config =
+      aso::auth::ClientAuthConfigFromFlags(/*discover=*/true, env_user != nullptr ? env_user : "");
+  if (!config.token_file.empty()) {
+    auto token = read(config.token_file, "--token_file");
+    if (!token.ok()) return Usage(std::string(token.status().message()));
+    request.set_access_token(*token);
+  } else if (!config.token.empty()) {
+    request.set_access_token(config.token);
+  } else if (auto token = aso::auth::DiscoverBearerToken(); token.has_value()) {
+    request.set_access_token(std::string(absl::StripAsciiWhitespace(*token)));
+  } else {
+    return Usage(
+        "--delegate_token needs a token: --token_file, $BEARER_TOKEN, $BEARER_TOKEN_FILE, "
+        "$XDG_RUNTIME_DIR/bt_u<uid> or /tmp/bt_u<uid>");
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_refresh_token_file); !file.empty()) {
+    auto refresh = read(file, "--refresh_token_file");
+    if (!refresh.ok()) return Usage(std::string(refresh.status().message()));
+    request.set_refresh_token(*refresh);
+    request.set_token_endpoint(absl::GetFlag(FLAGS_token_endpoint));
+    request.set_client_id(absl::GetFlag(FLAGS_client_id));
+    if (const std::string secret = absl::GetFlag(FLAGS_client_secret_file); !secret.empty()) {
+      auto text = read(secret, "--client_secret_file");
+      if (!text.ok()) return Usage(std::string(text.status().message()));
+      request.set_client_secret(*text);
+    }
+  }
+  auto auth = aso::auth::ClientAuth::Create(config);
+  if (!auth.ok()) return Usage(std::string(auth.status().message()));
+  aso::client::SubmitClient client(*auth, absl::GetFlag(FLAGS_ingest));
+  auto cred = client.DelegateToken(request);
+  if (!cred.ok()) return Fail(cred.status());
+  if (Json()) {
+    std::cout << ToJson(*cred) << "\n";
+  } else {
+    std::cout << "token stored in ASO for " << cred->user() << ": " << cred->subject() << ", valid until "
+              << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(cred->not_after().seconds()),
+                                  absl::UTCTimeZone())
+              << (cred->renewable() ? ", renewed by ASO" : "") << "\n";
+  }
+  return 0;
+}
+
 // --delegate: signs ASO's request with the proxy (or certificate and key) this client authenticates with.
 int Delegate() {
   const char* env_user = std::getenv("USER");
@@ -360,6 +425,7 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (absl::GetFlag(FLAGS_output) != "text" && !Json()) return Usage("--output must be text or json");
   if (absl::GetFlag(FLAGS_delegate)) return Delegate();
+  if (absl::GetFlag(FLAGS_delegate_token)) return DelegateToken();
   auto request = BuildRequest(args);
   if (!request.ok()) return Usage(std::string(request.status().message()));
   const std::string task = request->task_id();

@@ -306,9 +306,12 @@ int ListCredentials(const Context& ctx, const std::vector<std::string>&) {
   Table table{{"USER", "KIND", "EXPIRES", "LEFT", "SUBJECT"}, {}};
   for (const auto& c : r.credentials()) {
     const absl::Duration left = absl::FromUnixSeconds(c.not_after().seconds()) - absl::Now();
-    table.rows.push_back({c.user(), c.kind(), Time(c.not_after()),
-                          left <= absl::ZeroDuration() ? "EXPIRED" : Age(absl::ToDoubleSeconds(left)),
-                          c.subject()});
+    // A renewable token's expiry is its current access token's: ASO gets the next one itself.
+    const std::string remaining = left > absl::ZeroDuration() ? Age(absl::ToDoubleSeconds(left))
+                                  : c.renewable()             ? "renewed"
+                                                              : "EXPIRED";
+    table.rows.push_back({c.user(), c.renewable() ? c.kind() + " (renewable)" : c.kind(), Time(c.not_after()),
+                          remaining, c.subject()});
   }
   ctx.Print(r, table);
   return kExitOk;

@@ -2,7 +2,10 @@
 
 #include <openssl/rand.h>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/auth/delegation.h"
 #include "libs/common/logging.h"
@@ -14,6 +17,7 @@ using server::ToGrpcStatus;
 namespace {
 constexpr std::initializer_list<auth::Role> kPublicRoles = {auth::Role::kUser, auth::Role::kAdmin};
 constexpr char kProxy[] = "x509_proxy";
+constexpr char kToken[] = "bearer_token";
 
 std::string NewDelegationId() {
   unsigned char bytes[16];
@@ -27,6 +31,7 @@ void ToProto(const db::StoredCredential& c, v1::Credential* out) {
   out->set_subject(c.subject);
   db::SetTimestamp(db::EpochSeconds(c.not_after), out->mutable_not_after());
   db::SetTimestamp(db::EpochSeconds(c.updated), out->mutable_updated());
+  out->set_renewable(c.refreshable);
 }
 }  // namespace
 
@@ -105,6 +110,70 @@ grpc::Status CredentialService::PutDelegatedProxy(grpc::ServerContext* ctx,
     return ToGrpcStatus(s);
   ASO_LOG(INFO, "stored the delegated proxy of ", c.username, " (", c.subject, "), valid until ",
           absl::FormatTime(c.not_after, absl::UTCTimeZone()));
+  ToProto(c, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CredentialService::PutBearerToken(grpc::ServerContext* ctx,
+                                               const v1::PutBearerTokenRequest* request,
+                                               v1::Credential* response) {
+  auto principal = auth::Authorize(auth_, *ctx, "PutBearerToken", kPublicRoles);
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  if (!cipher_) {
+    return ToGrpcStatus(absl::FailedPreconditionError(
+        "credential delegation is not enabled on this ASO (aso-ingest has no --credential_key_file)"));
+  }
+  if (request->access_token().empty())
+    return ToGrpcStatus(absl::InvalidArgumentError("access_token is required"));
+  for (const auto& [name, value] :
+       {std::pair<const char*, const std::string*>{"access_token", &request->access_token()},
+        {"refresh_token", &request->refresh_token()}}) {
+    if (value->size() > limits_.max_token_bytes) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat(name, " is ", value->size(), " bytes; at most ", limits_.max_token_bytes)));
+    }
+  }
+  const bool renewable = !request->refresh_token().empty();
+  if (renewable &&
+      (!absl::StartsWith(request->token_endpoint(), "https://") || request->client_id().empty())) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("a refresh_token needs the issuer's token_endpoint (https://...) and the "
+                                   "client_id it was issued to"));
+  }
+  const absl::Time now = clock_.Now();
+  auto identity = auth_.VerifyDelegatedToken(request->access_token(), now);
+  if (absl::IsFailedPrecondition(identity.status())) return ToGrpcStatus(identity.status());
+  if (!identity.ok()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError(absl::StrCat("the token was refused: ", identity.status().message())));
+  }
+  if (identity->username != principal->name) {
+    return ToGrpcStatus(absl::PermissionDeniedError(
+        absl::StrCat("the token belongs to ", identity->username, ", not to ", principal->name)));
+  }
+  if (!renewable && identity->expires - now < limits_.min_remaining) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "the token expires at ", absl::FormatTime(identity->expires, absl::UTCTimeZone()), ": less than ",
+        absl::FormatDuration(limits_.min_remaining), " left, and no refresh_token to renew it")));
+  }
+  nlohmann::json value = {{"access_token", request->access_token()}};
+  if (renewable) {
+    value["refresh_token"] = request->refresh_token();
+    value["token_endpoint"] = request->token_endpoint();
+    value["client_id"] = request->client_id();
+    if (!request->client_secret().empty()) value["client_secret"] = request->client_secret();
+  }
+  db::StoredCredential c;
+  c.username = principal->name;
+  c.kind = kToken;
+  c.subject = absl::StrCat(identity->issuer, " ", identity->subject);
+  c.not_after = identity->expires;
+  c.updated = now;
+  c.refreshable = renewable;
+  c.sealed = cipher_->Seal(value.dump(), principal->name);
+  if (absl::Status s = repo_.Put(c, now); !s.ok()) return ToGrpcStatus(s);
+  ASO_LOG(INFO, "stored the bearer token of ", c.username, " (", c.subject, "), valid until ",
+          absl::FormatTime(c.not_after, absl::UTCTimeZone()), renewable ? ", renewable" : "");
   ToProto(c, response);
   return grpc::Status::OK;
 }

@@ -18,6 +18,7 @@ struct CredentialLimits {
   absl::Duration request_lifetime = absl::Hours(1);  // a delegation must be completed within this
   absl::Duration min_remaining = absl::Minutes(10);  // a proxy with less left is refused
   size_t max_chain_bytes = 64 * 1024;
+  size_t max_token_bytes = 16 * 1024;  // each of the access and refresh tokens
 };
 
 class CredentialService final : public aso::ingest::v1::Credentials::Service {
@@ -30,6 +31,8 @@ class CredentialService final : public aso::ingest::v1::Credentials::Service {
                                     v1::DelegationRequest* response) override;
   grpc::Status PutDelegatedProxy(grpc::ServerContext* ctx, const v1::PutDelegatedProxyRequest* request,
                                  v1::Credential* response) override;
+  grpc::Status PutBearerToken(grpc::ServerContext* ctx, const v1::PutBearerTokenRequest* request,
+                              v1::Credential* response) override;
   grpc::Status ListCredentials(grpc::ServerContext* ctx, const v1::ListCredentialsRequest* request,
                                v1::ListCredentialsResponse* response) override;
 

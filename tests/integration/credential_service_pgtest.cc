@@ -18,6 +18,7 @@
 #include "libs/auth/credentials.h"
 #include "libs/auth/delegation.h"
 #include "libs/auth/testing/dev_pki.h"
+#include "libs/auth/testing/jwt_signer.h"
 #include "libs/common/clock.h"
 #include "libs/db/credential_repository.h"
 #include "libs/db/testing/test_database.h"
@@ -39,6 +40,13 @@ class CredentialServiceTest : public ::testing::Test {
     config.ca_file = auth::testing::CertsDir() + "/ca.pem";
     config.gridmap_file = auth::testing::CertsDir() + "/gridmap";
     config.admins = {"admin"};
+    // A trusted token issuer: tokens delegated to ASO must be signed by it.
+    issuer_key_ = auth::testing::GenerateRsaKey();
+    auth::JwtConfig jwt;
+    jwt.public_key_pems = {issuer_key_.public_pem};
+    jwt.issuers = {"https://issuer.test"};
+    jwt.audience = "aso";
+    config.jwt = jwt;
     auto a = auth::Authenticator::Create(config);
     ASSERT_TRUE(a.ok()) << a.status();
     auth_ = std::move(*a);
@@ -106,6 +114,20 @@ class CredentialServiceTest : public ::testing::Test {
     Prepare(ctx, who);
     return stub->PutDelegatedProxy(&ctx, put, out);
   }
+  // A token of `sub` for a storage (audience not ASO's), valid `ttl` from now, signed by `key`.
+  std::string Token(const std::string& sub, absl::Duration ttl, const auth::testing::TestKey* key = nullptr) {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return auth::testing::SignJwt(
+        key != nullptr ? *key : issuer_key_,
+        absl::StrCat(R"({"iss":"https://issuer.test","sub":")", sub, R"(","aud":"https://storage.example",)",
+                     R"("iat":)", now, R"(,"exp":)", now + absl::ToInt64Seconds(ttl), "}"));
+  }
+  grpc::Status PutToken(const std::string& who, const v1::PutBearerTokenRequest& req, v1::Credential* out) {
+    auto stub = Client(who);
+    grpc::ClientContext ctx;
+    Prepare(ctx, who);
+    return stub->PutBearerToken(&ctx, req, out);
+  }
   std::string Fingerprint() {
     return tdb_->QueryText(
         "SELECT (SELECT count(*) FROM user_credentials) || '/' || "
@@ -115,6 +137,7 @@ class CredentialServiceTest : public ::testing::Test {
   RealClock& clock_ = RealClock::Get();
   std::unique_ptr<db::testing::TestDatabase> tdb_;
   std::unique_ptr<db::PgCredentialRepository> repo_;
+  auth::testing::TestKey issuer_key_;
   std::unique_ptr<auth::Authenticator> auth_;
   auth::CredentialCipher cipher_;
   std::unique_ptr<CredentialService> service_;
@@ -269,6 +292,74 @@ TEST_F(CredentialServiceTest, WithoutACredentialKeyDelegationIsOff) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("--credential_key_file"));
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM delegation_requests"), 0);
+}
+
+// Bearer tokens: alice stores her storage token (any audience, signed by a trusted issuer) and it is kept
+// sealed; refusals (another user's, expired, foreign issuer key, too short without a way to renew it, a
+// refresh token without its endpoint) change nothing; with a refresh token the credential is renewable.
+TEST_F(CredentialServiceTest, UsersStoreTheirBearerTokens) {
+  v1::PutBearerTokenRequest req;
+  req.set_access_token(Token("alice", absl::Hours(1)));
+  v1::Credential out;
+  grpc::Status s = PutToken("alice", req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.user(), "alice");
+  EXPECT_EQ(out.kind(), "bearer_token");
+  EXPECT_EQ(out.subject(), "https://issuer.test alice");
+  EXPECT_FALSE(out.renewable());
+  const std::string sealed = tdb_->QueryText(
+      "SELECT sealed FROM user_credentials WHERE username = 'alice' AND kind = 'bearer_token'");
+  EXPECT_EQ(sealed.find(req.access_token().substr(0, 40)), std::string::npos)
+      << "the token is stored in clear";
+  auto opened = cipher_.Open(sealed, "alice");
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_THAT(*opened, HasSubstr(req.access_token()));
+  const std::string before = Fingerprint();
+
+  auto refused = [&](const std::string& who, const v1::PutBearerTokenRequest& r, grpc::StatusCode code,
+                     const std::string& why) {
+    v1::Credential ignored;
+    grpc::Status st = PutToken(who, r, &ignored);
+    EXPECT_EQ(st.error_code(), code) << why << ": " << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr(why));
+    EXPECT_EQ(Fingerprint(), before) << why;
+  };
+  v1::PutBearerTokenRequest alices = req;
+  refused("bob", alices, grpc::StatusCode::PERMISSION_DENIED, "the token belongs to alice, not to bob");
+  v1::PutBearerTokenRequest expired;
+  expired.set_access_token(Token("alice", -absl::Hours(1)));
+  refused("alice", expired, grpc::StatusCode::INVALID_ARGUMENT, "token expired");
+  const auth::testing::TestKey other = auth::testing::GenerateRsaKey();
+  v1::PutBearerTokenRequest forged;
+  forged.set_access_token(Token("alice", absl::Hours(1), &other));
+  refused("alice", forged, grpc::StatusCode::INVALID_ARGUMENT, "does not verify");
+  v1::PutBearerTokenRequest garbage;
+  garbage.set_access_token("not.a.token");
+  refused("alice", garbage, grpc::StatusCode::INVALID_ARGUMENT, "the token was refused");
+  v1::PutBearerTokenRequest short_lived;
+  short_lived.set_access_token(Token("alice", absl::Minutes(5)));
+  refused("alice", short_lived, grpc::StatusCode::INVALID_ARGUMENT, "no refresh_token to renew it");
+  v1::PutBearerTokenRequest no_endpoint = short_lived;
+  no_endpoint.set_refresh_token("rt-alice");
+  refused("alice", no_endpoint, grpc::StatusCode::INVALID_ARGUMENT, "token_endpoint");
+
+  // With what renews it, a short token is taken, and marked renewable.
+  v1::PutBearerTokenRequest renewable = no_endpoint;
+  renewable.set_token_endpoint("https://issuer.test/token");
+  renewable.set_client_id("aso-client");
+  s = PutToken("alice", renewable, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(out.renewable());
+  EXPECT_EQ(tdb_->QueryText("SELECT refreshable FROM user_credentials WHERE username = 'alice' AND "
+                            "kind = 'bearer_token'"),
+            "t");
+  auto renewed = cipher_.Open(
+      tdb_->QueryText(
+          "SELECT sealed FROM user_credentials WHERE username = 'alice' AND kind = 'bearer_token'"),
+      "alice");
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_THAT(*renewed, HasSubstr(R"("refresh_token":"rt-alice")"));
+  EXPECT_THAT(*renewed, HasSubstr(R"("token_endpoint":"https://issuer.test/token")"));
 }
 
 }  // namespace

@@ -525,7 +525,8 @@ TEST_F(SchedulerTest, UsersWithoutAValidCredentialAreHeldUntilTheyDelegate) {
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 3);
   db::PgTransferRepository transfers(tdb_->db());
   EXPECT_THAT(transfers.Get(bob[0], clock_.Now())->waiting_reason(),
-              HasSubstr("no delegated credential: bob must delegate a proxy to ASO (aso-submit --delegate)"));
+              HasSubstr("no delegated credential: bob must delegate a proxy (aso-submit --delegate) or a "
+                        "token (aso-submit --delegate_token) to ASO before their files can move"));
   EXPECT_THAT(transfers.Get(carol[0], clock_.Now())->waiting_reason(), HasSubstr("credential expired at "));
   EXPECT_THAT(transfers.Get(dave[1], clock_.Now())->waiting_reason(),
               HasSubstr("within the 1h a transfer needs: dave must delegate a fresh proxy"));
@@ -547,11 +548,33 @@ TEST_F(SchedulerTest, UsersWithoutAValidCredentialAreHeldUntilTheyDelegate) {
             "dave,erin");
   EXPECT_THAT(transfers.Get(erin[0], clock_.Now())->waiting_reason(),
               HasSubstr("no delegated credential: erin"));
+  // Bearer tokens count too: dave's expired access token is no use, until ASO can renew it at its issuer.
+  auto token = [&](const std::string& user, absl::Duration left, bool renewable) {
+    tdb_->Exec(absl::StrCat(
+        "INSERT INTO user_credentials (username, kind, subject, not_after, sealed, updated, refreshable) "
+        "VALUES ('",
+        user, "', 'bearer_token', 'https://issuer ", user, "', to_timestamp(",
+        absl::ToUnixSeconds(clock_.Now() + left), "), 'v1:x', now(), ", renewable ? "true" : "false",
+        ") ON CONFLICT (username, kind) DO UPDATE SET not_after = EXCLUDED.not_after, "
+        "refreshable = EXCLUDED.refreshable"));
+  };
+  token("dave", -absl::Minutes(1), /*renewable=*/false);
+  clock_.AdvanceTime(absl::Seconds(10));
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 6u) << "an expired token that cannot be renewed moves nothing";
+  token("dave", -absl::Minutes(1), /*renewable=*/true);
+  token("erin", absl::Hours(2), /*renewable=*/false);
+  clock_.AdvanceTime(absl::Seconds(10));
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 9u) << "dave's renewable token and erin's 2 h token move their files";
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 0);
   // The service credential moves everything: no holds.
   config_.user_credentials = false;
   Scheduler service_mode(*repo_, adapter_, clock_, config_, *metrics_);
+  const auto frank = aso::db::InsertTransfers(tdb_->db(), 1, "f", "A", "B", "frank");
   ASSERT_TRUE(service_mode.RunOnce().ok());
-  EXPECT_EQ(adapter_.Files().size(), 9u);
+  EXPECT_EQ(adapter_.Files().size(), 10u)
+      << "frank, who delegated nothing, moves with the service credential";
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 0);
 }
 
