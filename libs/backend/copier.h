@@ -17,6 +17,15 @@
 
 namespace aso::backend {
 
+// What a copy or deletion authenticates to the storage with, for the file's owner: a proxy file
+// (certificate, key and chain in one PEM file, mode 0600), or a bearer token sent to both ends (HTTP as
+// "Authorization: Bearer", XRootD as its authz). Both empty: the process's own credential
+// ($X509_USER_PROXY, or none).
+struct StorageCredential {
+  std::string proxy_file = "";
+  std::string bearer_token = "";
+};
+
 struct CopyRequest {
   std::string source_url;
   std::string destination_url;
@@ -30,9 +39,8 @@ struct CopyRequest {
   // Whether a file already at the destination is replaced; if not, the copy fails with EEXIST
   // (DESTINATION_EXISTS) and leaves that file as it is.
   bool overwrite = true;
-  // The file owner's X.509 proxy (certificate, key and chain in one PEM file, mode 0600) that both ends
-  // are accessed with; empty: the process's own credential ($X509_USER_PROXY, or none).
-  std::string credential_file;
+  // The file owner's credential both ends are accessed with.
+  StorageCredential credential;
 };
 
 // Which copies may replace a file that is already at their destination.
@@ -64,8 +72,8 @@ class Copier {
 
   // Deletes one file (a source after its stage-out). NOT_FOUND if it is not there, PERMISSION_DENIED,
   // INVALID_ARGUMENT (a directory, an unsupported protocol), UNAVAILABLE for storage errors worth a retry.
-  // `credential_file`: as CopyRequest::credential_file (the owner's proxy; empty: the process's own).
-  virtual absl::Status Delete(const std::string& url, const std::string& credential_file) = 0;
+  // `credential`: as CopyRequest::credential.
+  virtual absl::Status Delete(const std::string& url, const StorageCredential& credential) = 0;
 };
 
 using CopierFactory = std::function<absl::StatusOr<std::unique_ptr<Copier>>()>;

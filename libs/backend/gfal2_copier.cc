@@ -33,18 +33,27 @@ std::string EndpointPrefix(const std::string& url) {
   return path == std::string::npos ? "" : url.substr(0, path + 1);
 }
 
-// Registers a proxy for the endpoints of one copy on the context (gfal2's plugins read it per URL: XRootD
-// as xrd.gsiusrpxy, HTTP as davix's client certificate) and removes every registration when it ends. A
-// context belongs to one thread, so the copy's credential cannot leak into another's.
+// Registers the owner's credential for the endpoints of one copy on the context (gfal2's plugins read it
+// per URL: XRootD as xrd.gsiusrpxy or authz, HTTP as davix's client certificate or an Authorization
+// header) and removes every registration when it ends. A context belongs to one thread, so the copy's
+// credential cannot leak into another's.
 class CredentialScope {
  public:
-  CredentialScope(gfal2_context_t ctx, const CopyRequest& request) : ctx_(ctx) {
-    if (request.credential_file.empty()) return;
-    for (const std::string* url : {&request.source_url, &request.destination_url}) {
+  CredentialScope(gfal2_context_t ctx, const std::vector<const std::string*>& urls,
+                  const StorageCredential& credential)
+      : ctx_(ctx) {
+    std::vector<std::pair<const char*, const std::string*>> values;
+    if (!credential.proxy_file.empty()) {
+      values = {{GFAL_CRED_X509_CERT, &credential.proxy_file}, {GFAL_CRED_X509_KEY, &credential.proxy_file}};
+    } else if (!credential.bearer_token.empty()) {
+      values = {{GFAL_CRED_BEARER, &credential.bearer_token}};
+    }
+    if (values.empty()) return;
+    for (const std::string* url : urls) {
       const std::string prefix = EndpointPrefix(*url);
       if (prefix.empty()) continue;
-      for (const char* type : {GFAL_CRED_X509_CERT, GFAL_CRED_X509_KEY}) {
-        gfal2_cred_t* cred = gfal2_cred_new(type, request.credential_file.c_str());
+      for (const auto& [type, value] : values) {
+        gfal2_cred_t* cred = gfal2_cred_new(type, value->c_str());
         GError* err = nullptr;
         if (gfal2_cred_set(ctx_, prefix.c_str(), cred, &err) != 0) g_clear_error(&err);
         gfal2_cred_free(cred);
@@ -71,7 +80,8 @@ class Gfal2Copier final : public Copier {
   ~Gfal2Copier() override { gfal2_context_free(ctx_); }
 
   CopyResult Copy(const CopyRequest& request) override {
-    const CredentialScope credential(ctx_, request);
+    const CredentialScope credential(ctx_, {&request.source_url, &request.destination_url},
+                                     request.credential);
     // gfal2's xrootd plugin always runs root->root as a third-party copy, and XrdCl waits a fixed 2.5 s
     // before its first completion check; streaming through this process costs milliseconds instead, and
     // a streamed copy can be cancelled (gfalt_copy_file cannot: gfal2_cancel() blocks on the operations it
@@ -319,11 +329,8 @@ class Gfal2Copier final : public Copier {
     return r;
   }
 
-  absl::Status Delete(const std::string& url, const std::string& credential_file) override {
-    CopyRequest scope_of;
-    scope_of.source_url = url;
-    scope_of.credential_file = credential_file;
-    const CredentialScope credential(ctx_, scope_of);
+  absl::Status Delete(const std::string& url, const StorageCredential& credential) override {
+    const CredentialScope scope(ctx_, {&url}, credential);
     GError* err = nullptr;
     if (gfal2_unlink(ctx_, url.c_str(), &err) == 0) return absl::OkStatus();
     const int code = err != nullptr ? err->code : EIO;

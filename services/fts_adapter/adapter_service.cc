@@ -71,11 +71,12 @@ grpc::Status AdapterService::DeleteFiles(grpc::ServerContext* ctx, const v1::Del
     const std::string& url = request->urls(i);
     const std::string owner = request->owners_size() > 0 ? request->owners(i) : "";
     // As the file's owner when files move with their owners' proxies; never with the service's instead.
-    absl::StatusOr<std::string> credential = std::string();
-    if (user_proxies_ != nullptr) {
-      credential = owner.empty() ? absl::FailedPreconditionError(
-                                       "no owner named: files are deleted with their owners' proxies here")
-                                 : user_proxies_->FileFor(owner);
+    absl::StatusOr<backend::StorageCredential> credential = backend::StorageCredential();
+    if (user_credentials_ != nullptr) {
+      credential = owner.empty()
+                       ? absl::FailedPreconditionError(
+                             "no owner named: files are deleted with their owners' credentials here")
+                       : user_credentials_->For(owner);
     }
     const absl::Status s =
         credential.ok()

@@ -14,23 +14,23 @@
 #include "libs/common/clock.h"
 #include "libs/db/backend_job_repository.h"
 #include "services/fts_adapter/backend_routes.h"
-#include "services/fts_adapter/user_proxies.h"
+#include "services/fts_adapter/user_credentials.h"
 
 namespace aso::fts_adapter {
 
 class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
  public:
   // `storage` deletes files (DeleteFiles); it is used under a lock, one deletion at a time. With
-  // `user_proxies` (--user_credentials; not owned), each file is deleted with its owner's proxy.
+  // `user_credentials` (--user_credentials; not owned), each file is deleted with its owner's credential.
   AdapterService(db::BackendJobRepository& jobs, Clock& clock, const BackendRouter& router,
                  const auth::Authenticator& auth, std::unique_ptr<backend::Copier> storage,
-                 UserProxies* user_proxies = nullptr)
+                 UserCredentials* user_credentials = nullptr)
       : jobs_(jobs),
         clock_(clock),
         router_(router),
         auth_(auth),
         storage_(std::move(storage)),
-        user_proxies_(user_proxies) {}
+        user_credentials_(user_credentials) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
@@ -47,7 +47,7 @@ class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
   const auth::Authenticator& auth_;
   absl::Mutex storage_mu_;
   std::unique_ptr<backend::Copier> storage_ ABSL_GUARDED_BY(storage_mu_);
-  UserProxies* const user_proxies_;
+  UserCredentials* const user_credentials_;
 };
 
 }  // namespace aso::fts_adapter

@@ -152,17 +152,17 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   // With users' credentials, the copy runs as its owner or not at all.
   std::optional<transfer::Classification> no_credential;
   backend::CopyResult result;
-  if (config_.user_proxies != nullptr) {
-    auto proxy = config_.user_proxies->FileFor(file.username);
-    if (proxy.ok()) {
-      request.credential_file = *std::move(proxy);
+  if (config_.user_credentials != nullptr) {
+    auto credential = config_.user_credentials->For(file.username);
+    if (credential.ok()) {
+      request.credential = *std::move(credential);
     } else {
-      no_credential = transfer::Classification{absl::IsFailedPrecondition(proxy.status())
+      no_credential = transfer::Classification{absl::IsFailedPrecondition(credential.status())
                                                    ? cv1::FAILURE_CLASS_CREDENTIAL_EXPIRED
                                                    : cv1::FAILURE_CLASS_GENERAL,
                                                /*recoverable=*/true};
-      result.error =
-          absl::StrCat("not copied: no usable credential of the file's owner: ", proxy.status().message());
+      result.error = absl::StrCat("not copied: no usable credential of the file's owner: ",
+                                  credential.status().message());
     }
   }
   const absl::Time started = clock_.Now();

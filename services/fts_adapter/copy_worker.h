@@ -13,7 +13,7 @@
 #include "libs/common/clock.h"
 #include "libs/db/backend_job_repository.h"
 #include "libs/metrics/metrics.h"
-#include "services/fts_adapter/user_proxies.h"
+#include "services/fts_adapter/user_credentials.h"
 
 namespace aso::fts_adapter {
 
@@ -25,11 +25,11 @@ struct CopyWorkerConfig {
   absl::Duration kill_check_interval = absl::Seconds(5);
   // Which attempts may replace a file already at the destination.
   backend::OverwritePolicy overwrite = backend::OverwritePolicy::kAlways;
-  // When set (--user_credentials), every copy authenticates with its owner's delegated proxy, and a file
-  // whose owner has none (or one about to expire) is not copied: it fails as CREDENTIAL_EXPIRED,
+  // When set (--user_credentials), every copy authenticates with its owner's delegated proxy or token, and
+  // a file whose owner has none (or one about to expire) is not copied: it fails as CREDENTIAL_EXPIRED,
   // recoverable, and waits in the queue (the scheduler holds such users' files). Never a copy with the
   // service's credential instead. Not owned.
-  UserProxies* user_proxies = nullptr;
+  UserCredentials* user_credentials = nullptr;
 };
 
 // The timeout of a copy of `size_bytes` under `configured` (see CopyWorkerConfig::copy_timeout).

@@ -30,8 +30,8 @@
 #include "services/fts_adapter/backend_runner.h"
 #include "services/fts_adapter/copy_worker.h"
 #include "services/fts_adapter/outcome_reporter.h"
+#include "services/fts_adapter/user_credentials.h"
 #include "services/fts_adapter/user_fts3_clients.h"
-#include "services/fts_adapter/user_proxies.h"
 
 ABSL_FLAG(std::string, bookkeeping, "127.0.0.1:50054", "aso-bookkeeping gRPC address (env ASO_BOOKKEEPING)");
 ABSL_FLAG(std::string, backend, "gfal2",
@@ -61,14 +61,18 @@ ABSL_FLAG(int, copy_workers, 8, "Copies in flight at once (env ASO_COPY_WORKERS)
 ABSL_FLAG(absl::Duration, copy_timeout, absl::ZeroDuration(),
           "Timeout of one copy; 0 = FTS3's rule, 600 s + 2 s per MB (env ASO_COPY_TIMEOUT)");
 ABSL_FLAG(bool, user_credentials, false,
-          "Copy each file with its owner's delegated proxy (aso-submit --delegate; needs "
-          "--credential_key_file), never with this service's credential; a file whose owner has no valid "
-          "proxy waits (env ASO_USER_CREDENTIALS)");
+          "Copy, submit to FTS3 and delete each file with its owner's delegated proxy or token (aso-submit "
+          "--delegate, --delegate_token; needs --credential_key_file), never with this service's credential; "
+          "a file whose owner has no valid one waits (env ASO_USER_CREDENTIALS)");
 ABSL_FLAG(std::string, credential_key_file, "",
           "Key the stored credentials are sealed with, as given to aso-ingest (env ASO_CREDENTIAL_KEY_FILE)");
 ABSL_FLAG(std::string, credential_dir, "",
           "Private folder for the users' proxy files while copying; default: a folder of this process under "
           "$TMPDIR or /tmp (env ASO_CREDENTIAL_DIR)");
+ABSL_FLAG(
+    std::string, token_ca_file, "",
+    "With --user_credentials: PEM CAs of the token endpoints where users' renewable tokens are renewed; "
+    "default: the system's (env ASO_TOKEN_CA_FILE)");
 ABSL_FLAG(std::vector<std::string>, gfal2_settings, {},
           "Extra gfal2 settings, comma-separated GROUP:KEY=VALUE (env ASO_GFAL2_SETTINGS)");
 
@@ -104,7 +108,7 @@ int main(int argc, char** argv) {
   // Users' proxies for their copies, deletions and FTS3 jobs (--user_credentials); outlive the service,
   // workers, runners and loops that use them.
   aso::db::PgCredentialRepository stored_credentials(*rt->db);
-  std::optional<aso::fts_adapter::UserProxies> user_proxies;
+  std::optional<aso::fts_adapter::UserCredentials> user_credentials;
   if (absl::GetFlag(FLAGS_user_credentials)) {
     const std::string key_file = absl::GetFlag(FLAGS_credential_key_file);
     if (key_file.empty())
@@ -116,8 +120,11 @@ int main(int argc, char** argv) {
       const char* tmp = std::getenv("TMPDIR");
       dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
     }
-    user_proxies.emplace(stored_credentials, *std::move(cipher), dir, aso::RealClock::Get());
-    if (absl::Status s = user_proxies->Init(); !s.ok()) {
+    aso::fts_adapter::UserCredentialsConfig uc;
+    uc.dir = dir;
+    uc.token_ca_file = absl::GetFlag(FLAGS_token_ca_file);
+    user_credentials.emplace(stored_credentials, *std::move(cipher), uc, aso::RealClock::Get());
+    if (absl::Status s = user_credentials->Init(); !s.ok()) {
       return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
     }
     ASO_LOG(INFO, "copies and FTS3 jobs run as their owners, with their delegated proxies (files in ", dir,
@@ -129,7 +136,7 @@ int main(int argc, char** argv) {
   if (!storage.ok()) return std::cerr << storage.status().message() << "\n", 2;
   aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth,
                                            *std::move(storage),
-                                           user_proxies.has_value() ? &*user_proxies : nullptr);
+                                           user_credentials.has_value() ? &*user_credentials : nullptr);
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
   auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
@@ -181,8 +188,8 @@ int main(int argc, char** argv) {
     aso::fts_adapter::BackendRunnerConfig rc;
     rc.backend = backend;
     rc.overwrite = *overwrite;
-    if (user_proxies.has_value()) {  // jobs submitted as their owners
-      user_fts3_clients.push_back(std::make_unique<aso::fts_adapter::UserFts3Clients>(fc, *user_proxies));
+    if (user_credentials.has_value()) {  // jobs submitted as their owners
+      user_fts3_clients.push_back(std::make_unique<aso::fts_adapter::UserFts3Clients>(fc, *user_credentials));
       rc.submit_as = [clients = user_fts3_clients.back().get()](const std::string& user) {
         return clients->For(user);
       };
@@ -213,7 +220,7 @@ int main(int argc, char** argv) {
     wc.owner = absl::StrCat(host, "/", getpid(), "/", i);
     wc.copy_timeout = absl::GetFlag(FLAGS_copy_timeout);
     wc.overwrite = *overwrite;
-    wc.user_proxies = user_proxies.has_value() ? &*user_proxies : nullptr;
+    wc.user_credentials = user_credentials.has_value() ? &*user_credentials : nullptr;
     copy_workers.push_back(std::make_unique<aso::fts_adapter::CopyWorker>(
         jobs, std::move(*copier), aso::RealClock::Get(), wc, *rt->metrics));
     auto* worker = copy_workers.back().get();

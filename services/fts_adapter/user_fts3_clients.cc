@@ -2,23 +2,26 @@
 
 namespace aso::fts_adapter {
 
-UserFts3Clients::UserFts3Clients(backend::Fts3Config base, UserProxies& proxies)
-    : base_(std::move(base)), proxies_(proxies) {}
+UserFts3Clients::UserFts3Clients(backend::Fts3Config base, UserCredentials& credentials)
+    : base_(std::move(base)), credentials_(credentials) {}
 
 absl::StatusOr<const backend::TransferBackend*> UserFts3Clients::For(const std::string& user) {
-  // Checked at every use: a proxy that expired since the client was made is not presented.
-  auto proxy = proxies_.FileFor(user);
-  if (!proxy.ok()) return proxy.status();
+  // Checked at every use: a credential that expired since the client was made is not presented.
+  auto credential = credentials_.For(user);
+  if (!credential.ok()) return credential.status();
   absl::MutexLock lock(&mu_);
-  auto& client = clients_[user];
-  if (client == nullptr) {
+  Client& c = clients_[user];
+  if (c.client == nullptr || c.credential.proxy_file != credential->proxy_file ||
+      c.credential.bearer_token != credential->bearer_token) {
     backend::Fts3Config config = base_;
-    config.cert_file = *proxy;  // the proxy file holds the certificate, its key and the chain
+    // A proxy file holds the certificate, its key and the chain.
+    config.cert_file = credential->proxy_file;
     config.key_file.clear();
-    config.bearer_token.clear();
-    client = std::make_unique<backend::Fts3Client>(std::move(config));
+    config.bearer_token = credential->bearer_token;
+    c.credential = *credential;
+    c.client = std::make_unique<backend::Fts3Client>(std::move(config));
   }
-  return client.get();
+  return c.client.get();
 }
 
 }  // namespace aso::fts_adapter

@@ -1,7 +1,9 @@
 // FTS3 clients that act as the files' owners (--user_credentials with an FTS3 backend): one client per user
-// and endpoint, authenticated with the user's delegated proxy (UserProxies' file), so FTS3 records the job
-// under the user's DN and, before the first submission, receives a proxy delegated from the user's
-// (Fts3Client::EnsureDelegation: FTS3's own delegation id for that DN). Thread-safe.
+// and endpoint, authenticated with the user's delegated proxy (UserCredentials' file), so FTS3 records the
+// job under the user's DN and, before the first submission, receives a proxy delegated from the user's
+// (Fts3Client::EnsureDelegation: FTS3's own delegation id for that DN); or, for a user who delegated a bearer
+// token, with that token (a client made again when the token is renewed), whose files then carry it as
+// their source and destination tokens. Thread-safe.
 #ifndef ASO_SERVICES_FTS_ADAPTER_USER_FTS3_CLIENTS_H_
 #define ASO_SERVICES_FTS_ADAPTER_USER_FTS3_CLIENTS_H_
 
@@ -12,24 +14,29 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "libs/backend/fts3_client.h"
-#include "services/fts_adapter/user_proxies.h"
+#include "services/fts_adapter/user_credentials.h"
 
 namespace aso::fts_adapter {
 
 class UserFts3Clients {
  public:
-  // `base`: the endpoint, CAs and timeouts; its credential is replaced by each user's. `proxies` not owned.
-  UserFts3Clients(backend::Fts3Config base, UserProxies& proxies);
+  // `base`: the endpoint, CAs and timeouts; its credential is replaced by each user's. `credentials` not
+  // owned.
+  UserFts3Clients(backend::Fts3Config base, UserCredentials& credentials);
 
-  // The client of `user`: FAILED_PRECONDITION when the user has no valid delegated proxy (the reason in
-  // the message), as UserProxies::FileFor.
+  // The client of `user`: FAILED_PRECONDITION when the user has no valid delegated credential (the reason
+  // in the message), as UserCredentials::For.
   absl::StatusOr<const backend::TransferBackend*> For(const std::string& user);
 
  private:
   const backend::Fts3Config base_;
-  UserProxies& proxies_;
+  UserCredentials& credentials_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::unique_ptr<backend::Fts3Client>> clients_ ABSL_GUARDED_BY(mu_);
+  struct Client {
+    backend::StorageCredential credential;  // what it was made with
+    std::unique_ptr<backend::Fts3Client> client;
+  };
+  absl::flat_hash_map<std::string, Client> clients_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aso::fts_adapter

@@ -1,5 +1,5 @@
 // Copies with their owners' own proxies (aso-fts-adapter --user_credentials) on real parts: proxies
-// delegated as ASO stores them (sealed in PostgreSQL), opened into private files by UserProxies, and
+// delegated as ASO stores them (sealed in PostgreSQL), opened into private files by UserCredentials, and
 // copies by the gfal2 backend to the fixture's GSI site C, which lets user U write below /data/user/U only.
 #include <sys/stat.h>
 
@@ -17,7 +17,7 @@
 #include "libs/db/credential_repository.h"
 #include "libs/db/scheduling_repository.h"
 #include "services/fts_adapter/copy_worker.h"
-#include "services/fts_adapter/user_proxies.h"
+#include "services/fts_adapter/user_credentials.h"
 #include "services/scheduler/job_planner.h"
 #include "tests/libs/db/db_test_util.h"
 
@@ -109,18 +109,19 @@ TEST_F(UserCredentialCopiesTest, ProxyFilesAreWrittenPrivatelyRenewedAndRemoved)
   const std::string dir = (root_ / "proxies").string();
   std::string path;
   {
-    fts_adapter::UserProxies proxies(repo, *auth::CredentialCipher::FromKeyText(kKey), dir, clock);
+    fts_adapter::UserCredentials proxies(repo, *auth::CredentialCipher::FromKeyText(kKey), {.dir = dir},
+                                         clock);
     ASSERT_TRUE(proxies.Init().ok());
     EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all, fs::perms::owner_all);
 
-    auto none = proxies.FileFor("alice");
+    auto none = proxies.For("alice");
     EXPECT_TRUE(absl::IsFailedPrecondition(none.status())) << none.status();
     EXPECT_THAT(none.status().message(), HasSubstr("alice has not delegated a credential to ASO"));
 
     const std::string first = Delegate("alice");
-    auto file = proxies.FileFor("alice");
+    auto file = proxies.For("alice");
     ASSERT_TRUE(file.ok()) << file.status();
-    path = *file;
+    path = file->proxy_file;
     EXPECT_EQ(ReadFile(path), first);
     EXPECT_EQ(fs::status(path).permissions() & fs::perms::all,
               fs::perms::owner_read | fs::perms::owner_write);
@@ -128,24 +129,24 @@ TEST_F(UserCredentialCopiesTest, ProxyFilesAreWrittenPrivatelyRenewedAndRemoved)
     // A new delegation is picked up once the stored value is read again.
     const std::string second = Delegate("alice");
     ASSERT_NE(first, second);
-    EXPECT_EQ(ReadFile(*proxies.FileFor("alice")), first);
+    EXPECT_EQ(ReadFile(proxies.For("alice")->proxy_file), first);
     clock.AdvanceTime(absl::Seconds(31));
-    EXPECT_EQ(*proxies.FileFor("alice"), path);
+    EXPECT_EQ(proxies.For("alice")->proxy_file, path);
     EXPECT_EQ(ReadFile(path), second);
 
     // Expiry: 12 h proxies do not last 13 h.
     clock.AdvanceTime(absl::Hours(13));
-    auto expired = proxies.FileFor("alice");
+    auto expired = proxies.For("alice");
     EXPECT_TRUE(absl::IsFailedPrecondition(expired.status())) << expired.status();
     EXPECT_THAT(expired.status().message(), HasSubstr("alice's delegated credential expired at"));
   }
-  EXPECT_FALSE(fs::exists(path)) << "the proxy file outlived its UserProxies";
+  EXPECT_FALSE(fs::exists(path)) << "the proxy file outlived its UserCredentials";
 
   // A key other than the one the credentials were sealed with opens nothing, and says so without content.
-  fts_adapter::UserProxies wrong_key(repo, *auth::CredentialCipher::FromKeyText(std::string(64, 'f')), dir,
-                                     RealClock::Get());
+  fts_adapter::UserCredentials wrong_key(repo, *auth::CredentialCipher::FromKeyText(std::string(64, 'f')),
+                                         {.dir = dir}, RealClock::Get());
   ASSERT_TRUE(wrong_key.Init().ok());
-  auto refused = wrong_key.FileFor("alice");
+  auto refused = wrong_key.For("alice");
   EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
   EXPECT_THAT(std::string(refused.status().message()), Not(HasSubstr("BEGIN")));
 }
@@ -174,13 +175,13 @@ TEST_F(UserCredentialCopiesTest, EachCopyRunsAsItsOwner) {
     ASSERT_TRUE(jobs.InsertJob(scheduler::JobMessage(pj), "gfal2", absl::Now()).ok());
 
   db::PgCredentialRepository repo(tdb_->db());
-  fts_adapter::UserProxies proxies(repo, *auth::CredentialCipher::FromKeyText(kKey),
-                                   (root_ / "proxies").string(), RealClock::Get());
+  fts_adapter::UserCredentials proxies(repo, *auth::CredentialCipher::FromKeyText(kKey),
+                                       {.dir = (root_ / "proxies").string()}, RealClock::Get());
   ASSERT_TRUE(proxies.Init().ok());
   auto copier = backend::NewGfal2Copier({});
   ASSERT_TRUE(copier.ok()) << copier.status();
   fts_adapter::CopyWorkerConfig config{"test-worker", absl::Seconds(60)};
-  config.user_proxies = &proxies;
+  config.user_credentials = &proxies;
   fts_adapter::CopyWorker worker(jobs, std::move(*copier), RealClock::Get(), config, *metrics_);
   int copied = 0;
   while (*worker.RunOnce()) ++copied;

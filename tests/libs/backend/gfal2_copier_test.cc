@@ -120,9 +120,9 @@ TEST_F(Gfal2CopierTest, HttpsWebDavEndpoints) {
   EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_EXISTS) << r.error;
   EXPECT_EQ(Read(site_dir_ + "/web/h.root"), content);
 
-  EXPECT_TRUE(copier_->Delete(https_ + "/web/h2.root", "").ok());
+  EXPECT_TRUE(copier_->Delete(https_ + "/web/h2.root", {}).ok());
   EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/web/h2.root"));
-  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(https_ + "/web/h2.root", "")));
+  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(https_ + "/web/h2.root", {})));
 
   CopyRequest missing;
   missing.source_url = https_ + "/web/never-written.root";
@@ -170,12 +170,12 @@ TEST_F(Gfal2CopierTest, OverwritePolicy) {
 TEST_F(Gfal2CopierTest, DeleteRemovesASourceOnce) {
   CopyRequest r = Request("d.root", "to be cleaned up", site_ + "/d.root");
   ASSERT_TRUE(copier_->Copy(r).ok);
-  EXPECT_TRUE(copier_->Delete(r.destination_url, "").ok());
+  EXPECT_TRUE(copier_->Delete(r.destination_url, {}).ok());
   EXPECT_FALSE(std::filesystem::exists(site_dir_ + "/d.root"));
-  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(r.destination_url, "")));
-  EXPECT_TRUE(copier_->Delete(r.source_url, "").ok());
+  EXPECT_TRUE(absl::IsNotFound(copier_->Delete(r.destination_url, {})));
+  EXPECT_TRUE(copier_->Delete(r.source_url, {}).ok());
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(local_, "/d.root")));
-  EXPECT_TRUE(absl::IsInvalidArgument(copier_->Delete("file://" + local_, "")));  // a directory
+  EXPECT_TRUE(absl::IsInvalidArgument(copier_->Delete("file://" + local_, {})));  // a directory
 }
 
 TEST_F(Gfal2CopierTest, ARunningFileToRootCopyIsCancelled) {
@@ -255,21 +255,21 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   EXPECT_FALSE(r.ok) << "a copy without a proxy reached the GSI-only site";
 
   CopyRequest mine = Request("a1.root", "alice's data", absl::StrCat(gsi, "/alice/", prefix_, "/a1.root"));
-  mine.credential_file = alice;
+  mine.credential.proxy_file = alice;
   r = copier_->Copy(mine);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.checksum, mine.checksum);
   EXPECT_EQ(Read(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a1.root")), "alice's data");
 
   CopyRequest intruder = Request("b1.root", "bob's data", absl::StrCat(gsi, "/alice/", prefix_, "/b1.root"));
-  intruder.credential_file = bob;
+  intruder.credential.proxy_file = bob;
   r = copier_->Copy(intruder);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_PERMISSION) << r.error;
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/b1.root")));
 
   CopyRequest his = Request("b2.root", "bob's data", absl::StrCat(gsi, "/bob/", prefix_, "/b2.root"));
-  his.credential_file = bob;
+  his.credential.proxy_file = bob;
   r = copier_->Copy(his);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Read(absl::StrCat(gsi_dir, "/bob/", prefix_, "/b2.root")), "bob's data");
@@ -277,24 +277,24 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   // Back to alice on the same copier: her copy is hers again, and bob's proxy no longer writes there.
   CopyRequest again =
       Request("a2.root", "more of alice's", absl::StrCat(gsi, "/alice/", prefix_, "/a2.root"));
-  again.credential_file = alice;
+  again.credential.proxy_file = alice;
   r = copier_->Copy(again);
   ASSERT_TRUE(r.ok) << r.error;
-  intruder.credential_file = bob;
+  intruder.credential.proxy_file = bob;
   r = copier_->Copy(intruder);
   EXPECT_FALSE(r.ok) << "bob wrote into alice's folder";
 
   // Deletions too run as the owner: bob cannot remove alice's file, alice can.
-  EXPECT_TRUE(absl::IsPermissionDenied(copier_->Delete(again.destination_url, bob)));
+  EXPECT_TRUE(absl::IsPermissionDenied(copier_->Delete(again.destination_url, {bob})));
   EXPECT_TRUE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a2.root")));
-  EXPECT_TRUE(copier_->Delete(again.destination_url, alice).ok());
+  EXPECT_TRUE(copier_->Delete(again.destination_url, {alice}).ok());
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a2.root")));
 
   CopyRequest down;
   down.source_url = mine.destination_url;
   down.destination_url = absl::StrCat("file://", local_, "/from-gsi/a1.root");
   down.checksum = mine.checksum;
-  down.credential_file = alice;
+  down.credential.proxy_file = alice;
   r = copier_->Copy(down);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Read(absl::StrCat(local_, "/from-gsi/a1.root")), "alice's data");

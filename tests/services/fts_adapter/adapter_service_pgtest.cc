@@ -151,8 +151,8 @@ TEST_F(AdapterServiceTest, BadDeleteRequestsDeleteNothing) {
 // whose owner has no delegated proxy, or that names no owner, is not deleted with the service's credential.
 TEST_F(AdapterServiceTest, WithUsersCredentialsADeletionNeedsItsOwnersProxy) {
   db::PgCredentialRepository credentials(tdb_->db());  // nobody delegated
-  UserProxies proxies(credentials, *auth::CredentialCipher::FromKeyText(std::string(64, 'b')),
-                      dir_ + "/proxies", clock_);
+  UserCredentials proxies(credentials, *auth::CredentialCipher::FromKeyText(std::string(64, 'b')),
+                          {.dir = dir_ + "/proxies"}, clock_);
   ASSERT_TRUE(proxies.Init().ok());
   auto storage = backend::NewGfal2Copier({});
   ASSERT_TRUE(storage.ok()) << storage.status();

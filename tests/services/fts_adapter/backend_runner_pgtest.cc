@@ -24,8 +24,8 @@
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/adler32.h"
 #include "libs/db/credential_repository.h"
+#include "services/fts_adapter/user_credentials.h"
 #include "services/fts_adapter/user_fts3_clients.h"
-#include "services/fts_adapter/user_proxies.h"
 #include "tests/libs/db/db_test_util.h"
 
 namespace aso::fts_adapter {
@@ -174,8 +174,9 @@ TEST_F(BackendRunnerTest, JobsAreSubmittedAsTheirOwners) {
                                        cipher->Seal(proxy->proxy_pem, "alice")},
                                       absl::Now())
                   .ok());
-  UserProxies proxies(credentials, *cipher, absl::StrCat(::testing::TempDir(), "/proxies-", prefix_),
-                      RealClock::Get());
+  UserCredentials proxies(credentials, *cipher,
+                          {.dir = absl::StrCat(::testing::TempDir(), "/proxies-", prefix_)},
+                          RealClock::Get());
   ASSERT_TRUE(proxies.Init().ok());
   backend::Fts3Config base;
   base.endpoint = endpoint_;
@@ -399,7 +400,7 @@ class ProgressingCopier final : public backend::Copier {
     out.ok = true;
     return out;
   }
-  absl::Status Delete(const std::string&, const std::string&) override {
+  absl::Status Delete(const std::string&, const backend::StorageCredential&) override {
     return absl::UnimplementedError("not needed");
   }
   int steps = 0;
