@@ -233,6 +233,12 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
                  {"metadata", f.metadata},
                  {"activity", f.activity}};
     if (!f.checksum.empty()) file["checksum"] = f.checksum;
+    // A client authenticated with a token hands it to FTS3 for both ends of each file, as FTS3's token
+    // transfers take them (one per source, one per destination).
+    if (!config_.bearer_token.empty()) {
+      file["source_tokens"] = {config_.bearer_token};
+      file["destination_tokens"] = {config_.bearer_token};
+    }
     files.push_back(std::move(file));
   }
   json metadata = job.job_metadata;

@@ -38,7 +38,8 @@ class Fts3Client : public TransferBackend {
 
   const std::string& endpoint() const override { return config_.endpoint; }
 
-  // POST /jobs with id_generator deterministic, sid, retry -1 (ASO decides retries). Returns FTS3's job
+  // POST /jobs with id_generator deterministic, sid, retry -1 (ASO decides retries); with a bearer token,
+  // each file carries it as its source_tokens and destination_tokens. Returns FTS3's job
   // id. ALREADY_EXISTS when the sid was submitted before (409): find the job with FindJobBySid. The other
   // errors carry FTS3's message: FAILED_PRECONDITION for 419 (no or expiring delegated credential),
   // RESOURCE_EXHAUSTED for 503 (overloaded: back off), INVALID_ARGUMENT for 400, PERMISSION_DENIED for

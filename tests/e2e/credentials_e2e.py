@@ -42,16 +42,19 @@ def main():
     gsi_dir, gsi_port = f"{workdir}/sites/site-gsi", stack.base + 33
     gsi_url = f"root://localhost:{gsi_port}//data"
     stack.env["X509_CERT_DIR"] = f"{gsi_dir}/gsi/ca"
-    failures, outputs = [], []
+    failures, outputs, secrets_extra = [], [], []
 
     def check(cond, what):
         log(("ok: " if cond else "FAILED: ") + what)
         if not cond:
             failures.append(what)
 
-    def client(tool, *argv, as_user=None, proxy=None):
+    def client(tool, *argv, as_user=None, proxy=None, token=None):
         env = dict(stack.client_env, ASO_BOOKKEEPING=f"127.0.0.1:{stack.base + 4}")  # asoctl sites
-        if proxy:
+        if token:
+            env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
+            env["BEARER_TOKEN"] = token
+        elif proxy:
             env.pop("ASO_TLS_CERT"), env.pop("ASO_TLS_KEY")
             env["X509_USER_PROXY"] = proxy
         elif as_user:
@@ -155,8 +158,29 @@ def main():
               and not any(line in v for v in sealed for line in pem_lines),
               "the stored proxies are sealed (no PEM marker, no line of the delegating proxy in the database)")
 
+        # A user with a bearer token only: tina stores the token she authenticates with, and her file moves.
+        tina_token = subprocess.run([f"{stack.repo}/scripts/dev-token", "--dir", certs, "--ttl", "7200", "tina"],
+                                    check=True, text=True, capture_output=True).stdout.strip()
+        r = client("aso-submit", "--delegate_token", "--output", "json", token=tina_token)
+        tina = json.loads(r.stdout) if r.returncode == 0 else {}
+        check(tina.get("user") == "tina" and tina.get("kind") == "bearer_token",
+              f"tina stores her bearer token (aso-submit --delegate_token): {r.stdout.strip()[:200]} "
+              f"{r.stderr.strip()[:200]}")
+        src = f"{stack.local}/store/temp/user/tina/t_0.root"
+        stack.write_source(src, 1024)
+        r = client("aso-submit", "--task", "tok-tina", src, f"{stack.site_a}/store/user/tina/t_0.root", token=tina_token)
+        check(r.returncode == 0, f"tina submits a file ({r.stderr.strip()[:200]})")
+        check(wait_for("tina's file DONE", lambda: stack.sql(
+            "SELECT count(*) FROM transfers WHERE task_id = 'tok-tina' AND state = 'DONE'") == "1", timeout=90),
+              "tina's file moves with her token (not held: a token is a credential)")
+        check(tina_token not in stack.sql("SELECT string_agg(sealed, ' ') FROM user_credentials"),
+              "tina's token is stored sealed")
+        secrets_extra.append(tina_token)
+
         # No key, no proxy in any log, client output or metrics page.
-        secrets = key_lines(f"{certs}/alice-proxy.pem") + key_lines(f"{certs}/bob.key")
+        # (A token's signature part identifies it; its header and payload are not secret.)
+        secrets = (key_lines(f"{certs}/alice-proxy.pem") + key_lines(f"{certs}/bob.key")
+                   + [t.rsplit(".", 1)[-1] for t in secrets_extra])
         texts = [(f"log {n}", open(f"{workdir}/logs/{n}", errors="replace").read())
                  for n in os.listdir(f"{workdir}/logs")]
         for port in range(stack.base + 11, stack.base + 16):

@@ -23,7 +23,16 @@ What it implements, as FTS3 does:
                              `openssl verify -allow_proxy_certs` against the CA, for the request's key and
                              for the caller's own DN; 201. DELETE /delegation/{id} drops it.
   A client authenticated by certificate must hold a delegated credential with more than an hour left to
-  submit (POST /jobs), else 419; a bearer token needs none.
+  submit (POST /jobs), else 419; a bearer token needs none. A file may carry `source_tokens` and
+  `destination_tokens` (one token per source and per destination, as FTS3's token transfers take them);
+  the file object then shows whose they are as `source_token_sub` / `destination_token_sub` (the tokens'
+  "sub", an extra of this server; the tokens themselves are never shown).
+
+Also (an OAuth2 token issuer's endpoint, for the refresh of tokens delegated to ASO; not part of FTS3):
+  POST /token  grant_type=refresh_token&refresh_token=rt-<user>-<n>&client_id=aso-client: a new access
+               token for <user> (a JWT of the dev token issuer, scripts/dev-token, audience
+               https://storage.example, 1 h) and the next refresh token rt-<user>-<n+1>; a refresh token
+               used before, or another client, is refused (400 invalid_grant, 401 invalid_client).
 Job states SUBMITTED -> ACTIVE -> FINISHED / FAILED / FINISHEDDIRTY / CANCELED; file reasons read
 "SCOPE [errno] message".
 
@@ -43,6 +52,7 @@ Fault injection for tests (not part of FTS3), under /_test:
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -69,6 +79,17 @@ def owner_dn(dn):
     while re.search(r"/CN=\d+$", dn):
         dn = re.sub(r"/CN=\d+$", "", dn)
     return dn
+
+
+def token_sub(tokens):
+    """The "sub" of the first of a file's tokens (read, not verified), or None."""
+    if not tokens:
+        return None
+    try:
+        payload = tokens[0].split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))).get("sub")
+    except (IndexError, ValueError):
+        return "(unreadable)"
 
 
 def delegation_id(dn):
@@ -105,6 +126,7 @@ class Store:
         self.lose_jobs, self.fail_files = 0, 0          # jobs to forget, copies to fail (next ones)
         self.served = {"status": 0, "hung": 0, "lost_jobs": [], "failed_files": 0}
         self.delegations = {}   # delegation id -> termination time (Unix seconds)
+        self.refresh_generation = {}  # user -> the generation of refresh token that is valid (POST /token)
         self.pending_keys = {}  # delegation id -> PEM private key of the request issued
         self.ca = None          # CA file the delegated chains are verified against
         self.workers = [threading.Thread(target=self.copy_loop, daemon=True) for _ in range(workers)]
@@ -213,6 +235,11 @@ class Store:
                     return error(400, f"Can not transfer local files: {url}")
                 if not u.scheme or not u.netloc or not u.path:
                     return error(400, f"Invalid URL: {url}")
+            for field in ("source_tokens", "destination_tokens"):
+                if field in f and (not isinstance(f[field], list) or len(f[field]) != 1
+                                   or not isinstance(f[field][0], str) or not f[field][0]):
+                    return error(400, f"files[{i}]: {field} must hold one token per "
+                                      f"{'source' if field.startswith('source') else 'destination'}")
             entries.append((i, f, sources[0], destinations[0]))
         with self.lock:
             if job_id in self.jobs:
@@ -232,7 +259,9 @@ class Store:
                     "reason": "", "source_surl": src, "dest_surl": dst, "source_se": se(src), "dest_se": se(dst),
                     "checksum": f.get("checksum", ""), "user_filesize": int(f.get("filesize") or 0), "filesize": 0,
                     "start_time": None, "finish_time": None, "tx_duration": 0, "throughput": 0, "retry": 0,
-                    "recoverable": False, "file_metadata": f.get("metadata"), "activity": f.get("activity", "")})
+                    "recoverable": False, "file_metadata": f.get("metadata"), "activity": f.get("activity", ""),
+                    "source_token_sub": token_sub(f.get("source_tokens")),
+                    "destination_token_sub": token_sub(f.get("destination_tokens"))})
                 self.next_file_id += 1
                 self.queue.append((job_id, len(job["files"]) - 1))
             self.jobs[job_id] = job
@@ -413,6 +442,8 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if parts[:1] == ["_test"]:
             return self.test_control(method, parts[1:])
+        if parts == ["token"] and method == "POST":
+            return self.token_endpoint()
         self.hang = 0
         with store.lock:
             if time.time() < store.hang_until:
@@ -462,6 +493,31 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(*error(404, f"No route for {method} {url.path}"))
         except (ValueError, json.JSONDecodeError) as e:
             return self.reply(*error(400, f"Malformed request: {e}"))
+
+    def token_endpoint(self):
+        """OAuth2 refresh_token grant with rotation (not part of FTS3: the issuer of users' tokens)."""
+        store = self.server.store
+        n = int(self.headers.get("Content-Length") or 0)
+        form = {k: v[0] for k, v in parse_qs((self.rfile.read(n) if n else b"").decode()).items()}
+        if form.get("client_id") != "aso-client":
+            return self.reply(401, {"error": "invalid_client", "error_description": "unknown client"})
+        m = re.fullmatch(r"rt-([A-Za-z0-9._-]+)-(\d+)", form.get("refresh_token", ""))
+        if form.get("grant_type") != "refresh_token" or m is None:
+            return self.reply(400, {"error": "invalid_grant", "error_description": "not a refresh token of ours"})
+        user, generation = m.group(1), int(m.group(2))
+        with store.lock:
+            if generation != store.refresh_generation.get(user, 1):
+                return self.reply(400, {"error": "invalid_grant", "error_description": "refresh token already used"})
+            store.refresh_generation[user] = generation + 1
+            store.served["token_refreshes"] = store.served.get("token_refreshes", 0) + 1
+        certs = os.path.dirname(os.path.abspath(store.ca))
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        minted = subprocess.run([f"{repo}/scripts/dev-token", "--dir", certs, "--ttl", "3600", "--aud",
+                                 "https://storage.example", user], capture_output=True, text=True, timeout=30)
+        if minted.returncode != 0:
+            return self.reply(500, {"error": "server_error", "error_description": minted.stderr.strip()})
+        return self.reply(200, {"access_token": minted.stdout.strip(), "token_type": "Bearer", "expires_in": 3600,
+                                "refresh_token": f"rt-{user}-{generation + 1}"})
 
     def delegation(self, method, dlg_id, rest, dn):
         store = self.server.store

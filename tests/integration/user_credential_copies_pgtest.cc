@@ -207,5 +207,66 @@ TEST_F(UserCredentialCopiesTest, EachCopyRunsAsItsOwner) {
   EXPECT_FALSE(fs::exists(absl::StrCat(gsi_dir_, "/carol/", prefix_, "/c.root")));
 }
 
+// A user who delegated a renewable bearer token (and no proxy): when the access token runs short, ASO gets a
+// new one from the issuer's token endpoint (the FTS3 fixture's /token, OAuth2 refresh_token grant) and
+// stores it sealed with the rotated refresh token; a refresh token the issuer no longer honours gives a
+// reason naming what to do, without any token in it. A user with a proxy and a token is served the proxy.
+TEST_F(UserCredentialCopiesTest, TokensAreRenewedAtTheirIssuer) {
+  const std::string endpoint = Env("ASO_TEST_FTS3");
+  db::PgCredentialRepository repo(tdb_->db());
+  auto cipher = auth::CredentialCipher::FromKeyText(kKey);
+  auto store_token = [&](const std::string& user, const std::string& refresh, absl::Duration left) {
+    const std::string value =
+        absl::StrCat(R"({"access_token":"stale-token-of-)", user, R"(","refresh_token":")", refresh,
+                     R"(","token_endpoint":")", endpoint, R"(/token","client_id":"aso-client"})");
+    db::StoredCredential c{user,
+                           "bearer_token",
+                           "https://aso.dev-certs.invalid " + user,
+                           absl::Now() + left,
+                           absl::Now(),
+                           cipher->Seal(value, user),
+                           /*refreshable=*/true};
+    ASSERT_TRUE(repo.Put(c, absl::Now()).ok());
+  };
+  store_token("tina", "rt-tina-1", -absl::Minutes(1));
+  fts_adapter::UserCredentialsConfig config;
+  config.dir = (root_ / "proxies").string();
+  config.token_ca_file = Env("ASO_TEST_CERTS") + "/ca.pem";
+  fts_adapter::UserCredentials credentials(repo, *cipher, config, RealClock::Get());
+  ASSERT_TRUE(credentials.Init().ok());
+
+  auto got = credentials.For("tina");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(got->proxy_file.empty());
+  ASSERT_NE(got->bearer_token.find('.'), std::string::npos) << "a JWT from the issuer";
+  EXPECT_NE(got->bearer_token, "stale-token-of-tina");
+  EXPECT_GT(tdb_->QueryInt("SELECT extract(epoch FROM not_after - now())::int FROM user_credentials "
+                           "WHERE username = 'tina'"),
+            3000);
+  auto sealed =
+      cipher->Open(tdb_->QueryText("SELECT sealed FROM user_credentials WHERE username = 'tina'"), "tina");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_THAT(*sealed, HasSubstr(R"("refresh_token":"rt-tina-2")")) << "the rotated refresh token is kept";
+  EXPECT_THAT(*sealed, HasSubstr(got->bearer_token));
+  EXPECT_EQ(credentials.For("tina")->bearer_token, got->bearer_token) << "renewed once, not at every use";
+
+  // An issuer that no longer honours the stored refresh token (used elsewhere since).
+  store_token("tina", "rt-tina-1", -absl::Minutes(1));
+  fts_adapter::UserCredentials later(repo, *cipher, config, RealClock::Get());
+  auto refused = later.For("tina");
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("the issuer refused to renew tina's token (HTTP 400, "
+                                                    "invalid_grant: refresh token already used)"));
+  EXPECT_THAT(std::string(refused.status().message()), Not(HasSubstr("rt-tina")));
+
+  // A proxy that lasts comes first.
+  Delegate("alice");
+  store_token("alice", "rt-alice-1", absl::Hours(1));
+  auto alice = later.For("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  EXPECT_FALSE(alice->proxy_file.empty());
+  EXPECT_TRUE(alice->bearer_token.empty());
+}
+
 }  // namespace
 }  // namespace aso

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "libs/auth/credential_cipher.h"
 #include "libs/auth/testing/dev_pki.h"
+#include "libs/auth/testing/jwt_signer.h"
 #include "libs/backend/fts3_client.h"
 #include "libs/backend/gfal2_copier.h"
 #include "libs/common/adler32.h"
@@ -211,6 +212,52 @@ TEST_F(BackendRunnerTest, JobsAreSubmittedAsTheirOwners) {
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_THAT(auth::testing::ReadFile(out),
               HasSubstr("\"user_dn\": \"/DC=org/DC=aso-test/OU=Users/CN=alice/CN="));
+}
+
+// --user_credentials with a user who delegated a bearer token: tina's job goes to FTS3 with her token
+// (Authorization: Bearer, no delegation) and each file carries it as its source and destination token.
+TEST_F(BackendRunnerTest, ATokenUsersJobCarriesTheirToken) {
+  // A storage token of tina's (FTS3 passes it on; its signature is the storages' business).
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const std::string token = auth::testing::SignJwt(
+      auth::testing::GenerateRsaKey(),
+      absl::StrCat(R"({"iss":"https://issuer.test","sub":"tina","aud":"https://storage.example","exp":)",
+                   now + 3600, "}"));
+  auto cipher = auth::CredentialCipher::FromKeyText(std::string(64, 'c'));
+  db::PgCredentialRepository credentials(tdb_->db());
+  ASSERT_TRUE(
+      credentials
+          .Put({"tina", "bearer_token", "https://aso.dev-certs.invalid tina", absl::Now() + absl::Hours(1),
+                absl::Now(), cipher->Seal(absl::StrCat(R"({"access_token":")", token, R"("})"), "tina")},
+               absl::Now())
+          .ok());
+  UserCredentials users(credentials, *cipher,
+                        {.dir = absl::StrCat(::testing::TempDir(), "/tokens-", prefix_)}, RealClock::Get());
+  ASSERT_TRUE(users.Init().ok());
+  backend::Fts3Config base;
+  base.endpoint = endpoint_;
+  base.ca_file = certs_ + "/ca.pem";
+  base.backoff = absl::Milliseconds(50);
+  UserFts3Clients clients(base, users);
+  config_.submit_as = [&clients](const std::string& user) { return clients.For(user); };
+
+  auto job = MakeJob("token", {"tina's file"});
+  job.set_user("tina");
+  ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
+  BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
+  RunUntilDone(runner, job.job_id());
+  EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
+  const std::string external = tdb_->QueryText(
+      absl::StrCat("SELECT external_id FROM backend_jobs WHERE job_id = '", job.job_id(), "'"));
+  const std::string out = absl::StrCat(::testing::TempDir(), "/job-", prefix_, "-token.json");
+  const std::string cmd =
+      absl::StrCat("curl -sf --cacert ", certs_, "/ca.pem --cert ", certs_, "/aso-service.pem --key ", certs_,
+                   "/aso-service.key ", endpoint_, "/jobs/", external, " -o ", out);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const std::string seen = auth::testing::ReadFile(out);
+  EXPECT_THAT(seen, HasSubstr("\"source_token_sub\": \"tina\""));
+  EXPECT_THAT(seen, HasSubstr("\"destination_token_sub\": \"tina\""));
+  EXPECT_THAT(seen, HasSubstr("\"user_dn\": \"token:"));
 }
 
 // The adapter stopped after FTS3 took the job but before recording FTS3's id: the next submission is a 409
