@@ -405,6 +405,7 @@ absl::StatusOr<std::unique_ptr<Copier>> NewGfal2Copier(const Gfal2Options& optio
   }
   // Storage credentials are X.509 (or none) here: gfal2 need not ask the storage for bearer tokens first.
   gfal2_set_opt_boolean(ctx, "HTTP PLUGIN", "RETRIEVE_BEARER_TOKEN", FALSE, nullptr);
+  if (!options.http_keep_alive) gfal2_set_opt_boolean(ctx, "HTTP PLUGIN", "KEEP_ALIVE", FALSE, nullptr);
   for (const std::string& setting : options.settings) {
     std::pair<std::string, std::string> group_rest = absl::StrSplit(setting, absl::MaxSplits(':', 1));
     std::pair<std::string, std::string> key_value =

@@ -27,6 +27,11 @@ struct Gfal2Options {
   // connecting again (XrdCl's default is 30 minutes: a storage endpoint down for a minute would stay
   // unreachable for half an hour after it came back).
   absl::Duration xrootd_stream_error_window = absl::Seconds(10);
+  // Whether HTTP(S) connections are kept open for later requests. Off where copies run as different users
+  // (--user_credentials): a kept connection carries the identity it was opened with (a client certificate,
+  // or a token the storage attached to it), so another user's request on it could act as the first user.
+  // XRootD keeps one connection per proxy file and needs no such care.
+  bool http_keep_alive = true;
 };
 
 // Creates a gfal2 context with `options`. INVALID_ARGUMENT for a malformed setting, INTERNAL if gfal2

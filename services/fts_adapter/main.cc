@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
   }
   aso::backend::Gfal2Options gfal2;
   gfal2.settings = absl::GetFlag(FLAGS_gfal2_settings);
-  auto storage = aso::backend::NewGfal2Copier(gfal2);  // for DeleteFiles
+  gfal2.http_keep_alive = !user_credentials.has_value();  // copies of different users on one context
+  auto storage = aso::backend::NewGfal2Copier(gfal2);     // for DeleteFiles
   if (!storage.ok()) return std::cerr << storage.status().message() << "\n", 2;
   aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth,
                                            *std::move(storage),

@@ -300,5 +300,73 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   EXPECT_EQ(Read(absl::StrCat(local_, "/from-gsi/a1.root")), "alice's data");
 }
 
+// A bearer token the GSI site's HTTPS side issued to `user` (a macaroon, asked for with the user's
+// certificate) for everything below `path`, valid 30 minutes.
+std::string SiteToken(const std::string& https, const std::string& user, const std::string& path,
+                      const std::string& dir) {
+  const std::string certs = Env("ASO_TEST_CERTS");
+  const std::string out = absl::StrCat(dir, "/", user, ".macaroon.json");
+  const std::string cmd = absl::StrCat(
+      "curl -sf --cacert ", certs, "/ca.pem --cert ", certs, "/", user, ".pem --key ", certs, "/", user,
+      ".key -X POST -H 'Content-Type: application/macaroon-request' -d '{\"caveats\": [\"activity:DOWNLOAD,"
+      "UPLOAD,READ_METADATA,MANAGE,LIST,DELETE\"], \"validity\": \"PT30M\"}' ",
+      https, path, " -o ", out);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string body = Read(out);
+  const size_t key = body.find("\"macaroon\"");
+  const size_t open = body.find('"', body.find(':', key) + 1);
+  return body.substr(open + 1, body.find('"', open + 1) - open - 1);
+}
+
+// Copies with a bearer token (the owner's delegated token in --user_credentials mode): gfal2 sends it to
+// the storage, which authorizes by it: alice's token writes below her folder of the site's HTTPS side,
+// reads back and deletes there, and is refused in bob's folder; without it, nothing is written or deleted.
+TEST_F(Gfal2CopierTest, CopiesCarryTheOwnersToken) {
+  ASSERT_FALSE(Env("ASO_TEST_CERTS").empty()) << "run through ctest (fixture certs)";
+  const std::string endpoint = Env("ASO_TEST_FTS3");
+  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+  const std::string https = absl::StrCat("https://localhost:", port + 5);
+  const std::string davs = absl::StrCat("davs://localhost:", port + 5, "/data/user");
+  const std::string site_dir = absl::StrCat(Env("ASO_TEST_FTS3_DIR"), "/site-c/root/data/user");
+  const std::string token = SiteToken(https, "alice", "/data/user/alice/", local_);
+  ASSERT_GT(token.size(), 100u) << token;
+  // As the adapter's copiers run with users' credentials: no connection outlives its request (the site
+  // would take a later request on it as the first one's holder).
+  Gfal2Options options;
+  options.http_keep_alive = false;
+  auto per_request = NewGfal2Copier(options);
+  ASSERT_TRUE(per_request.ok()) << per_request.status();
+  copier_ = *std::move(per_request);
+
+  CopyRequest up = Request("t.root", "alice's token copy", absl::StrCat(davs, "/alice/", prefix_, "/t.root"));
+  CopyRequest anonymous = up;
+  CopyResult r = copier_->Copy(anonymous);
+  EXPECT_FALSE(r.ok) << "a copy without the token wrote to the site";
+  up.credential.bearer_token = token;
+  r = copier_->Copy(up);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.checksum, up.checksum);
+  EXPECT_EQ(Read(absl::StrCat(site_dir, "/alice/", prefix_, "/t.root")), "alice's token copy");
+
+  CopyRequest elsewhere = Request("b.root", "not bob's", absl::StrCat(davs, "/bob/", prefix_, "/b.root"));
+  elsewhere.credential.bearer_token = token;
+  r = copier_->Copy(elsewhere);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_PERMISSION) << r.error;
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(site_dir, "/bob/", prefix_, "/b.root")));
+
+  CopyRequest down;
+  down.source_url = up.destination_url;
+  down.destination_url = absl::StrCat("file://", local_, "/from-token/t.root");
+  down.checksum = up.checksum;
+  down.credential.bearer_token = token;
+  r = copier_->Copy(down);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(Read(absl::StrCat(local_, "/from-token/t.root")), "alice's token copy");
+  EXPECT_FALSE(copier_->Delete(up.destination_url, {}).ok()) << "deleted without the token";
+  EXPECT_TRUE(copier_->Delete(up.destination_url, {.bearer_token = token}).ok());
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(site_dir, "/alice/", prefix_, "/t.root")));
+}
+
 }  // namespace
 }  // namespace aso::backend
