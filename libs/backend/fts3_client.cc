@@ -233,9 +233,9 @@ absl::StatusOr<std::string> Fts3Client::Submit(const JobRequest& job) const {
                  {"metadata", f.metadata},
                  {"activity", f.activity}};
     if (!f.checksum.empty()) file["checksum"] = f.checksum;
-    // A client authenticated with a token hands it to FTS3 for both ends of each file, as FTS3's token
-    // transfers take them (one per source, one per destination).
-    if (!config_.bearer_token.empty()) {
+    // A client acting for a file owner with a token hands it to FTS3 for both ends of each file, as FTS3's
+    // token transfers take them (one per source, one per destination).
+    if (config_.per_file_tokens && !config_.bearer_token.empty()) {
       file["source_tokens"] = {config_.bearer_token};
       file["destination_tokens"] = {config_.bearer_token};
     }

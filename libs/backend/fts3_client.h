@@ -23,6 +23,7 @@ struct Fts3Config {
   std::string cert_file;                       // client certificate or proxy (PEM)
   std::string key_file;                        // its key ("" = in cert_file, as in a proxy)
   std::string bearer_token;                    // sent as Authorization: Bearer, instead of a certificate
+  bool per_file_tokens = false;                // also hand bearer_token to FTS3 for both ends of each file
   absl::Duration timeout = absl::Seconds(30);  // one HTTP request
   int max_attempts = 4;                        // per call, for network errors and 5xx (not 503)
   absl::Duration backoff = absl::Milliseconds(500);  // before the second attempt, doubling
@@ -38,8 +39,9 @@ class Fts3Client : public TransferBackend {
 
   const std::string& endpoint() const override { return config_.endpoint; }
 
-  // POST /jobs with id_generator deterministic, sid, retry -1 (ASO decides retries); with a bearer token,
-  // each file carries it as its source_tokens and destination_tokens. Returns FTS3's job
+  // POST /jobs with id_generator deterministic, sid, retry -1 (ASO decides retries); with per_file_tokens
+  // (a file owner's token), each file carries it as its source_tokens and destination_tokens. Returns FTS3's
+  // job
   // id. ALREADY_EXISTS when the sid was submitted before (409): find the job with FindJobBySid. The other
   // errors carry FTS3's message: FAILED_PRECONDITION for 419 (no or expiring delegated credential),
   // RESOURCE_EXHAUSTED for 503 (overloaded: back off), INVALID_ARGUMENT for 400, PERMISSION_DENIED for

@@ -55,7 +55,11 @@ class CredentialScope {
       for (const auto& [type, value] : values) {
         gfal2_cred_t* cred = gfal2_cred_new(type, value->c_str());
         GError* err = nullptr;
-        if (gfal2_cred_set(ctx_, prefix.c_str(), cred, &err) != 0) g_clear_error(&err);
+        if (gfal2_cred_set(ctx_, prefix.c_str(), cred, &err) != 0) {
+          failed_ = absl::StrCat("cannot give gfal2 the owner's credential for ", prefix, ": ",
+                                 err != nullptr ? err->message : "unknown error");
+          g_clear_error(&err);
+        }
         gfal2_cred_free(cred);
       }
       set_ = true;
@@ -69,9 +73,14 @@ class CredentialScope {
   CredentialScope(const CredentialScope&) = delete;
   CredentialScope& operator=(const CredentialScope&) = delete;
 
+  // Why the owner's credential could not be registered ("" when it was, or when there is none): the
+  // operation must not run, as it would with the process's own credential.
+  const std::string& failed() const { return failed_; }
+
  private:
   gfal2_context_t ctx_;
   bool set_ = false;
+  std::string failed_;
 };
 
 class Gfal2Copier final : public Copier {
@@ -82,6 +91,12 @@ class Gfal2Copier final : public Copier {
   CopyResult Copy(const CopyRequest& request) override {
     const CredentialScope credential(ctx_, {&request.source_url, &request.destination_url},
                                      request.credential);
+    if (!credential.failed().empty()) {
+      CopyResult refused;
+      refused.error_number = EINVAL;
+      refused.error = credential.failed();
+      return refused;
+    }
     // gfal2's xrootd plugin always runs root->root as a third-party copy, and XrdCl waits a fixed 2.5 s
     // before its first completion check; streaming through this process costs milliseconds instead, and
     // a streamed copy can be cancelled (gfalt_copy_file cannot: gfal2_cancel() blocks on the operations it
@@ -307,8 +322,10 @@ class Gfal2Copier final : public Copier {
         return r;
       }
       if (!dest_sum.ok()) {
-        failed_scope = "DESTINATION";
-        failed_what = "cannot read the destination checksum";
+        // Written and closed, but the storage did not answer the checksum query (seen: "Bad address" while
+        // a sibling attempt of the same file was writing it): not a property of the destination, retried.
+        failed_scope = "TRANSFER";
+        failed_what = "cannot read the destination checksum after the copy";
       } else if (*dest_sum != source_sum) {
         failed_scope = "DESTINATION";
         failed_what = absl::StrCat("CHECKSUM MISMATCH: source and destination checksum do not match (",
@@ -331,6 +348,7 @@ class Gfal2Copier final : public Copier {
 
   absl::Status Delete(const std::string& url, const StorageCredential& credential) override {
     const CredentialScope scope(ctx_, {&url}, credential);
+    if (!scope.failed().empty()) return absl::FailedPreconditionError(scope.failed());
     GError* err = nullptr;
     if (gfal2_unlink(ctx_, url.c_str(), &err) == 0) return absl::OkStatus();
     const int code = err != nullptr ? err->code : EIO;

@@ -140,32 +140,48 @@ absl::StatusOr<int> BackendRunner::Submit() {
                        {"attempt", absl::StrCat(f.attempt())}};
       request.files.push_back(std::move(file));
     }
+    // Never submitted with another credential than the owner's: a job whose owner has none usable (or
+    // whose owner FTS3 refuses) fails its files recoverably, to wait in the queue for a fresh delegation.
+    auto owner_cannot_submit = [&](const absl::Status& why) -> absl::Status {
+      std::vector<db::ExternalFileState> failed;
+      for (const auto& f : job.files()) {
+        db::ExternalFileState s;
+        s.transfer_id = f.transfer_id();
+        s.state = "FAILED";
+        s.failure_class = "CREDENTIAL_EXPIRED";
+        s.recoverable = true;
+        s.error = absl::StrCat("not submitted with the credential of the file's owner: ", why.message());
+        failed.push_back(std::move(s));
+      }
+      ASO_LOG(WARNING, "job=", job.job_id(), " not submitted as ", job.user(), ": ", why.message());
+      return jobs_.ApplyExternalStates(job.job_id(), "FAILED", failed, clock_.Now()).status();
+    };
+    std::shared_ptr<const backend::TransferBackend> as_owner;
     const backend::TransferBackend* backend = &backend_;
     if (config_.submit_as) {
-      auto as_owner = config_.submit_as(job.user());
-      if (absl::IsFailedPrecondition(as_owner.status()) || absl::IsDataLoss(as_owner.status())) {
-        // Never submitted with another credential: the files wait in the queue for a fresh delegation.
-        std::vector<db::ExternalFileState> failed;
-        for (const auto& f : job.files()) {
-          db::ExternalFileState s;
-          s.transfer_id = f.transfer_id();
-          s.state = "FAILED";
-          s.failure_class = "CREDENTIAL_EXPIRED";
-          s.recoverable = true;
-          s.error = absl::StrCat("not submitted: no usable credential of the file's owner: ",
-                                 as_owner.status().message());
-          failed.push_back(std::move(s));
-        }
-        if (auto s = jobs_.ApplyExternalStates(job.job_id(), "FAILED", failed, clock_.Now()); !s.ok()) {
-          return s.status();
-        }
-        ASO_LOG(WARNING, "job=", job.job_id(), " not submitted: ", as_owner.status().message());
+      auto client = config_.submit_as(job.user());
+      if (absl::IsFailedPrecondition(client.status()) || absl::IsDataLoss(client.status())) {
+        if (absl::Status s = owner_cannot_submit(client.status()); !s.ok()) return s;
         continue;
       }
-      if (!as_owner.ok()) return as_owner.status();
-      backend = *as_owner;
+      if (!client.ok()) {
+        // This owner's credential cannot be had just now (the issuer's token endpoint is down): other
+        // owners' jobs go on; this one is tried again next round.
+        ASO_LOG(WARNING, "job=", job.job_id(), " waits: ", client.status().message());
+        continue;
+      }
+      as_owner = *std::move(client);
+      backend = as_owner.get();
     }
     auto id = backend->Submit(request);
+    // With the owner's credential, a refusal of that credential (no delegation FTS3 accepts, a DN FTS3 does
+    // not allow) is the owner's, not FTS3's: it must not stop the other owners' jobs.
+    if (as_owner != nullptr &&
+        (absl::IsFailedPrecondition(id.status()) || absl::IsPermissionDenied(id.status()))) {
+      credential_errors_.Inc({backend_.endpoint()});
+      if (absl::Status s = owner_cannot_submit(id.status()); !s.ok()) return s;
+      continue;
+    }
     if (absl::IsAlreadyExists(id.status())) {
       // Submitted before (the adapter stopped before recording FTS3's answer): adopt that job.
       id = backend->FindJobBySid(job.job_id());

@@ -33,9 +33,13 @@ struct BackendRunnerConfig {
   // When set (--user_credentials), each job is submitted as its owner, through the backend this returns
   // for the job's user (UserFts3Clients::For). FAILED_PRECONDITION or DATA_LOSS (no usable proxy): the
   // job's files fail as CREDENTIAL_EXPIRED, recoverable, and go back to the queue, where the scheduler holds
-  // them until the user delegates; nothing is submitted with the service's credential instead. Other
-  // errors end the round. Polls and cancels use the runner's backend.
-  std::function<absl::StatusOr<const backend::TransferBackend*>(const std::string& user)> submit_as;
+  // them until the user delegates; nothing is submitted with the service's credential instead. Polls and
+  // cancels use the runner's backend.
+  // A refusal of the owner's credential by FTS3 (FAILED_PRECONDITION, PERMISSION_DENIED) is handled the same
+  // way, and a credential that cannot be had just now (UNAVAILABLE) leaves that job for the next round:
+  // one owner never stops the others' jobs.
+  std::function<absl::StatusOr<std::shared_ptr<const backend::TransferBackend>>(const std::string& user)>
+      submit_as;
 };
 
 struct BackendRoundResult {

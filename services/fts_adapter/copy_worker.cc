@@ -153,7 +153,8 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
   std::optional<transfer::Classification> no_credential;
   backend::CopyResult result;
   if (config_.user_credentials != nullptr) {
-    auto credential = config_.user_credentials->For(file.username);
+    // Valid for the whole copy: neither gfal2 nor the storage renews it midway.
+    auto credential = config_.user_credentials->For(file.username, timeout);
     if (credential.ok()) {
       request.credential = *std::move(credential);
     } else {

@@ -67,8 +67,8 @@ ABSL_FLAG(bool, user_credentials, false,
 ABSL_FLAG(std::string, credential_key_file, "",
           "Key the stored credentials are sealed with, as given to aso-ingest (env ASO_CREDENTIAL_KEY_FILE)");
 ABSL_FLAG(std::string, credential_dir, "",
-          "Private folder for the users' proxy files while copying; default: a folder of this process under "
-          "$TMPDIR or /tmp (env ASO_CREDENTIAL_DIR)");
+          "Private folder for the users' proxy files while copying (owned by this user, made mode 0700); "
+          "default: a new folder under $TMPDIR or /tmp (env ASO_CREDENTIAL_DIR)");
 ABSL_FLAG(
     std::string, token_ca_file, "",
     "With --user_credentials: PEM CAs of the token endpoints where users' renewable tokens are renewed; "
@@ -116,9 +116,16 @@ int main(int argc, char** argv) {
     auto cipher = aso::auth::CredentialCipher::FromKeyFile(key_file);
     if (!cipher.ok()) return std::cerr << "aso-fts-adapter: " << cipher.status().message() << "\n", 2;
     std::string dir = absl::GetFlag(FLAGS_credential_dir);
-    if (dir.empty()) {
+    if (dir.empty()) {  // a new private folder, named unpredictably
       const char* tmp = std::getenv("TMPDIR");
-      dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-", getpid());
+      std::string pattern =
+          absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/aso-fts-adapter-XXXXXX");
+      if (::mkdtemp(pattern.data()) == nullptr) {
+        return std::cerr << "aso-fts-adapter: cannot create a folder for the users' proxies in " << pattern
+                         << "\n",
+               1;
+      }
+      dir = pattern;
     }
     aso::fts_adapter::UserCredentialsConfig uc;
     uc.dir = dir;

@@ -64,6 +64,19 @@ std::optional<absl::Time> JwtExpiry(const std::string& token) {
   return absl::FromUnixSeconds(claims["exp"].get<int64_t>());
 }
 
+// "<iss> <sub>" of a JWT, read without verifying it, as aso-ingest records a delegated token's subject.
+std::optional<std::string> JwtIdentityText(const std::string& token) {
+  const std::vector<std::string> parts = absl::StrSplit(token, '.');
+  std::string payload;
+  if (parts.size() != 3 || !absl::WebSafeBase64Unescape(parts[1], &payload)) return std::nullopt;
+  const nlohmann::json claims = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!claims.is_object() || !claims.contains("iss") || !claims["iss"].is_string() ||
+      !claims.contains("sub") || !claims["sub"].is_string()) {
+    return std::nullopt;
+  }
+  return absl::StrCat(claims["iss"].get<std::string>(), " ", claims["sub"].get<std::string>());
+}
+
 size_t Collect(char* data, size_t size, size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
@@ -118,9 +131,19 @@ UserCredentials::~UserCredentials() {
 absl::Status UserCredentials::Init() {
   std::error_code ec;
   std::filesystem::create_directories(config_.dir, ec);
-  if (ec || ::chmod(config_.dir.c_str(), 0700) != 0) {
+  struct stat st {};
+  if (ec || ::lstat(config_.dir.c_str(), &st) != 0) {
     return absl::InternalError(absl::StrCat("cannot create the proxy folder ", config_.dir, ": ",
                                             ec ? ec.message() : std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    return absl::InternalError(
+        absl::StrCat("the proxy folder ", config_.dir,
+                     " is not a directory of this process's user (a link, or another's)"));
+  }
+  if (::chmod(config_.dir.c_str(), 0700) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot restrict the proxy folder ", config_.dir, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -130,6 +153,19 @@ absl::StatusOr<UserCredentials::Entry*> UserCredentials::Load(const std::string&
                                                               absl::Duration min_remaining) {
   auto& cache = kind == kProxy ? proxies_ : tokens_;
   auto it = cache.find(user);
+  if (it != cache.end() && !it->second.unsaved.empty()) {
+    // A renewal whose storing failed: the issuer may have rotated the refresh token, so the renewed value
+    // must reach the database before anything else is read from it.
+    auto current = repo_.Get(user, kind);
+    if (!current.ok()) return current.status();
+    db::StoredCredential c = *current;
+    c.sealed = it->second.unsaved;
+    c.not_after = it->second.not_after;
+    c.refreshable = true;
+    if (absl::Status s = repo_.Put(c, now); !s.ok()) return s;
+    it->second.unsaved.clear();
+    it->second.updated = now;
+  }
   if (it != cache.end() && now - it->second.checked < config_.recheck &&
       it->second.not_after - now >= min_remaining) {
     return &it->second;
@@ -160,7 +196,14 @@ absl::StatusOr<UserCredentials::Entry*> UserCredentials::Load(const std::string&
     it = cache.insert_or_assign(user, std::move(entry)).first;
   }
   if (kind == kToken && it->second.not_after - now < min_remaining && stored->refreshable) {
-    return Renew(user, *stored, now);
+    if (now < it->second.renew_retry) return it->second.renew_failure;
+    auto renewed = Renew(user, *stored, now);
+    if (!renewed.ok()) {
+      Entry& e = tokens_[user];
+      e.renew_failure = renewed.status();
+      e.renew_retry = now + config_.renew_backoff;
+    }
+    return renewed;
   }
   return &it->second;
 }
@@ -174,8 +217,8 @@ absl::StatusOr<UserCredentials::Entry*> UserCredentials::Renew(const std::string
         absl::StrCat("the stored token of ", user, " does not open with this credential key"));
   }
   nlohmann::json j = nlohmann::json::parse(*value, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.value("refresh_token", nlohmann::json()).is_string() ||
-      !j.value("token_endpoint", nlohmann::json()).is_string()) {
+  if (!j.is_object() || !j.contains("refresh_token") || !j["refresh_token"].is_string() ||
+      !j.contains("token_endpoint") || !j["token_endpoint"].is_string()) {
     return absl::FailedPreconditionError(
         absl::StrCat(user, "'s token cannot be renewed: no refresh token stored"));
   }
@@ -203,25 +246,49 @@ absl::StatusOr<UserCredentials::Entry*> UserCredentials::Renew(const std::string
     if (answer->first >= 500) {
       return absl::UnavailableError(absl::StrCat("the token endpoint ", endpoint, " failed: ", why));
     }
+    // Refused for good (a revoked or used refresh token): no longer renewable, so the scheduler holds the
+    // user's files until they delegate a fresh token.
+    db::StoredCredential spent = stored;
+    spent.refreshable = false;
+    if (absl::Status s = repo_.Put(spent, now); !s.ok()) {
+      ASO_LOG(WARNING, "recording that ", user, "'s token can no longer be renewed: ", s.message());
+    }
     return absl::FailedPreconditionError(
         absl::StrCat("the issuer refused to renew ", user, "'s token (", why,
                      "): delegate a fresh token (aso-submit --delegate_token)"));
   }
   const std::string access = got["access_token"].get<std::string>();
-  absl::Time expires = now + absl::Seconds(got.value("expires_in", 0));
-  if (auto exp = JwtExpiry(access); exp.has_value()) expires = *exp;
+  // The new token must be the user's, from the issuer ASO checked when the token was delegated.
+  const std::optional<std::string> identity = JwtIdentityText(access);
+  if (identity.has_value() && *identity != stored.subject) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the token endpoint ", endpoint, " answered with a token of ", *identity, ", not of ",
+                     stored.subject, ": delegate a fresh token (aso-submit --delegate_token)"));
+  }
+  std::optional<absl::Time> expires = JwtExpiry(access);
+  if (!expires.has_value() && got.contains("expires_in") && got["expires_in"].is_number()) {
+    expires = now + absl::Seconds(got["expires_in"].get<double>());
+  }
+  if (!expires.has_value() || *expires <= now) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the token endpoint ", endpoint, " answered with a token without a future expiry"));
+  }
   j["access_token"] = access;
-  if (got.value("refresh_token", nlohmann::json()).is_string()) {
+  if (got.contains("refresh_token") && got["refresh_token"].is_string()) {
     j["refresh_token"] = got["refresh_token"];  // rotated by the issuer
   }
   db::StoredCredential renewed = stored;
-  renewed.not_after = expires;
+  renewed.not_after = *expires;
   renewed.updated = now;
   renewed.sealed = cipher_.Seal(j.dump(), user);
-  if (absl::Status s = repo_.Put(renewed, now); !s.ok()) return s;
-  ASO_LOG(INFO, "renewed the bearer token of ", user, " at ", endpoint, ", valid until ", UtcText(expires));
   auto& entry = tokens_[user];
-  entry = Entry{"", access, now, expires, now};
+  entry = Entry{"", access, now, *expires, now};
+  if (absl::Status s = repo_.Put(renewed, now); !s.ok()) {
+    // Used now and stored at the next use: the old refresh token may no longer be honoured.
+    entry.unsaved = renewed.sealed;
+    ASO_LOG(WARNING, "the renewed token of ", user, " is not stored yet: ", s.message());
+  }
+  ASO_LOG(INFO, "renewed the bearer token of ", user, " at ", endpoint, ", valid until ", UtcText(*expires));
   return &entry;
 }
 

@@ -24,7 +24,10 @@ struct UserCredentialsConfig {
   std::string dir = "";                              // the proxy files' folder (created, mode 0700)
   absl::Duration recheck = absl::Seconds(30);        // a stored credential is read again at most this often
   std::string token_ca_file = "";                    // CAs of the token endpoints ("" = the system's)
-  absl::Duration token_timeout = absl::Seconds(20);  // one request to a token endpoint
+  absl::Duration token_timeout = absl::Seconds(10);  // one request to a token endpoint
+  // After a renewal failed, that user's token is not renewed again for this long (the failure is
+  // answered meanwhile), so an issuer that is down or slow is not asked at every copy.
+  absl::Duration renew_backoff = absl::Minutes(5);
 };
 
 class UserCredentials {
@@ -35,10 +38,12 @@ class UserCredentials {
   UserCredentials(const UserCredentials&) = delete;
   UserCredentials& operator=(const UserCredentials&) = delete;
 
-  // Creates the folder: INTERNAL naming it when that fails.
+  // Creates the folder (mode 0700); one that exists must be a directory of this process's user, not a link.
+  // INTERNAL naming it otherwise.
   absl::Status Init();
 
-  // `user`'s credential, valid for at least `min_remaining`: their proxy when they delegated one that lasts,
+  // `user`'s credential, valid for at least `min_remaining` (a copy passes its timeout, an FTS3 submission
+  // an hour: neither gfal2 nor FTS3 renews a token): their proxy when they delegated one that lasts,
   // else their bearer token (renewed first when it would not last and it can be). FAILED_PRECONDITION with
   // the reason ("alice has not delegated a credential to ASO", "alice's delegated credential expired at
   // ...", "the issuer refused to renew alice's token: ...") when there is none; UNAVAILABLE when the
@@ -49,11 +54,14 @@ class UserCredentials {
 
  private:
   struct Entry {
-    std::string path;      // proxy file, or "" for a token
-    std::string token;     // bearer token (opened), or ""
-    absl::Time updated;    // of the stored credential the entry was made from
-    absl::Time not_after;  // its expiry
-    absl::Time checked;    // when the database was last read for it
+    std::string path;                               // proxy file, or "" for a token
+    std::string token;                              // bearer token (opened), or ""
+    absl::Time updated;                             // of the stored credential the entry was made from
+    absl::Time not_after;                           // its expiry
+    absl::Time checked;                             // when the database was last read for it
+    absl::Status renew_failure = absl::OkStatus();  // the last renewal's failure, answered until renew_retry
+    absl::Time renew_retry = absl::InfinitePast();
+    std::string unsaved = "";  // a renewed credential (sealed) not yet stored: stored at the next use
   };
   // The user's stored credential of `kind`, read again when due (mu_ held).
   absl::StatusOr<Entry*> Load(const std::string& user, const std::string& kind, absl::Time now,

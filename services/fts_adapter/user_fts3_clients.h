@@ -26,7 +26,8 @@ class UserFts3Clients {
 
   // The client of `user`: FAILED_PRECONDITION when the user has no valid delegated credential (the reason
   // in the message), as UserCredentials::For.
-  absl::StatusOr<const backend::TransferBackend*> For(const std::string& user);
+  // Shared: a client replaced after a renewal stays alive for the callers that hold it.
+  absl::StatusOr<std::shared_ptr<const backend::TransferBackend>> For(const std::string& user);
 
  private:
   const backend::Fts3Config base_;
@@ -34,7 +35,7 @@ class UserFts3Clients {
   absl::Mutex mu_;
   struct Client {
     backend::StorageCredential credential;  // what it was made with
-    std::unique_ptr<backend::Fts3Client> client;
+    std::shared_ptr<const backend::Fts3Client> client;
   };
   absl::flat_hash_map<std::string, Client> clients_ ABSL_GUARDED_BY(mu_);
 };

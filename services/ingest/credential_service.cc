@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "libs/auth/delegation.h"
 #include "libs/common/logging.h"
 #include "libs/db/pg_util.h"
@@ -150,6 +151,16 @@ grpc::Status CredentialService::PutBearerToken(grpc::ServerContext* ctx,
   if (identity->username != principal->name) {
     return ToGrpcStatus(absl::PermissionDeniedError(
         absl::StrCat("the token belongs to ", identity->username, ", not to ", principal->name)));
+  }
+  // The refresh token goes to the issuer only: its token endpoint is on the issuer's host.
+  auto host = [](absl::string_view url) {
+    absl::ConsumePrefix(&url, "https://");
+    return std::string(url.substr(0, url.find('/')));
+  };
+  if (renewable && host(request->token_endpoint()) != host(identity->issuer)) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("the token_endpoint ", request->token_endpoint(),
+                     " is not on the host of the token's issuer ", identity->issuer)));
   }
   if (!renewable && identity->expires - now < limits_.min_remaining) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(

@@ -343,6 +343,12 @@ TEST_F(CredentialServiceTest, UsersStoreTheirBearerTokens) {
   no_endpoint.set_refresh_token("rt-alice");
   refused("alice", no_endpoint, grpc::StatusCode::INVALID_ARGUMENT, "token_endpoint");
 
+  v1::PutBearerTokenRequest elsewhere = no_endpoint;
+  elsewhere.set_token_endpoint("https://collector.example/token");
+  elsewhere.set_client_id("aso-client");
+  refused("alice", elsewhere, grpc::StatusCode::INVALID_ARGUMENT,
+          "is not on the host of the token's issuer https://issuer.test");
+
   // With what renews it, a short token is taken, and marked renewable.
   v1::PutBearerTokenRequest renewable = no_endpoint;
   renewable.set_token_endpoint("https://issuer.test/token");

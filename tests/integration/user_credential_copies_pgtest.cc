@@ -258,6 +258,16 @@ TEST_F(UserCredentialCopiesTest, TokensAreRenewedAtTheirIssuer) {
   EXPECT_THAT(refused.status().message(), HasSubstr("the issuer refused to renew tina's token (HTTP 400, "
                                                     "invalid_grant: refresh token already used)"));
   EXPECT_THAT(std::string(refused.status().message()), Not(HasSubstr("rt-tina")));
+  EXPECT_EQ(tdb_->QueryText("SELECT refreshable FROM user_credentials WHERE username = 'tina'"), "f")
+      << "a refused token is no longer counted as renewable (the scheduler holds tina's files)";
+
+  // An issuer answering with another user's token: not taken.
+  store_token("tom", "rt-uma-1", -absl::Minutes(1));
+  auto other = later.For("tom");
+  EXPECT_TRUE(absl::IsFailedPrecondition(other.status())) << other.status();
+  EXPECT_THAT(other.status().message(),
+              HasSubstr("answered with a token of https://aso.dev-certs.invalid uma, not "
+                        "of https://aso.dev-certs.invalid tom"));
 
   // A proxy that lasts comes first.
   Delegate("alice");

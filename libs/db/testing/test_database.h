@@ -1,5 +1,5 @@
 // A fresh database per test on the PostgreSQL server named by $ASO_TEST_PG (e.g.
-// postgresql://postgres@127.0.0.1:55499/postgres; CTest's pg fixture starts one), migrated to the current
+// postgresql://postgres@127.0.0.1:25499/postgres; CTest's pg fixture starts one), migrated to the current
 // schema and dropped afterwards. Also small SQL helpers so tests check state in the database itself.
 #ifndef ASO_LIBS_DB_TESTING_TEST_DATABASE_H_
 #define ASO_LIBS_DB_TESTING_TEST_DATABASE_H_

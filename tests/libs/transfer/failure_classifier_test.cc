@@ -67,6 +67,9 @@ const Case kCases[] = {
     {"TRANSFER the destination root://b//f.root was removed right after the copy, before its checksum was "
      "read",
      0, v1::FAILURE_CLASS_TRANSFER, true},
+    // The gfal2 copier's own text when the storage did not answer the checksum query after the copy.
+    {"TRANSFER cannot read the destination checksum after the copy: Could not get the checksum (Bad address)",
+     EFAULT, v1::FAILURE_CLASS_TRANSFER, true},
     // Credentials.
     {"GENERAL_FAILURE [1] Error: the proxy expired", EPERM, v1::FAILURE_CLASS_CREDENTIAL_EXPIRED, false},
     {"SOURCE [1] SSL handshake failed: certificate has expired", 0, v1::FAILURE_CLASS_CREDENTIAL_EXPIRED,

@@ -214,20 +214,21 @@ TEST_F(BackendRunnerTest, JobsAreSubmittedAsTheirOwners) {
               HasSubstr("\"user_dn\": \"/DC=org/DC=aso-test/OU=Users/CN=alice/CN="));
 }
 
-// --user_credentials with a user who delegated a bearer token: tina's job goes to FTS3 with her token
-// (Authorization: Bearer, no delegation) and each file carries it as its source and destination token.
+// --user_credentials with a user who delegated a bearer token (2 h left: a job needs an hour): tina's job
+// goes to FTS3 with her token (Authorization: Bearer, no delegation) and each file carries it as its source
+// and destination token.
 TEST_F(BackendRunnerTest, ATokenUsersJobCarriesTheirToken) {
   // A storage token of tina's (FTS3 passes it on; its signature is the storages' business).
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   const std::string token = auth::testing::SignJwt(
       auth::testing::GenerateRsaKey(),
       absl::StrCat(R"({"iss":"https://issuer.test","sub":"tina","aud":"https://storage.example","exp":)",
-                   now + 3600, "}"));
+                   now + 7200, "}"));
   auto cipher = auth::CredentialCipher::FromKeyText(std::string(64, 'c'));
   db::PgCredentialRepository credentials(tdb_->db());
   ASSERT_TRUE(
       credentials
-          .Put({"tina", "bearer_token", "https://aso.dev-certs.invalid tina", absl::Now() + absl::Hours(1),
+          .Put({"tina", "bearer_token", "https://aso.dev-certs.invalid tina", absl::Now() + absl::Hours(2),
                 absl::Now(), cipher->Seal(absl::StrCat(R"({"access_token":")", token, R"("})"), "tina")},
                absl::Now())
           .ok());
