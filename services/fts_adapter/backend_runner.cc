@@ -27,6 +27,23 @@ bool EndsTheRound(const absl::Status& s) {
          absl::IsPermissionDenied(s);
 }
 
+// Every file of `job` FAILED with one class and reason, as the job's states are recorded.
+std::vector<db::ExternalFileState> AllFailed(const aso::fts_adapter::v1::Job& job,
+                                             const std::string& failure_class, bool recoverable,
+                                             const std::string& error) {
+  std::vector<db::ExternalFileState> failed;
+  for (const auto& f : job.files()) {
+    db::ExternalFileState s;
+    s.transfer_id = f.transfer_id();
+    s.state = "FAILED";
+    s.failure_class = failure_class;
+    s.recoverable = recoverable;
+    s.error = error;
+    failed.push_back(std::move(s));
+  }
+  return failed;
+}
+
 }  // namespace
 
 std::string AdapterFileState(const std::string& s) {
@@ -143,18 +160,15 @@ absl::StatusOr<int> BackendRunner::Submit() {
     // Never submitted with another credential than the owner's: a job whose owner has none usable (or
     // whose owner FTS3 refuses) fails its files recoverably, to wait in the queue for a fresh delegation.
     auto owner_cannot_submit = [&](const absl::Status& why) -> absl::Status {
-      std::vector<db::ExternalFileState> failed;
-      for (const auto& f : job.files()) {
-        db::ExternalFileState s;
-        s.transfer_id = f.transfer_id();
-        s.state = "FAILED";
-        s.failure_class = "CREDENTIAL_EXPIRED";
-        s.recoverable = true;
-        s.error = absl::StrCat("not submitted with the credential of the file's owner: ", why.message());
-        failed.push_back(std::move(s));
-      }
       ASO_LOG(WARNING, "job=", job.job_id(), " not submitted as ", job.user(), ": ", why.message());
-      return jobs_.ApplyExternalStates(job.job_id(), "FAILED", failed, clock_.Now()).status();
+      return jobs_
+          .ApplyExternalStates(
+              job.job_id(), "FAILED",
+              AllFailed(
+                  job, "CREDENTIAL_EXPIRED", /*recoverable=*/true,
+                  absl::StrCat("not submitted with the credential of the file's owner: ", why.message())),
+              clock_.Now())
+          .status();
     };
     std::shared_ptr<const backend::TransferBackend> as_owner;
     const backend::TransferBackend* backend = &backend_;
@@ -203,15 +217,7 @@ absl::StatusOr<int> BackendRunner::Submit() {
     }
     if (absl::IsInvalidArgument(id.status())) {
       // FTS3 will never take this job: its files fail, not retried, with FTS3's reason.
-      std::vector<db::ExternalFileState> failed;
-      for (const auto& f : job.files()) {
-        db::ExternalFileState s;
-        s.transfer_id = f.transfer_id();
-        s.state = "FAILED";
-        s.failure_class = "BACKEND";
-        s.error = std::string(id.status().message());
-        failed.push_back(std::move(s));
-      }
+      auto failed = AllFailed(job, "BACKEND", /*recoverable=*/false, std::string(id.status().message()));
       if (auto s = jobs_.ApplyExternalStates(job.job_id(), "FAILED", failed, clock_.Now()); !s.ok()) {
         return s.status();
       }
