@@ -1,5 +1,6 @@
 #include "services/asoctl/site_yaml.h"
 
+#include <algorithm>
 #include <set>
 #include <type_traits>
 
@@ -47,6 +48,10 @@ absl::StatusOr<cv1::Site> SiteFromNode(const YAML::Node& node, const std::string
     if (key == "name") {
       auto s = Scalar<std::string>(v, field, "a string");
       if (!s.ok()) return s.status();
+      // A name is an identifier: control characters (which YAML does not carry through unchanged) are not.
+      if (std::any_of(s->begin(), s->end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        return Bad(v, field, "must not hold control characters");
       site.set_name(*s);
     } else if (key == "state") {
       auto s = Scalar<std::string>(v, field, "a string");
