@@ -39,8 +39,11 @@ struct CopyRequest {
   // Whether a file already at the destination is replaced; if not, the copy fails with EEXIST
   // (DESTINATION_EXISTS) and leaves that file as it is.
   bool overwrite = true;
-  // The file owner's credential both ends are accessed with.
-  StorageCredential credential;
+  // What each end is accessed with: the file owner's credential, or this service's own given explicitly
+  // (where another copy of this process used an owner's, XRootD's GSI client would otherwise reuse that
+  // one). Empty: the process's own, as gfal2 finds it.
+  StorageCredential source_credential = {};
+  StorageCredential destination_credential = {};
 };
 
 // Which copies may replace a file that is already at their destination.
@@ -72,7 +75,7 @@ class Copier {
 
   // Deletes one file (a source after its stage-out). NOT_FOUND if it is not there, PERMISSION_DENIED,
   // INVALID_ARGUMENT (a directory, an unsupported protocol), UNAVAILABLE for storage errors worth a retry.
-  // `credential`: as CopyRequest::credential.
+  // `credential`: as CopyRequest::source_credential.
   virtual absl::Status Delete(const std::string& url, const StorageCredential& credential) = 0;
 };
 

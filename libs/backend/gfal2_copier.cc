@@ -4,6 +4,7 @@
 #include <gfal_api.h>
 #include <stdlib.h>
 #include <cerrno>
+#include <map>
 
 #include <optional>
 #include <vector>
@@ -33,30 +34,39 @@ std::string EndpointPrefix(const std::string& url) {
   return path == std::string::npos ? "" : url.substr(0, path + 1);
 }
 
-// Registers the owner's credential for the endpoints of one copy on the context (gfal2's plugins read it
-// per URL: XRootD as xrd.gsiusrpxy or authz, HTTP as davix's client certificate or an Authorization
-// header) and removes every registration when it ends. A context belongs to one thread, so the copy's
-// credential cannot leak into another's.
+// Registers the credentials of one copy's endpoints on the context (gfal2's plugins read them per URL:
+// XRootD as xrd.gsiusrpxy or authz, HTTP as davix's client certificate or an Authorization header) and
+// removes every registration when it ends. A context belongs to one thread, so the copy's credential
+// cannot leak into another's.
 class CredentialScope {
  public:
-  CredentialScope(gfal2_context_t ctx, const std::vector<const std::string*>& urls,
-                  const StorageCredential& credential)
+  CredentialScope(gfal2_context_t ctx,
+                  const std::vector<std::pair<const std::string*, const StorageCredential*>>& endpoints)
       : ctx_(ctx) {
-    std::vector<std::pair<const char*, const std::string*>> values;
-    if (!credential.proxy_file.empty()) {
-      values = {{GFAL_CRED_X509_CERT, &credential.proxy_file}, {GFAL_CRED_X509_KEY, &credential.proxy_file}};
-    } else if (!credential.bearer_token.empty()) {
-      values = {{GFAL_CRED_BEARER, &credential.bearer_token}};
-    }
-    if (values.empty()) return;
-    for (const std::string* url : urls) {
+    std::map<std::string, const StorageCredential*> by_prefix;
+    for (const auto& [url, credential] : endpoints) {
       const std::string prefix = EndpointPrefix(*url);
-      if (prefix.empty()) continue;
+      if (prefix.empty() || (credential->proxy_file.empty() && credential->bearer_token.empty())) continue;
+      auto [it, added] = by_prefix.emplace(prefix, credential);
+      if (!added && (it->second->proxy_file != credential->proxy_file ||
+                     it->second->bearer_token != credential->bearer_token)) {
+        failed_ = absl::StrCat("both ends are on ", prefix, " but need different credentials");
+        return;
+      }
+    }
+    for (const auto& [prefix, credential] : by_prefix) {
+      std::vector<std::pair<const char*, const std::string*>> values;
+      if (!credential->proxy_file.empty()) {
+        values = {{GFAL_CRED_X509_CERT, &credential->proxy_file},
+                  {GFAL_CRED_X509_KEY, &credential->proxy_file}};
+      } else {
+        values = {{GFAL_CRED_BEARER, &credential->bearer_token}};
+      }
       for (const auto& [type, value] : values) {
         gfal2_cred_t* cred = gfal2_cred_new(type, value->c_str());
         GError* err = nullptr;
         if (gfal2_cred_set(ctx_, prefix.c_str(), cred, &err) != 0) {
-          failed_ = absl::StrCat("cannot give gfal2 the owner's credential for ", prefix, ": ",
+          failed_ = absl::StrCat("cannot give gfal2 the credential for ", prefix, ": ",
                                  err != nullptr ? err->message : "unknown error");
           g_clear_error(&err);
         }
@@ -73,8 +83,8 @@ class CredentialScope {
   CredentialScope(const CredentialScope&) = delete;
   CredentialScope& operator=(const CredentialScope&) = delete;
 
-  // Why the owner's credential could not be registered ("" when it was, or when there is none): the
-  // operation must not run, as it would with the process's own credential.
+  // Why a credential could not be registered ("" when it was, or when there is none): the operation must
+  // not run, as it would with the process's own credential.
   const std::string& failed() const { return failed_; }
 
  private:
@@ -89,8 +99,8 @@ class Gfal2Copier final : public Copier {
   ~Gfal2Copier() override { gfal2_context_free(ctx_); }
 
   CopyResult Copy(const CopyRequest& request) override {
-    const CredentialScope credential(ctx_, {&request.source_url, &request.destination_url},
-                                     request.credential);
+    const CredentialScope credential(ctx_, {{&request.source_url, &request.source_credential},
+                                            {&request.destination_url, &request.destination_credential}});
     if (!credential.failed().empty()) {
       CopyResult refused;
       refused.error_number = EINVAL;
@@ -347,7 +357,7 @@ class Gfal2Copier final : public Copier {
   }
 
   absl::Status Delete(const std::string& url, const StorageCredential& credential) override {
-    const CredentialScope scope(ctx_, {&url}, credential);
+    const CredentialScope scope(ctx_, {{&url, &credential}});
     if (!scope.failed().empty()) return absl::FailedPreconditionError(scope.failed());
     GError* err = nullptr;
     if (gfal2_unlink(ctx_, url.c_str(), &err) == 0) return absl::OkStatus();

@@ -37,7 +37,11 @@ constexpr char kLease[] = R"sql(
             f.checksum, extract(epoch from f.started)::float8,
             COALESCE((SELECT t.kill_requested FROM transfers t
                       WHERE t.id = f.transfer_id AND t.attempt = f.attempt), false),
-            COALESCE((SELECT t.username FROM transfers t WHERE t.id = f.transfer_id), ''))sql";
+            COALESCE((SELECT t.username FROM transfers t WHERE t.id = f.transfer_id), ''),
+            COALESCE((SELECT aso_owner_credentials(s.credentials) FROM backend_jobs b
+                      JOIN sites s ON s.name = b.source_site WHERE b.job_id = f.job_id), false),
+            COALESCE((SELECT aso_owner_credentials(s.credentials) FROM backend_jobs b
+                      JOIN sites s ON s.name = b.destination_site WHERE b.job_id = f.job_id), false))sql";
 
 constexpr char kRecordOutcome[] = R"sql(
   UPDATE backend_job_files
@@ -137,7 +141,8 @@ std::vector<LeasedFile> LeaseIn(pqxx::work& txn, const std::string& owner, int l
                                     absl::ToDoubleSeconds(lease))) {
     out.push_back({r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<int32_t>(), r[3].as<std::string>(),
                    r[4].as<std::string>(), r[5].as<int64_t>(), r[6].as<std::string>(),
-                   FromEpochSeconds(r[7].as<double>()), r[8].as<bool>(), r[9].as<std::string>()});
+                   FromEpochSeconds(r[7].as<double>()), r[8].as<bool>(), r[9].as<std::string>(),
+                   r[10].as<bool>(), r[11].as<bool>()});
   }
   return out;
 }
@@ -397,6 +402,25 @@ absl::StatusOr<std::vector<Job>> PgBackendJobRepository::JobsToSubmit(const std:
     if (!jobs.empty()) LoadFiles(txn, jobs);
     return absl::OkStatus();
   });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> PgBackendJobRepository::SitesMovingAsOwners(
+    const std::vector<std::string>& sites) {
+  std::vector<std::string> out;
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        out.clear();
+        for (const auto& r : txn.exec_params(
+                 "SELECT name FROM sites WHERE name = ANY($1::text[]) AND aso_owner_credentials(credentials)",
+                 TextArray(sites))) {
+          out.push_back(r[0].as<std::string>());
+        }
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
   if (!s.ok()) return s;
   return out;
 }

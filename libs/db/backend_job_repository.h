@@ -30,6 +30,10 @@ struct LeasedFile {
   absl::Time started;
   bool kill_requested = false;  // the transfer was killed: cancel instead of copying
   std::string username;         // the transfer's owner
+  // Whether the job's source / destination site moves files with their owners' credentials
+  // (sites.credentials, resolved with the deployment's choice).
+  bool source_as_owner = false;
+  bool destination_as_owner = false;
 };
 
 // A job that an external backend (FTS3) runs: FTS3's id once it accepted the job.
@@ -97,6 +101,10 @@ class BackendJobRepository {
 
   // External backends (FTS3): up to `limit` jobs of `backend` not yet accepted by it, oldest first.
   virtual absl::StatusOr<std::vector<Job>> JobsToSubmit(const std::string& backend, int limit) = 0;
+  // Of `sites`, those that move files with their owners' credentials (sites.credentials, with the
+  // deployment's choice for 'default').
+  virtual absl::StatusOr<std::vector<std::string>> SitesMovingAsOwners(
+      const std::vector<std::string>& sites) = 0;
   // Records the backend's id of an accepted job.
   virtual absl::Status SetExternalId(const std::string& job_id, const std::string& external_id,
                                      absl::Time now) = 0;
@@ -135,6 +143,8 @@ class PgBackendJobRepository final : public BackendJobRepository {
   absl::Status MarkReported(const std::vector<FileOutcome>& outcomes) override;
   absl::StatusOr<Job> GetJob(const std::string& job_id) override;
   absl::StatusOr<std::vector<Job>> JobsToSubmit(const std::string& backend, int limit) override;
+  absl::StatusOr<std::vector<std::string>> SitesMovingAsOwners(
+      const std::vector<std::string>& sites) override;
   absl::Status SetExternalId(const std::string& job_id, const std::string& external_id,
                              absl::Time now) override;
   absl::StatusOr<std::vector<ExternalJob>> JobsToPoll(const std::string& backend, int limit,

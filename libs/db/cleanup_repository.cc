@@ -15,7 +15,9 @@ constexpr char kTakeDue[] = R"sql(
     FOR UPDATE SKIP LOCKED)
   UPDATE transfers t SET cleanup_not_before = to_timestamp($2) + make_interval(secs => $3)
   FROM due WHERE t.id = due.id
-  RETURNING t.id, t.source_url, t.cleanup_attempts, t.username)sql";
+  RETURNING t.id, t.source_url, t.cleanup_attempts,
+            CASE WHEN (SELECT aso_owner_credentials(s.credentials) FROM sites s WHERE s.name = t.source_site)
+                 THEN t.username ELSE '' END)sql";
 
 constexpr char kRecord[] = R"sql(
   UPDATE transfers t

@@ -18,8 +18,10 @@ namespace aso::db {
 struct CleanupItem {
   int64_t transfer_id = 0;
   std::string source_url;
-  int attempts = 0;      // deletions tried before this one
-  std::string username;  // the file's owner
+  int attempts = 0;  // deletions tried before this one
+  // The file's owner when its source site moves files with their owners' credentials (sites.credentials),
+  // else "": whose credential deletes it.
+  std::string username;
 };
 
 // What became of one deletion.

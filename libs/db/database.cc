@@ -180,7 +180,13 @@ absl::Status StatusFromCurrentException() {
   }
 }
 
-absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body, bool retry_on_broken) {
+namespace {
+
+// Runs `attempt` on a pooled connection until it succeeds or fails for good: a deadlock or serialization
+// failure is retried (up to 4 times), a broken connection on a new connection when `retry_on_broken`, an
+// unknown commit outcome never.
+absl::Status WithRetries(Database& db, bool retry_on_broken,
+                         absl::FunctionRef<absl::Status(pqxx::connection&)> attempt) {
   constexpr int kMaxRounds = 5;
   auto& pool = db.impl();
   absl::Duration backoff = absl::Milliseconds(20);
@@ -190,9 +196,7 @@ absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)>
     bool commit_unknown = false;
     try {
       conn = pool.Acquire();
-      pqxx::work txn(*conn);
-      status = body(txn);
-      if (status.ok()) txn.commit();
+      status = attempt(*conn);
     } catch (const pqxx::in_doubt_error& e) {
       commit_unknown = true;
       status = absl::UnavailableError(absl::StrCat("the commit's outcome is unknown: ", e.what()));
@@ -207,6 +211,25 @@ absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)>
     absl::SleepFor(backoff);
     backoff *= 3;
   }
+}
+
+}  // namespace
+
+absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body, bool retry_on_broken) {
+  return WithRetries(db, retry_on_broken, [&](pqxx::connection& conn) {
+    pqxx::work txn(conn);
+    absl::Status status = body(txn);
+    if (status.ok()) txn.commit();
+    return status;
+  });
+}
+
+absl::Status Autocommit(Database& db, absl::FunctionRef<absl::Status(pqxx::nontransaction&)> body,
+                        bool retry_on_broken) {
+  return WithRetries(db, retry_on_broken, [&](pqxx::connection& conn) {
+    pqxx::nontransaction txn(conn);
+    return body(txn);
+  });
 }
 
 }  // namespace aso::db

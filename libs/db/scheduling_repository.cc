@@ -39,7 +39,8 @@ constexpr char kClaimSettings[] = R"sql(
 
 // As kLockSites for a batch of links ($1, $2: their sites), without waiting: each distinct lock is tried
 // once; a link whose locks are all held now is returned with true, one of whose locks another transaction
-// holds with false (the locks this one got stay held until it ends, which is harmless).
+// holds with false (the locks this one got stay held until it ends, which is harmless). Also applies
+// kClaimSettings for the rest of the transaction.
 constexpr char kTryLockLinks[] = R"sql(
   WITH keys AS (
     SELECT l.i, k
@@ -48,8 +49,11 @@ constexpr char kTryLockLinks[] = R"sql(
                                     CASE WHEN $3 <> '' THEN hashtext('aso-backend:' || $3) END]) AS k
     WHERE k IS NOT NULL),
   got AS MATERIALIZED (
-    SELECT k, pg_try_advisory_xact_lock(k) AS ok FROM (SELECT DISTINCT k FROM keys ORDER BY k) AS d)
-  SELECT keys.i, bool_and(got.ok) FROM keys JOIN got USING (k) GROUP BY keys.i ORDER BY keys.i)sql";
+    SELECT k, pg_try_advisory_xact_lock(k) AS ok FROM (SELECT DISTINCT k FROM keys ORDER BY k) AS d),
+  settings AS MATERIALIZED (  -- kClaimSettings, in the same round trip
+    SELECT set_config('aso.claim', 'on', true), set_config('plan_cache_mode', 'force_generic_plan', true))
+  SELECT keys.i, bool_and(got.ok) FROM keys JOIN got USING (k) CROSS JOIN settings
+  GROUP BY keys.i ORDER BY keys.i)sql";
 
 // Throttle locks: outbound of the source site, inbound of the destination site and, when $3 is not
 // empty, the backend's; taken in key order so two claimers cannot deadlock. Held until the transaction
@@ -66,17 +70,19 @@ constexpr char kLockSites[] = R"sql(
 // users with ready files: found by a loose scan of the queue index (cost grows with the link's users, not
 // its files), each with its stride pass, its weight, and the link's virtual time (the pass of user '').
 // $4 is the limit of a site without its own, $5 the backend's (0: none); ready_files counts the link's
-// ready files up to its limit or $7 (the most one claim takes); $8 (when not 0): users whose delegated proxy
-// expires before it have no ready files. Last column: the link's index in the batch
-// (from 1); a link one of whose sites was deleted meanwhile has no row.
+// ready files up to its limit or $7 (the most one claim takes); $8: on a link moving files with their
+// owners' credentials, users whose delegated credential expires before it have no ready files. Last column:
+// the link's index in the batch (from 1); a link one of whose sites was deleted meanwhile has no row.
 constexpr char kLinksLoad[] = R"sql(
   SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
   FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS l(s, d, lim, i)
   CROSS JOIN LATERAL (
     WITH RECURSIVE
-    src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim
+    src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim,
+                   aso_owner_credentials(credentials) AS owner
             FROM sites WHERE name = l.s),
-    dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim
+    dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim,
+                   aso_owner_credentials(credentials) AS owner
             FROM sites WHERE name = l.d),
     u(username) AS (
       (SELECT username FROM transfer_queue WHERE source_site = l.s AND destination_site = l.d
@@ -92,11 +98,12 @@ constexpr char kLinksLoad[] = R"sql(
       LEFT JOIN link_shares s ON s.source_site = l.s AND s.destination_site = l.d AND s.username = u.username
       LEFT JOIN user_shares w ON w.username = u.username
       WHERE u.username IS NOT NULL
-        -- Files moved with their owners' credentials ($8 > 0): a user without a proxy or token lasting past
-        -- $8 (or a token ASO can renew) waits (user_credentials, schemas 15-16; the scheduler records why
-        -- in user_holds).
-        AND ($8::float8 = 0 OR EXISTS (SELECT 1 FROM user_credentials c WHERE c.username = u.username
-                                         AND (c.refreshable OR c.not_after > to_timestamp($8::float8))))
+        -- On a link whose files move with their owners' credentials (either site's credentials, schema
+        -- 17): a user without a proxy or token lasting past $8 (or a token ASO can renew) waits
+        -- (user_credentials, schemas 15-16; the scheduler records why in user_holds).
+        AND (NOT ((SELECT owner FROM src) OR (SELECT owner FROM dst))
+             OR EXISTS (SELECT 1 FROM user_credentials c WHERE c.username = u.username
+                          AND (c.refreshable OR c.not_after > to_timestamp($8::float8))))
         -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
         -- user for a ready file (a plain EXISTS may be planned as a scan of the queue).
         AND ((SELECT count(*) FROM u WHERE username IS NOT NULL) = 1
@@ -187,14 +194,15 @@ constexpr char kClaim[] = R"sql(
 
 // The backend accepted these jobs: recorded once per job. Returns the files of the jobs confirmed now.
 // The record may be committed without waiting for the disk: should a crash lose it, the jobs are sent
-// again under the same ids after the resubmission delay and the adapter answers that it has them.
-constexpr char kMarkSubmittedAsync[] = "SET LOCAL synchronous_commit = off";
+// again under the same ids after the resubmission delay and the adapter answers that it has them. One
+// statement, run without a transaction block: `async` turns the flush wait off for its own commit.
 constexpr char kMarkSubmitted[] = R"sql(
-  WITH confirmed AS (
+  WITH async AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+  confirmed AS (
     UPDATE submissions SET accepted_at = to_timestamp($2)
     WHERE job_id = ANY($1::text[]) AND accepted_at IS NULL
     RETURNING cardinality(transfer_ids) AS files)
-  SELECT COALESCE(sum(files), 0)::bigint FROM confirmed)sql";
+  SELECT COALESCE(sum(files), 0)::bigint FROM confirmed CROSS JOIN async)sql";
 
 // The backend refused the job: its files fail (or end KILLED if a kill is pending), the job is dropped.
 constexpr char kFailRefusedJob[] = R"sql(
@@ -211,14 +219,15 @@ constexpr char kFailRefusedJob[] = R"sql(
 
 // Tasks whose deadline passed are marked once, then their queued files fail. Two statements: an UPDATE
 // of transfers notifies the scheduler even when it changes no row, so it runs only when a task is due.
-constexpr char kTasksOverdue[] = R"sql(
-  UPDATE tasks SET deadline_passed = true, updated = to_timestamp($1)
-  WHERE task_id IN (SELECT task_id FROM tasks
-                    WHERE deadline IS NOT NULL AND NOT deadline_passed AND deadline <= to_timestamp($1)
-                    ORDER BY deadline LIMIT $2)
-  RETURNING task_id)sql";
+// Up to $2 tasks whose deadline passed by $1 are marked, and their queued files fail; one statement, so
+// a task is never marked without its files failing.
 constexpr char kExpireOverdue[] = R"sql(
-  WITH due AS (SELECT task_id, deadline FROM tasks WHERE task_id = ANY($2::text[]))
+  WITH due AS (
+    UPDATE tasks SET deadline_passed = true, updated = to_timestamp($1)
+    WHERE task_id IN (SELECT task_id FROM tasks
+                      WHERE deadline IS NOT NULL AND NOT deadline_passed AND deadline <= to_timestamp($1)
+                      ORDER BY deadline LIMIT $2)
+    RETURNING task_id, deadline)
   UPDATE transfers t
   SET state = 'FAILED', failure_class = 'MAX_TIME_IN_QUEUE',
       failure_reason = 'the task deadline (' || to_char(due.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -528,11 +537,11 @@ std::vector<LinkWork> Allot(pqxx::work& txn, const std::vector<LinkClaim>& links
   }
   // Limits shared by every link of a batch (checked by the caller): the first link's.
   const ClaimLimits& shared = links[which.front()].limits;
-  const pqxx::result load = ExecPrepared(
-      txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst), IntArray(lim),
-      shared.default_site_max_active, static_cast<int64_t>(std::max(shared.backend_max_active, 0)),
-      EpochSeconds(now), static_cast<int64_t>(shared.max_files),
-      shared.user_credentials ? EpochSeconds(now + shared.credential_min_remaining) : 0.0);
+  const pqxx::result load = ExecPrepared(txn, "aso_links_load", kLinksLoad, TextArray(src), TextArray(dst),
+                                         IntArray(lim), shared.default_site_max_active,
+                                         static_cast<int64_t>(std::max(shared.backend_max_active, 0)),
+                                         EpochSeconds(now), static_cast<int64_t>(shared.max_files),
+                                         EpochSeconds(now + shared.credential_min_remaining));
   // Files allotted so far in the batch, per site and through the backend.
   absl::flat_hash_map<std::string, int64_t> outbound, inbound;
   int64_t backend = 0;
@@ -693,28 +702,31 @@ absl::Status ClaimOnLinks(
 
 absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Time now) {
   std::vector<LinkLoad> out;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    out.clear();
-    for (const auto& r : txn.exec_params(kListLinks, EpochSeconds(now))) {
-      LinkLoad l;
-      l.source_site = r[0].as<std::string>();
-      l.destination_site = r[1].as<std::string>();
-      l.queued_ready = r[2].as<int64_t>();
-      l.queued = r[3].as<int64_t>();
-      l.active = r[4].as<int64_t>();
-      l.source_state = r[5].as<std::string>();
-      l.destination_state = r[6].as<std::string>();
-      l.paused = r[7].as<std::string>() == "PAUSED";
-      l.max_active = r[8].as<int>();
-      l.optimized_active = r[9].as<int>();
-      l.success_rate = r[10].as<double>();
-      l.throughput = r[11].as<double>();
-      l.optimizer_reason = r[12].as<std::string>();
-      l.waiting_reason = r[13].as<std::string>();
-      out.push_back(std::move(l));
-    }
-    return absl::OkStatus();
-  });
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        out.clear();
+        for (const auto& r : txn.exec_params(kListLinks, EpochSeconds(now))) {
+          LinkLoad l;
+          l.source_site = r[0].as<std::string>();
+          l.destination_site = r[1].as<std::string>();
+          l.queued_ready = r[2].as<int64_t>();
+          l.queued = r[3].as<int64_t>();
+          l.active = r[4].as<int64_t>();
+          l.source_state = r[5].as<std::string>();
+          l.destination_state = r[6].as<std::string>();
+          l.paused = r[7].as<std::string>() == "PAUSED";
+          l.max_active = r[8].as<int>();
+          l.optimized_active = r[9].as<int>();
+          l.success_rate = r[10].as<double>();
+          l.throughput = r[11].as<double>();
+          l.optimizer_reason = r[12].as<std::string>();
+          l.waiting_reason = r[13].as<std::string>();
+          out.push_back(std::move(l));
+        }
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
   if (!s.ok()) return s;
   return out;
 }
@@ -767,7 +779,6 @@ absl::StatusOr<std::vector<LinkClaimResult>> PgSchedulingRepository::ClaimForLin
             absl::StrCat("link ", l.source_site, " -> ", l.destination_site, " is twice in one claim batch"));
       }
     }
-    ExecPrepared(txn, "aso_claim_settings", kClaimSettings);
     std::vector<std::string> src, dst;
     for (const auto& l : links) {
       src.push_back(l.source_site);
@@ -795,28 +806,27 @@ absl::StatusOr<std::vector<LinkClaimResult>> PgSchedulingRepository::ClaimForLin
 absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::vector<std::string>& job_ids,
                                                           absl::Time now) {
   int changed = 0;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    txn.exec(kMarkSubmittedAsync);
-    changed = txn.exec_params1(kMarkSubmitted, TextArray(job_ids), EpochSeconds(now))[0].as<int>();
-    return absl::OkStatus();
-  });
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        changed = txn.exec_params1(kMarkSubmitted, TextArray(job_ids), EpochSeconds(now))[0].as<int>();
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);  // marking the same jobs twice changes nothing the second time
   if (!s.ok()) return s;
   return changed;
 }
 
 absl::StatusOr<int> PgSchedulingRepository::ExpireOverdue(absl::Time now, int max_tasks) {
   int failed = 0;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    failed = 0;
-    std::vector<std::string> due;
-    for (const auto& r : txn.exec_params(kTasksOverdue, EpochSeconds(now), max_tasks)) {
-      due.push_back(r[0].as<std::string>());
-    }
-    if (due.empty()) return absl::OkStatus();
-    failed =
-        static_cast<int>(txn.exec_params(kExpireOverdue, EpochSeconds(now), TextArray(due)).affected_rows());
-    return absl::OkStatus();
-  });
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        failed =
+            static_cast<int>(txn.exec_params(kExpireOverdue, EpochSeconds(now), max_tasks).affected_rows());
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/false);
   if (!s.ok()) return s;
   return failed;
 }
@@ -836,13 +846,16 @@ absl::StatusOr<int> PgSchedulingRepository::FailRefusedJob(const std::string& jo
 absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePendingJobs(
     absl::Time claimed_before, absl::Time now, int limit) {
   std::vector<std::string> ids;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    ids.clear();
-    for (const auto& r : txn.exec_params(kStaleJobs, EpochSeconds(claimed_before), limit)) {
-      ids.push_back(r[0].as<std::string>());
-    }
-    return absl::OkStatus();
-  });
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        ids.clear();
+        for (const auto& r : txn.exec_params(kStaleJobs, EpochSeconds(claimed_before), limit)) {
+          ids.push_back(r[0].as<std::string>());
+        }
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
   if (!s.ok()) return s;
   std::vector<PendingJob> jobs;
   for (const auto& id : ids) {
@@ -974,19 +987,23 @@ absl::Status PgSchedulingRepository::SetUserWeight(const std::string& user, doub
 absl::StatusOr<BackendState> PgSchedulingRepository::GetBackend(const std::string& name, bool count_active) {
   BackendState b;
   b.name = name;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    auto r = txn.exec_params(
-        "SELECT max_active, available, last_error, extract(epoch FROM unavailable_since) FROM backends "
-        "WHERE name = $1",
-        name);
-    if (count_active) b.active = txn.exec1("SELECT count(*) FROM transfer_live")[0].as<int64_t>();
-    if (r.empty()) return absl::OkStatus();
-    b.max_active = r[0][0].as<int>();
-    b.available = r[0][1].as<bool>();
-    b.last_error = r[0][2].as<std::string>();
-    if (!r[0][3].is_null()) b.unavailable_since = FromEpochSeconds(r[0][3].as<double>());
-    return absl::OkStatus();
-  });
+  // Two reads that need no common snapshot.
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        auto r = txn.exec_params(
+            "SELECT max_active, available, last_error, extract(epoch FROM unavailable_since) FROM backends "
+            "WHERE name = $1",
+            name);
+        if (count_active) b.active = txn.exec1("SELECT count(*) FROM transfer_live")[0].as<int64_t>();
+        if (r.empty()) return absl::OkStatus();
+        b.max_active = r[0][0].as<int>();
+        b.available = r[0][1].as<bool>();
+        b.last_error = r[0][2].as<std::string>();
+        if (!r[0][3].is_null()) b.unavailable_since = FromEpochSeconds(r[0][3].as<double>());
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
   if (!s.ok()) return s;
   return b;
 }
@@ -1026,10 +1043,13 @@ absl::Status PgSchedulingRepository::SetLinkWaiting(
     src.push_back(s);
     dst.push_back(d);
   }
-  return Transact(db_, [&](pqxx::work& txn) {
-    txn.exec_params0(kSetLinkWaiting, TextArray(src), TextArray(dst), TextArray(reasons));
-    return absl::OkStatus();
-  });
+  return Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        txn.exec_params0(kSetLinkWaiting, TextArray(src), TextArray(dst), TextArray(reasons));
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);  // setting the same reasons twice is harmless
 }
 
 absl::StatusOr<std::vector<QueueGroup>> PgSchedulingRepository::QueueStats(QueueGrouping by, absl::Time now,
@@ -1061,15 +1081,27 @@ absl::StatusOr<std::vector<QueueGroup>> PgSchedulingRepository::QueueStats(Queue
   return out;
 }
 
-// The users with files in progress (a loose scan of the live-by-user index: cost grows with the users, not
-// their files), each held when their delegated proxy is missing or expires before $1 ($2: now, $3: the
-// margin, for the message); holds of users no longer in that case are released.
+// Records the deployment's choice ($4: 'owner' or 'service', for the sites whose credentials are
+// 'default'), then holds the users with files in progress on a link moving files with their owners'
+// credentials (a loose scan of the live-by-user index: cost grows with the users, not their files) whose
+// delegated credential is missing or expires before $1 ($2: now, $3: the margin, for the message); holds
+// of users no longer in that case are released.
 constexpr char kRefreshUserHolds[] = R"sql(
-  WITH RECURSIVE users(u) AS (
-    (SELECT username FROM transfers WHERE live ORDER BY username LIMIT 1)
+  WITH RECURSIVE owner_sites AS MATERIALIZED (
+    SELECT COALESCE(array_agg(name), '{}') AS names FROM sites
+    WHERE credentials = 'owner' OR (credentials = 'default' AND $4 = 'owner')),
+  -- (No site moving files with owners' credentials: no user is read.)
+  users(u) AS (
+    (SELECT username FROM transfers WHERE live AND (SELECT cardinality(names) FROM owner_sites) > 0
+     ORDER BY username LIMIT 1)
     UNION ALL
     SELECT (SELECT username FROM transfers WHERE live AND username > users.u ORDER BY username LIMIT 1)
     FROM users WHERE users.u IS NOT NULL),
+  needing AS (
+    SELECT users.u FROM users, owner_sites
+    WHERE users.u IS NOT NULL
+      AND EXISTS (SELECT 1 FROM transfers t WHERE t.live AND t.username = users.u
+                    AND (t.source_site = ANY(owner_sites.names) OR t.destination_site = ANY(owner_sites.names)))),
   wanted AS (
     SELECT users.u AS username,
            CASE WHEN c.username IS NULL
@@ -1085,10 +1117,14 @@ constexpr char kRefreshUserHolds[] = R"sql(
                        || ' must delegate a fresh proxy (aso-submit --delegate)'
            END AS reason
     -- The user's longest-lasting credential (a renewable token lasts).
-    FROM users LEFT JOIN LATERAL (
+    FROM needing users LEFT JOIN LATERAL (
       SELECT username, CASE WHEN refreshable THEN 'infinity'::timestamptz ELSE not_after END AS not_after
-      FROM user_credentials WHERE username = users.u ORDER BY 2 DESC LIMIT 1) c ON true
-    WHERE users.u IS NOT NULL),
+      FROM user_credentials WHERE username = users.u ORDER BY 2 DESC LIMIT 1) c ON true),
+  setting AS (
+    INSERT INTO deployment_settings (name, value, updated) VALUES ('site_credentials', $4, to_timestamp($2))
+    ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated = EXCLUDED.updated
+      WHERE deployment_settings.value <> EXCLUDED.value
+    RETURNING 1),
   released AS (
     DELETE FROM user_holds h
     WHERE NOT EXISTS (SELECT 1 FROM wanted w WHERE w.username = h.username AND w.reason IS NOT NULL)
@@ -1098,22 +1134,23 @@ constexpr char kRefreshUserHolds[] = R"sql(
     SELECT username, reason, to_timestamp($2) FROM wanted WHERE reason IS NOT NULL
     ON CONFLICT (username) DO UPDATE SET reason = EXCLUDED.reason WHERE user_holds.reason <> EXCLUDED.reason
     RETURNING 1)
-  SELECT (SELECT count(*) FROM wanted WHERE reason IS NOT NULL), (SELECT count(*) FROM released))sql";
+  SELECT (SELECT count(*) FROM wanted WHERE reason IS NOT NULL), (SELECT count(*) FROM released),
+         (SELECT count(*) FROM setting))sql";
 
-absl::StatusOr<int> PgSchedulingRepository::RefreshUserHolds(bool enabled, absl::Duration min_remaining,
-                                                             absl::Time now) {
+absl::StatusOr<int> PgSchedulingRepository::RefreshUserHolds(bool owner_by_default,
+                                                             absl::Duration min_remaining, absl::Time now) {
   int held = 0;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    if (!enabled) {
-      txn.exec0("DELETE FROM user_holds");
-      held = 0;
-      return absl::OkStatus();
-    }
-    pqxx::row r = txn.exec_params1(kRefreshUserHolds, EpochSeconds(now + min_remaining), EpochSeconds(now),
-                                   absl::FormatDuration(min_remaining));
-    held = r[0].as<int>();
-    return absl::OkStatus();
-  });
+  // One statement: atomic without a transaction block.
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        pqxx::row r = txn.exec_params1(kRefreshUserHolds, EpochSeconds(now + min_remaining),
+                                       EpochSeconds(now), absl::FormatDuration(min_remaining),
+                                       std::string(owner_by_default ? "owner" : "service"));
+        held = r[0].as<int>();
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);  // the same holds computed twice
   if (!s.ok()) return s;
   return held;
 }

@@ -99,9 +99,9 @@ struct ClaimLimits {
   // (the name), so replicas claiming for different links wait on each other only when it is set.
   std::string backend;
   int backend_max_active = 0;
-  // Files move with their owners' delegated proxies: only users whose proxy has at least
-  // credential_min_remaining left are claimed for.
-  bool user_credentials = false;
+  // On a link moving files with their owners' credentials (either site's, sites.credentials), only users
+  // whose delegated credential has at least credential_min_remaining left (or can be renewed) are claimed
+  // for.
   absl::Duration credential_min_remaining = absl::ZeroDuration();
 };
 
@@ -212,11 +212,12 @@ class SchedulingRepository {
                                            absl::Time now) = 0;
   // Queued and in-flight files grouped by link, site or user, largest queue first.
   virtual absl::StatusOr<std::vector<QueueGroup>> QueueStats(QueueGrouping by, absl::Time now, int limit) = 0;
-  // Deployments moving files with the users' own credentials (`enabled`): holds the users with files in
-  // progress whose delegated proxy is missing or has less than `min_remaining` left (their queued files are
-  // not dispatched; their waiting reason says why) and releases the others. Not enabled: releases every
-  // hold. Returns the number of users held after the call.
-  virtual absl::StatusOr<int> RefreshUserHolds(bool enabled, absl::Duration min_remaining,
+  // Records the deployment's choice for sites whose credentials are 'default' (`owner_by_default`: their
+  // files move with their owners' credentials), then holds the users with files in progress on a link
+  // where either site moves files with owners' credentials whose delegated credential is missing or has
+  // less than `min_remaining` left (their queued files on such links are not dispatched; their waiting
+  // reason says why), and releases the others. Returns the number of users held after the call.
+  virtual absl::StatusOr<int> RefreshUserHolds(bool owner_by_default, absl::Duration min_remaining,
                                                absl::Time now) = 0;
 };
 
@@ -253,7 +254,8 @@ class PgSchedulingRepository final : public SchedulingRepository {
   absl::Status SetLinkWaiting(const std::vector<std::pair<std::string, std::string>>& links,
                               const std::vector<std::string>& reasons) override;
   absl::StatusOr<std::vector<QueueGroup>> QueueStats(QueueGrouping by, absl::Time now, int limit) override;
-  absl::StatusOr<int> RefreshUserHolds(bool enabled, absl::Duration min_remaining, absl::Time now) override;
+  absl::StatusOr<int> RefreshUserHolds(bool owner_by_default, absl::Duration min_remaining,
+                                       absl::Time now) override;
 
  private:
   Database& db_;

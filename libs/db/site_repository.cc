@@ -14,20 +14,20 @@ constexpr char kColumns[] =
     "extract(epoch from updated)::float8, "
     "ARRAY(SELECT r->>'protocol' FROM jsonb_array_elements(lfn_rules) r), "
     "ARRAY(SELECT r->>'match' FROM jsonb_array_elements(lfn_rules) r), "
-    "ARRAY(SELECT r->>'pfn' FROM jsonb_array_elements(lfn_rules) r)";
+    "ARRAY(SELECT r->>'pfn' FROM jsonb_array_elements(lfn_rules) r), credentials";
 
 constexpr char kUpsert[] = R"sql(
   INSERT INTO sites (name, state, url_prefixes, max_active_outbound, max_active_inbound,
-                     cleanup_source, updated, lfn_rules)
+                     cleanup_source, updated, lfn_rules, credentials)
   VALUES ($1, $2, $3::text[], $4, $5, $6, to_timestamp($7),
           (SELECT COALESCE(jsonb_agg(jsonb_build_object('protocol', p, 'match', m, 'pfn', f) ORDER BY i), '[]')
-           FROM unnest($8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS r(p, m, f, i)))
+           FROM unnest($8::text[], $9::text[], $10::text[]) WITH ORDINALITY AS r(p, m, f, i)), $11)
   ON CONFLICT (name) DO UPDATE SET
     state = EXCLUDED.state, url_prefixes = EXCLUDED.url_prefixes,
     max_active_outbound = EXCLUDED.max_active_outbound,
     max_active_inbound = EXCLUDED.max_active_inbound,
     cleanup_source = EXCLUDED.cleanup_source, updated = EXCLUDED.updated,
-    lfn_rules = EXCLUDED.lfn_rules)sql";
+    lfn_rules = EXCLUDED.lfn_rules, credentials = EXCLUDED.credentials)sql";
 
 Site SiteFromRow(const pqxx::row& r) {
   Site s;
@@ -47,6 +47,8 @@ Site SiteFromRow(const pqxx::row& r) {
     rule->set_match(matches[i]);
     rule->set_pfn(pfns[i]);
   }
+  s.set_credentials(
+      transfer::SiteCredentialsFromName(r[10].as<std::string>()).value_or(v1::SITE_CREDENTIALS_DEFAULT));
   return s;
 }
 
@@ -64,7 +66,7 @@ absl::StatusOr<Site> PgSiteRepository::Upsert(const Site& site, absl::Time now) 
     txn.exec_params0(kUpsert, site.name(), std::string(transfer::SiteStateName(site.state())),
                      TextArray(prefixes), site.max_active_outbound(), site.max_active_inbound(),
                      site.cleanup_source(), EpochSeconds(now), TextArray(protocols), TextArray(matches),
-                     TextArray(pfns));
+                     TextArray(pfns), std::string(transfer::SiteCredentialsName(site.credentials())));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -66,7 +66,8 @@ constexpr char kTransferColumns[] = R"sql(
                  || to_char(unavailable_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': ' || last_error
           FROM backends WHERE NOT available ORDER BY name LIMIT 1),
          t.publication_state, t.publication_error, t.cleanup_state, t.cleanup_error,
-         (SELECT reason FROM user_holds h WHERE t.state = 'QUEUED' AND h.username = t.username))sql";
+         (SELECT reason FROM user_holds h WHERE t.state = 'QUEUED' AND h.username = t.username
+            AND (aso_owner_credentials(ss.credentials) OR aso_owner_credentials(ds.credentials))))sql";
 // The link's row (pause, the scheduler's waiting reason) and an unreachable backend are read for the
 // waiting reason of queued files only.
 constexpr char kTransferFrom[] = R"sql(

@@ -129,4 +129,23 @@ std::optional<SiteState> SiteStateFromName(absl::string_view name) {
   return std::nullopt;
 }
 
+absl::string_view SiteCredentialsName(v1::SiteCredentials credentials) {
+  switch (credentials) {
+    case v1::SITE_CREDENTIALS_SERVICE:
+      return "service";
+    case v1::SITE_CREDENTIALS_OWNER:
+      return "owner";
+    default:
+      return "default";
+  }
+}
+
+std::optional<v1::SiteCredentials> SiteCredentialsFromName(absl::string_view name) {
+  for (v1::SiteCredentials c :
+       {v1::SITE_CREDENTIALS_DEFAULT, v1::SITE_CREDENTIALS_SERVICE, v1::SITE_CREDENTIALS_OWNER}) {
+    if (absl::EqualsIgnoreCase(SiteCredentialsName(c), name)) return c;
+  }
+  return std::nullopt;
+}
+
 }  // namespace aso::transfer

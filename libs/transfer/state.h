@@ -31,6 +31,11 @@ absl::string_view SiteStateName(SiteState state);
 // Inverse of SiteStateName, case-insensitive; nullopt for an unknown name.
 std::optional<SiteState> SiteStateFromName(absl::string_view name);
 
+// "default", "service" or "owner" (sites.credentials, asoctl, sites YAML).
+absl::string_view SiteCredentialsName(common::v1::SiteCredentials credentials);
+// Inverse of SiteCredentialsName, case-insensitive; nullopt for an unknown name.
+std::optional<common::v1::SiteCredentials> SiteCredentialsFromName(absl::string_view name);
+
 // "SOURCE", "CHECKSUM", ... as stored and shown.
 absl::string_view FailureClassName(FailureClass c);
 std::optional<FailureClass> FailureClassFromName(absl::string_view name);

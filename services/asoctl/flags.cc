@@ -44,6 +44,9 @@ ABSL_FLAG(int, max_out, 0, "sites set: max active transfers out of the site (0 =
 ABSL_FLAG(int, max_in, 0, "sites set: max active transfers into the site (0 = the scheduler's default)");
 ABSL_FLAG(bool, cleanup_source, false,
           "sites set: delete the site's temporary source files once staged out and verified");
+ABSL_FLAG(std::string, site_credentials, "default",
+          "sites set: what the site's files move with: service (ASO's credential), owner (each file's "
+          "owner's delegated credential) or default (the deployment's choice)");
 ABSL_FLAG(std::string, lfn_rules, "",
           "sites set: file of LFN rules, one per line: PROTOCOL REGEX PFN (\\1.. for groups; # comments)");
 ABSL_FLAG(int, max_active, -1, "links set / backend set: the ceiling (0 = the scheduler's default)");

@@ -45,6 +45,7 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, prefix);
 ABSL_DECLARE_FLAG(int, max_out);
 ABSL_DECLARE_FLAG(int, max_in);
 ABSL_DECLARE_FLAG(bool, cleanup_source);
+ABSL_DECLARE_FLAG(std::string, site_credentials);
 ABSL_DECLARE_FLAG(std::string, lfn_rules);
 ABSL_DECLARE_FLAG(int, max_active);
 ABSL_DECLARE_FLAG(absl::Duration, wait);

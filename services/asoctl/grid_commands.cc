@@ -43,10 +43,12 @@ grpc::Status AllSites(const Context& ctx, bv1::ListSitesResponse* all) {
 int ListSites(const Context& ctx, const std::vector<std::string>&) {
   bv1::ListSitesResponse all;
   if (auto s = AllSites(ctx, &all); !s.ok()) return ctx.Fail(s);
-  Table table{{"SITE", "STATE", "MAX_OUT", "MAX_IN", "CLEANUP", "LFN_RULES", "URL_PREFIXES"}, {}};
+  Table table{{"SITE", "STATE", "MAX_OUT", "MAX_IN", "CLEANUP", "CREDENTIALS", "LFN_RULES", "URL_PREFIXES"},
+              {}};
   for (const auto& site : all.sites()) {
     table.rows.push_back({site.name(), SiteStateName(site.state()), absl::StrCat(site.max_active_outbound()),
                           absl::StrCat(site.max_active_inbound()), site.cleanup_source() ? "yes" : "no",
+                          std::string(transfer::SiteCredentialsName(site.credentials())),
                           absl::StrCat(site.lfn_rules_size()), absl::StrJoin(site.url_prefixes(), ",")});
   }
   ctx.Print(all, table);
@@ -99,6 +101,9 @@ int SetSite(const Context& ctx, const std::vector<std::string>& args) {
   site->set_max_active_outbound(absl::GetFlag(FLAGS_max_out));
   site->set_max_active_inbound(absl::GetFlag(FLAGS_max_in));
   site->set_cleanup_source(absl::GetFlag(FLAGS_cleanup_source));
+  auto credentials = transfer::SiteCredentialsFromName(absl::GetFlag(FLAGS_site_credentials));
+  if (!credentials) return ctx.Usage("--site_credentials must be default, service or owner");
+  site->set_credentials(*credentials);
   if (const std::string file = absl::GetFlag(FLAGS_lfn_rules); !file.empty()) {
     auto rules = ReadLfnRules(file);
     if (!rules.ok()) return ctx.Usage(std::string(rules.status().message()));
@@ -111,7 +116,12 @@ int SetSite(const Context& ctx, const std::vector<std::string>& args) {
   if (auto s = stub->UpsertSite(&call, req, &out); !s.ok()) return ctx.Fail(s);
   ctx.PrintResult(out, absl::StrCat("site ", out.name(), " ", SiteStateName(out.state()), " ",
                                     absl::StrJoin(out.url_prefixes(), ","),
-                                    out.cleanup_source() ? " (cleans up sources)" : ""));
+                                    out.cleanup_source() ? " (cleans up sources)" : "",
+                                    out.credentials() == cv1::SITE_CREDENTIALS_OWNER
+                                        ? " (files move with their owners' credentials)"
+                                    : out.credentials() == cv1::SITE_CREDENTIALS_SERVICE
+                                        ? " (files move with ASO's credential)"
+                                        : ""));
   return kExitOk;
 }
 
@@ -350,15 +360,16 @@ void AddGridCommands(Cli& cli) {
            .min_args = 1,
            .max_args = 1,
            .run = ShowSite});
-  cli.Add({.path = "sites set",
-           .args = "SITE",
-           .summary = "create or replace a site",
-           .description = "Creates or replaces a site of the catalog. Takes effect without restarts.",
-           .flags = {"prefix", "state", "max_out", "max_in", "cleanup_source", "lfn_rules"},
-           .examples = {"asoctl sites set T2_CH_CERN --prefix root://eoscms.cern.ch//eos/cms --max_out 200"},
-           .min_args = 1,
-           .max_args = 1,
-           .run = SetSite});
+  cli.Add(
+      {.path = "sites set",
+       .args = "SITE",
+       .summary = "create or replace a site",
+       .description = "Creates or replaces a site of the catalog. Takes effect without restarts.",
+       .flags = {"prefix", "state", "max_out", "max_in", "cleanup_source", "site_credentials", "lfn_rules"},
+       .examples = {"asoctl sites set T2_CH_CERN --prefix root://eoscms.cern.ch//eos/cms --max_out 200"},
+       .min_args = 1,
+       .max_args = 1,
+       .run = SetSite});
   cli.Add({.path = "sites enable",
            .args = "SITE",
            .summary = "let transfers start from and to a site again",

@@ -74,6 +74,14 @@ absl::StatusOr<cv1::Site> SiteFromNode(const YAML::Node& node, const std::string
       auto b = Scalar<bool>(v, field, "true or false");
       if (!b.ok()) return b.status();
       site.set_cleanup_source(*b);
+    } else if (key == "credentials") {
+      auto s = Scalar<std::string>(v, field, "a string");
+      if (!s.ok()) return s.status();
+      auto credentials = transfer::SiteCredentialsFromName(*s);
+      if (!credentials) {
+        return Bad(v, field, absl::StrCat("must be default, service or owner, got \"", *s, "\""));
+      }
+      site.set_credentials(*credentials);
     } else if (key == "lfn_rules") {
       if (!v.IsSequence()) return Bad(v, field, "expected a list of {protocol, match, pfn}");
       for (size_t i = 0; i < v.size(); ++i) {
@@ -105,7 +113,7 @@ absl::StatusOr<cv1::Site> SiteFromNode(const YAML::Node& node, const std::string
           kv.first, at,
           absl::StrCat("unknown key \"", key,
                        "\" (expected name, state, url_prefixes, max_active_outbound, max_active_inbound, "
-                       "cleanup_source, lfn_rules)"));
+                       "cleanup_source, credentials, lfn_rules)"));
     }
   }
   if (site.name().empty()) return Bad(node, at, "needs a name");
@@ -127,6 +135,8 @@ std::string SitesToYaml(const std::vector<cv1::Site>& sites) {
     out << YAML::Key << "max_active_outbound" << YAML::Value << s.max_active_outbound();
     out << YAML::Key << "max_active_inbound" << YAML::Value << s.max_active_inbound();
     out << YAML::Key << "cleanup_source" << YAML::Value << s.cleanup_source();
+    out << YAML::Key << "credentials" << YAML::Value
+        << std::string(transfer::SiteCredentialsName(s.credentials()));
     if (s.lfn_rules_size() > 0) {
       out << YAML::Key << "lfn_rules" << YAML::Value << YAML::BeginSeq;
       for (const auto& r : s.lfn_rules()) {

@@ -7,6 +7,7 @@
 //       max_active_outbound: 0         # 0: the scheduler's default
 //       max_active_inbound: 0
 //       cleanup_source: true           # delete temporary sources once staged out and verified
+//       credentials: default           # default | service | owner: what its files move with
 //       lfn_rules:                     # in order; the first rule of the protocol that matches wins
 //         - {protocol: root, match: "/store/(.*)", pfn: "root://eos.example//eos/cms/store/\\1"}
 #ifndef ASO_SERVICES_ASOCTL_SITE_YAML_H_

@@ -70,13 +70,16 @@ grpc::Status AdapterService::DeleteFiles(grpc::ServerContext* ctx, const v1::Del
   for (int i = 0; i < request->urls_size(); ++i) {
     const std::string& url = request->urls(i);
     const std::string owner = request->owners_size() > 0 ? request->owners(i) : "";
-    // As the file's owner when files move with their owners' proxies; never with the service's instead.
-    absl::StatusOr<backend::StorageCredential> credential = backend::StorageCredential();
-    if (user_credentials_ != nullptr) {
-      credential = owner.empty()
-                       ? absl::FailedPreconditionError(
-                             "no owner named: files are deleted with their owners' credentials here")
-                       : user_credentials_->For(owner);
+    // As the owner named (the site moves files with their owners' credentials), never with the service's
+    // instead; no owner: with the service's own, named explicitly where owners' proxies are in use.
+    absl::StatusOr<backend::StorageCredential> credential = service_credential_;
+    if (!owner.empty()) {
+      credential =
+          user_credentials_ != nullptr
+              ? user_credentials_->For(owner)
+              : absl::FailedPreconditionError(
+                    "this fts-adapter holds no credential key to delete as the file's owner (start it "
+                    "with --user_credentials and --credential_key_file)");
     }
     const absl::Status s =
         credential.ok()

@@ -21,16 +21,20 @@ namespace aso::fts_adapter {
 class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
  public:
   // `storage` deletes files (DeleteFiles); it is used under a lock, one deletion at a time. With
-  // `user_credentials` (--user_credentials; not owned), each file is deleted with its owner's credential.
+  // `user_credentials` (--user_credentials; not owned), a file whose owner the request names is deleted
+  // with that owner's credential, the others with `service_credential` (this service's own, named
+  // explicitly since owners' proxies are in use).
   AdapterService(db::BackendJobRepository& jobs, Clock& clock, const BackendRouter& router,
                  const auth::Authenticator& auth, std::unique_ptr<backend::Copier> storage,
-                 UserCredentials* user_credentials = nullptr)
+                 UserCredentials* user_credentials = nullptr,
+                 backend::StorageCredential service_credential = {})
       : jobs_(jobs),
         clock_(clock),
         router_(router),
         auth_(auth),
         storage_(std::move(storage)),
-        user_credentials_(user_credentials) {}
+        user_credentials_(user_credentials),
+        service_credential_(std::move(service_credential)) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
@@ -48,6 +52,7 @@ class AdapterService final : public aso::fts_adapter::v1::FtsAdapter::Service {
   absl::Mutex storage_mu_;
   std::unique_ptr<backend::Copier> storage_ ABSL_GUARDED_BY(storage_mu_);
   UserCredentials* const user_credentials_;
+  const backend::StorageCredential service_credential_;
 };
 
 }  // namespace aso::fts_adapter

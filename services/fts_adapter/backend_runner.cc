@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/common/logging.h"
@@ -138,6 +139,17 @@ absl::Status BackendRunner::CancelKilled() {
 absl::StatusOr<int> BackendRunner::Submit() {
   auto pending = jobs_.JobsToSubmit(config_.backend, config_.submit_per_round);
   if (!pending.ok()) return pending.status();
+  std::vector<std::string> sites;
+  for (const auto& job : *pending) {
+    sites.push_back(job.source_site());
+    sites.push_back(job.destination_site());
+  }
+  absl::flat_hash_set<std::string> as_owners;
+  if (!pending->empty()) {
+    auto owners = jobs_.SitesMovingAsOwners(sites);
+    if (!owners.ok()) return owners.status();
+    as_owners.insert(owners->begin(), owners->end());
+  }
   int submitted = 0;
   for (const auto& job : *pending) {
     backend::JobRequest request;
@@ -172,7 +184,25 @@ absl::StatusOr<int> BackendRunner::Submit() {
     };
     std::shared_ptr<const backend::TransferBackend> as_owner;
     const backend::TransferBackend* backend = &backend_;
-    if (config_.submit_as) {
+    const bool owner_credentials =
+        as_owners.contains(job.source_site()) || as_owners.contains(job.destination_site());
+    if (owner_credentials && !config_.submit_as) {
+      ASO_LOG(ERROR, "job=", job.job_id(), " needs its owner's credential and this adapter has none");
+      absl::Status s =
+          jobs_
+              .ApplyExternalStates(
+                  job.job_id(), "FAILED",
+                  AllFailed(job, "GENERAL", /*recoverable=*/false,
+                            absl::StrCat("not submitted: ", job.source_site(), " -> ", job.destination_site(),
+                                         " moves files with their owners' credentials, and this fts-adapter "
+                                         "holds no credential key (start it with --user_credentials and "
+                                         "--credential_key_file)")),
+                  clock_.Now())
+              .status();
+      if (!s.ok()) return s;
+      continue;
+    }
+    if (owner_credentials) {
       auto client = config_.submit_as(job.user());
       if (absl::IsFailedPrecondition(client.status()) || absl::IsDataLoss(client.status())) {
         if (absl::Status s = owner_cannot_submit(client.status()); !s.ok()) return s;

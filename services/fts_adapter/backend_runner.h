@@ -30,8 +30,10 @@ struct BackendRunnerConfig {
   // Which attempts may replace a file already at the destination. FTS3 decides per job: a job replaces
   // destinations only when every one of its files may (under kRetries: a job of retries only).
   backend::OverwritePolicy overwrite = backend::OverwritePolicy::kAlways;
-  // When set (--user_credentials), each job is submitted as its owner, through the backend this returns
-  // for the job's user (UserFts3Clients::For). FAILED_PRECONDITION or DATA_LOSS (no usable proxy): the
+  // When set (--user_credentials), a job from or to a site that moves files with their owners'
+  // credentials (sites.credentials) is submitted as its owner, through the backend this returns for the
+  // job's user (UserFts3Clients::For); FTS3 then accesses both ends as the owner. Unset, such a job fails
+  // for good (GENERAL, naming the missing flags). FAILED_PRECONDITION or DATA_LOSS (no usable proxy): the
   // job's files fail as CREDENTIAL_EXPIRED, recoverable, and go back to the queue, where the scheduler holds
   // them until the user delegates; nothing is submitted with the service's credential instead. Polls and
   // cancels use the runner's backend.

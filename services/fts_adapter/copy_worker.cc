@@ -149,22 +149,32 @@ absl::StatusOr<bool> CopyWorker::RunOnce() {
     killed = kill.ok() && *kill;
     return !killed;
   };
-  // With users' credentials, the copy runs as its owner or not at all.
+  // Where a site moves files with their owners' credentials, the copy runs as its owner or not at all.
   std::optional<transfer::Classification> no_credential;
   backend::CopyResult result;
-  if (config_.user_credentials != nullptr) {
-    // Valid for the whole copy: neither gfal2 nor the storage renews it midway.
-    auto credential = config_.user_credentials->For(file.username, timeout);
+  if (file.source_as_owner || file.destination_as_owner) {
+    absl::StatusOr<backend::StorageCredential> credential =
+        config_.user_credentials == nullptr
+            ? absl::UnimplementedError(
+                  "this fts-adapter holds no credential key (start it with --user_credentials and "
+                  "--credential_key_file)")
+            // Valid for the whole copy: neither gfal2 nor the storage renews it midway.
+            : config_.user_credentials->For(file.username, timeout);
     if (credential.ok()) {
-      request.credential = *std::move(credential);
+      request.source_credential = file.source_as_owner ? *credential : config_.service_credential;
+      request.destination_credential = file.destination_as_owner ? *credential : config_.service_credential;
     } else {
+      // Missing or expiring: the file waits in the queue for a fresh delegation (the scheduler holds it).
       no_credential = transfer::Classification{absl::IsFailedPrecondition(credential.status())
                                                    ? cv1::FAILURE_CLASS_CREDENTIAL_EXPIRED
                                                    : cv1::FAILURE_CLASS_GENERAL,
-                                               /*recoverable=*/true};
+                                               /*recoverable=*/!absl::IsUnimplemented(credential.status())};
       result.error = absl::StrCat("not copied: no usable credential of the file's owner: ",
                                   credential.status().message());
     }
+  } else if (config_.user_credentials != nullptr) {
+    // Other copies of this process run with owners' proxies: this one names the service's own.
+    request.source_credential = request.destination_credential = config_.service_credential;
   }
   const absl::Time started = clock_.Now();
   if (!no_credential.has_value()) result = copier_->Copy(request);

@@ -25,11 +25,14 @@ struct CopyWorkerConfig {
   absl::Duration kill_check_interval = absl::Seconds(5);
   // Which attempts may replace a file already at the destination.
   backend::OverwritePolicy overwrite = backend::OverwritePolicy::kAlways;
-  // When set (--user_credentials), every copy authenticates with its owner's delegated proxy or token, and
-  // a file whose owner has none (or one about to expire) is not copied: it fails as CREDENTIAL_EXPIRED,
-  // recoverable, and waits in the queue (the scheduler holds such users' files). Never a copy with the
-  // service's credential instead. Not owned.
+  // Users' delegated credentials (--user_credentials; not owned). A copy from or to a site that moves
+  // files with their owners' credentials authenticates there with its owner's proxy or token; a file whose
+  // owner has none (or one about to expire) is not copied: it fails as CREDENTIAL_EXPIRED, recoverable,
+  // and waits in the queue (the scheduler holds such users' files). Never with the service's credential
+  // instead. Without this, such a file fails for good (GENERAL, naming the missing flags).
   UserCredentials* user_credentials = nullptr;
+  // This service's own credential, given explicitly to the other endpoints when user_credentials is set.
+  backend::StorageCredential service_credential = {};
 };
 
 // The timeout of a copy of `size_bytes` under `configured` (see CopyWorkerConfig::copy_timeout).

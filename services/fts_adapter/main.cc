@@ -61,9 +61,11 @@ ABSL_FLAG(int, copy_workers, 8, "Copies in flight at once (env ASO_COPY_WORKERS)
 ABSL_FLAG(absl::Duration, copy_timeout, absl::ZeroDuration(),
           "Timeout of one copy; 0 = FTS3's rule, 600 s + 2 s per MB (env ASO_COPY_TIMEOUT)");
 ABSL_FLAG(bool, user_credentials, false,
-          "Copy, submit to FTS3 and delete each file with its owner's delegated proxy or token (aso-submit "
-          "--delegate, --delegate_token; needs --credential_key_file), never with this service's credential; "
-          "a file whose owner has no valid one waits (env ASO_USER_CREDENTIALS)");
+          "Copy, submit to FTS3 and delete the files of sites that move files with their owners' credentials "
+          "(asoctl sites set --site_credentials, the scheduler's --user_credentials) with their owner's "
+          "delegated proxy or token (aso-submit --delegate, --delegate_token; needs --credential_key_file), "
+          "never with this service's credential; a file whose owner has no valid one waits "
+          "(env ASO_USER_CREDENTIALS)");
 ABSL_FLAG(std::string, credential_key_file, "",
           "Key the stored credentials are sealed with, as given to aso-ingest (env ASO_CREDENTIAL_KEY_FILE)");
 ABSL_FLAG(std::string, credential_dir, "",
@@ -134,17 +136,27 @@ int main(int argc, char** argv) {
     if (absl::Status s = user_credentials->Init(); !s.ok()) {
       return std::cerr << "aso-fts-adapter: " << s.message() << "\n", 1;
     }
-    ASO_LOG(INFO, "copies and FTS3 jobs run as their owners, with their delegated proxies (files in ", dir,
-            ")");
+    ASO_LOG(INFO,
+            "copies and FTS3 jobs from or to sites that move files with their owners' credentials run "
+            "as their owners (proxy files in ",
+            dir, ")");
+  }
+  // This service's own proxy, named explicitly for the endpoints that do not take an owner's while owners'
+  // proxies are in use (XRootD's GSI client would otherwise reuse the last proxy it loaded).
+  aso::backend::StorageCredential service_credential;
+  if (user_credentials.has_value()) {
+    const char* env = std::getenv("X509_USER_PROXY");
+    const std::string proxy = env != nullptr && *env != '\0' ? env : absl::StrCat("/tmp/x509up_u", getuid());
+    if (::access(proxy.c_str(), R_OK) == 0) service_credential.proxy_file = proxy;
   }
   aso::backend::Gfal2Options gfal2;
   gfal2.settings = absl::GetFlag(FLAGS_gfal2_settings);
   gfal2.http_keep_alive = !user_credentials.has_value();  // copies of different users on one context
   auto storage = aso::backend::NewGfal2Copier(gfal2);     // for DeleteFiles
   if (!storage.ok()) return std::cerr << storage.status().message() << "\n", 2;
-  aso::fts_adapter::AdapterService service(jobs, aso::RealClock::Get(), router, *rt->auth,
-                                           *std::move(storage),
-                                           user_credentials.has_value() ? &*user_credentials : nullptr);
+  aso::fts_adapter::AdapterService service(
+      jobs, aso::RealClock::Get(), router, *rt->auth, *std::move(storage),
+      user_credentials.has_value() ? &*user_credentials : nullptr, service_credential);
   auto client_auth = aso::auth::ClientAuthFromFlags(/*discover=*/false, "aso-service");
   if (!client_auth.ok()) return std::cerr << "aso-fts-adapter: " << client_auth.status().message() << "\n", 1;
   auto bookkeeping = aso::fts_adapter::MakeGrpcBookkeepingStub(*client_auth, absl::GetFlag(FLAGS_bookkeeping),
@@ -229,6 +241,7 @@ int main(int argc, char** argv) {
     wc.copy_timeout = absl::GetFlag(FLAGS_copy_timeout);
     wc.overwrite = *overwrite;
     wc.user_credentials = user_credentials.has_value() ? &*user_credentials : nullptr;
+    wc.service_credential = service_credential;
     copy_workers.push_back(std::make_unique<aso::fts_adapter::CopyWorker>(
         jobs, std::move(*copier), aso::RealClock::Get(), wc, *rt->metrics));
     auto* worker = copy_workers.back().get();

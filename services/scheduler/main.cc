@@ -38,10 +38,12 @@ ABSL_FLAG(int, backend_max_active, 0,
 ABSL_FLAG(absl::Duration, max_backoff, absl::Seconds(30),
           "Longest pause after a failed round or an unreachable adapter (env ASO_MAX_BACKOFF)");
 ABSL_FLAG(bool, user_credentials, false,
-          "Move files with their owners' delegated proxies: hold the queued files of a user whose proxy is "
+          "Move files with their owners' delegated credentials at every site whose credentials are 'default' "
+          "(asoctl sites set --site_credentials): hold the queued files of a user whose credential is "
           "missing or expires within --credential_min_remaining (env ASO_USER_CREDENTIALS)");
 ABSL_FLAG(absl::Duration, credential_min_remaining, absl::Hours(1),
-          "With --user_credentials: the least lifetime a user's proxy must have left for their files to be "
+          "Where files move with their owners' credentials: the least lifetime a user's credential must have "
+          "left for their files to be "
           "dispatched (FTS3 refuses a delegation with less than 1 h) (env ASO_CREDENTIAL_MIN_REMAINING)");
 
 int main(int argc, char** argv) {

@@ -336,7 +336,6 @@ absl::StatusOr<int> Scheduler::Round(absl::Time now) {
     claim.limits.max_files = config_.max_claim_per_link;
     claim.limits.backend = config_.backend;
     claim.limits.backend_max_active = backend_limit;
-    claim.limits.user_credentials = config_.user_credentials;
     claim.limits.credential_min_remaining = config_.credential_min_remaining;
     batch.push_back(std::move(claim));
     batch_links.push_back(&link);

@@ -34,9 +34,10 @@ struct SchedulerConfig {
   bool optimize = true;
   absl::Duration optimizer_interval = absl::Seconds(5);
   OptimizerConfig optimizer;
-  // Files moved with the users' own delegated proxies (docs/credentials.md): a user whose proxy is
-  // missing or has less than credential_min_remaining left has their queued files held, checked every
-  // holds_interval. Off: the service credential moves every file and no user is held.
+  // The deployment's choice for the sites whose credentials are 'default' (docs/credentials.md): on: their
+  // files move with their owners' delegated credentials. On a link where either site moves files with
+  // owners' credentials, a user whose credential is missing or has less than credential_min_remaining
+  // left has their queued files held, checked every holds_interval.
   bool user_credentials = false;
   absl::Duration credential_min_remaining = absl::Hours(1);
   absl::Duration holds_interval = absl::Seconds(10);

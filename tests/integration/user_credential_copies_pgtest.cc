@@ -173,6 +173,9 @@ TEST_F(UserCredentialCopiesTest, EachCopyRunsAsItsOwner) {
   ASSERT_TRUE(pending.ok()) << pending.status();
   for (const auto& pj : *pending)
     ASSERT_TRUE(jobs.InsertJob(scheduler::JobMessage(pj), "gfal2", absl::Now()).ok());
+  // The GSI site moves files with their owners' credentials (its own setting; the deployment's is the
+  // service's). Set after the claim, which would have held carol: the copy worker's refusal is under test.
+  tdb_->Exec("UPDATE sites SET credentials = 'owner' WHERE name = 'T2_GSI'");
 
   db::PgCredentialRepository repo(tdb_->db());
   fts_adapter::UserCredentials proxies(repo, *auth::CredentialCipher::FromKeyText(kKey),

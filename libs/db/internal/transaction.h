@@ -23,10 +23,19 @@ namespace aso::db {
 absl::Status Transact(Database& db, absl::FunctionRef<absl::Status(pqxx::work&)> body,
                       bool retry_on_broken = true);
 
+// Runs `body` on a pooled connection without a transaction block: each statement commits on its own, as
+// one implicit transaction (one round trip instead of three with BEGIN and COMMIT). For a single statement,
+// or reads that need no common snapshot. Retried as Transact after a deadlock or serialization failure
+// (the statement was rolled back); after a broken connection only when `retry_on_broken`, which a caller
+// sets only when running `body` twice is harmless (reads), since a write's commit may have happened.
+absl::Status Autocommit(Database& db, absl::FunctionRef<absl::Status(pqxx::nontransaction&)> body,
+                        bool retry_on_broken);
+
 // Runs `sql` as a statement prepared on the transaction's connection under `name` (once per connection:
 // a hot statement is parsed and planned once instead of at every call). One name, one text.
 template <typename... Args>
-pqxx::result ExecPrepared(pqxx::work& txn, const char* name, const std::string& sql, Args&&... args) {
+pqxx::result ExecPrepared(pqxx::transaction_base& txn, const char* name, const std::string& sql,
+                          Args&&... args) {
   txn.conn().prepare(name, sql);
   return txn.exec_prepared(name, std::forward<Args>(args)...);
 }

@@ -255,21 +255,21 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   EXPECT_FALSE(r.ok) << "a copy without a proxy reached the GSI-only site";
 
   CopyRequest mine = Request("a1.root", "alice's data", absl::StrCat(gsi, "/alice/", prefix_, "/a1.root"));
-  mine.credential.proxy_file = alice;
+  mine.source_credential.proxy_file = mine.destination_credential.proxy_file = alice;
   r = copier_->Copy(mine);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.checksum, mine.checksum);
   EXPECT_EQ(Read(absl::StrCat(gsi_dir, "/alice/", prefix_, "/a1.root")), "alice's data");
 
   CopyRequest intruder = Request("b1.root", "bob's data", absl::StrCat(gsi, "/alice/", prefix_, "/b1.root"));
-  intruder.credential.proxy_file = bob;
+  intruder.source_credential.proxy_file = intruder.destination_credential.proxy_file = bob;
   r = copier_->Copy(intruder);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_PERMISSION) << r.error;
   EXPECT_FALSE(std::filesystem::exists(absl::StrCat(gsi_dir, "/alice/", prefix_, "/b1.root")));
 
   CopyRequest his = Request("b2.root", "bob's data", absl::StrCat(gsi, "/bob/", prefix_, "/b2.root"));
-  his.credential.proxy_file = bob;
+  his.source_credential.proxy_file = his.destination_credential.proxy_file = bob;
   r = copier_->Copy(his);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Read(absl::StrCat(gsi_dir, "/bob/", prefix_, "/b2.root")), "bob's data");
@@ -277,10 +277,10 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   // Back to alice on the same copier: her copy is hers again, and bob's proxy no longer writes there.
   CopyRequest again =
       Request("a2.root", "more of alice's", absl::StrCat(gsi, "/alice/", prefix_, "/a2.root"));
-  again.credential.proxy_file = alice;
+  again.source_credential.proxy_file = again.destination_credential.proxy_file = alice;
   r = copier_->Copy(again);
   ASSERT_TRUE(r.ok) << r.error;
-  intruder.credential.proxy_file = bob;
+  intruder.source_credential.proxy_file = intruder.destination_credential.proxy_file = bob;
   r = copier_->Copy(intruder);
   EXPECT_FALSE(r.ok) << "bob wrote into alice's folder";
 
@@ -294,7 +294,7 @@ TEST_F(Gfal2CopierTest, CopiesAuthenticateWithTheOwnersProxy) {
   down.source_url = mine.destination_url;
   down.destination_url = absl::StrCat("file://", local_, "/from-gsi/a1.root");
   down.checksum = mine.checksum;
-  down.credential.proxy_file = alice;
+  down.source_credential.proxy_file = down.destination_credential.proxy_file = alice;
   r = copier_->Copy(down);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Read(absl::StrCat(local_, "/from-gsi/a1.root")), "alice's data");
@@ -342,14 +342,14 @@ TEST_F(Gfal2CopierTest, CopiesCarryTheOwnersToken) {
   CopyRequest anonymous = up;
   CopyResult r = copier_->Copy(anonymous);
   EXPECT_FALSE(r.ok) << "a copy without the token wrote to the site";
-  up.credential.bearer_token = token;
+  up.source_credential.bearer_token = up.destination_credential.bearer_token = token;
   r = copier_->Copy(up);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.checksum, up.checksum);
   EXPECT_EQ(Read(absl::StrCat(site_dir, "/alice/", prefix_, "/t.root")), "alice's token copy");
 
   CopyRequest elsewhere = Request("b.root", "not bob's", absl::StrCat(davs, "/bob/", prefix_, "/b.root"));
-  elsewhere.credential.bearer_token = token;
+  elsewhere.source_credential.bearer_token = elsewhere.destination_credential.bearer_token = token;
   r = copier_->Copy(elsewhere);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(Classify(r).failure_class, common::v1::FAILURE_CLASS_DESTINATION_PERMISSION) << r.error;
@@ -359,7 +359,7 @@ TEST_F(Gfal2CopierTest, CopiesCarryTheOwnersToken) {
   down.source_url = up.destination_url;
   down.destination_url = absl::StrCat("file://", local_, "/from-token/t.root");
   down.checksum = up.checksum;
-  down.credential.bearer_token = token;
+  down.source_credential.bearer_token = down.destination_credential.bearer_token = token;
   r = copier_->Copy(down);
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(Read(absl::StrCat(local_, "/from-token/t.root")), "alice's token copy");

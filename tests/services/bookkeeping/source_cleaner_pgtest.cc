@@ -98,13 +98,27 @@ TEST_F(SourceCleanerTest, OnlyVerifiedCopiesFromCleaningSitesAreDeleted) {
   SourceCleaner cleaner(*repo_, storage_, clock_, config_, *metrics_);
   EXPECT_EQ(*cleaner.RunOnce(), 1);
   EXPECT_THAT(storage_.asked, ::testing::ElementsAre(absl::StrCat("root://a.example//temp/", verified)));
-  // Each deletion names the file's owner, whose proxy deletes it where files move as their owners.
-  EXPECT_THAT(storage_.owners_asked, ::testing::ElementsAre(tdb_->QueryText(absl::StrCat(
-                                         "SELECT username FROM transfers WHERE id = ", verified))));
-  EXPECT_NE(storage_.owners_asked[0], "");
+  // Site A moves files with the service's credential (the deployment's default): no owner is named.
+  EXPECT_THAT(storage_.owners_asked, ::testing::ElementsAre(""));
   EXPECT_EQ(Cleanup(verified), "DONE 1 ");
   EXPECT_EQ(*cleaner.RunOnce(), 0);
   EXPECT_EQ(tdb_->QueryText(absl::StrCat("SELECT state FROM transfers WHERE id = ", verified)), "DONE");
+
+  // Where the source site moves files with their owners' credentials (its own setting, or the
+  // deployment's for a 'default' site), the deletion names the file's owner, whose credential deletes it.
+  tdb_->Exec("UPDATE sites SET credentials = 'owner' WHERE name = 'A'");
+  const int64_t owned = Done("A", "adler32:0000abcd");
+  EXPECT_EQ(*cleaner.RunOnce(), 1);
+  const std::string owner =
+      tdb_->QueryText(absl::StrCat("SELECT username FROM transfers WHERE id = ", owned));
+  EXPECT_NE(owner, "");
+  EXPECT_THAT(storage_.owners_asked, ::testing::ElementsAre("", owner));
+  tdb_->Exec("UPDATE sites SET credentials = 'default' WHERE name = 'A'");
+  tdb_->Exec("INSERT INTO deployment_settings VALUES ('site_credentials', 'owner', now())");
+  const int64_t by_default = Done("A", "adler32:0000abcd");
+  EXPECT_EQ(*cleaner.RunOnce(), 1);
+  EXPECT_EQ(storage_.owners_asked.back(),
+            tdb_->QueryText(absl::StrCat("SELECT username FROM transfers WHERE id = ", by_default)));
 }
 
 TEST_F(SourceCleanerTest, StorageAnswersDecideRetries) {

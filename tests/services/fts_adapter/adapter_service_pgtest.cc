@@ -147,8 +147,9 @@ TEST_F(AdapterServiceTest, BadDeleteRequestsDeleteNothing) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/kept.root"));
 }
 
-// An adapter that moves files as their owners (--user_credentials) deletes as their owners too: a URL
-// whose owner has no delegated proxy, or that names no owner, is not deleted with the service's credential.
+// A deletion that names the file's owner (its source site moves files with their owners' credentials) runs
+// with the owner's delegated credential or not at all, never with the service's instead; one naming no
+// owner runs with the service's credential. An adapter without users' credentials refuses named owners.
 TEST_F(AdapterServiceTest, WithUsersCredentialsADeletionNeedsItsOwnersProxy) {
   db::PgCredentialRepository credentials(tdb_->db());  // nobody delegated
   UserCredentials proxies(credentials, *auth::CredentialCipher::FromKeyText(std::string(64, 'b')),
@@ -172,13 +173,22 @@ TEST_F(AdapterServiceTest, WithUsersCredentialsADeletionNeedsItsOwnersProxy) {
   EXPECT_THAT(resp.errors(0), HasSubstr("not deleted: carol has not delegated a credential to ASO"));
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/carol.root"));
 
-  v1::DeleteFilesRequest anonymous;
+  v1::DeleteFilesRequest anonymous;  // a service-credential site's file
   anonymous.add_urls(b);
+  anonymous.add_owners("");
   ASSERT_TRUE(stub->DeleteFiles(Context().get(), anonymous, &resp).ok());
-  EXPECT_THAT(resp.codes(), ElementsAre(static_cast<int>(absl::StatusCode::kFailedPrecondition)));
-  EXPECT_THAT(resp.errors(0), HasSubstr("no owner named"));
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/nobody.root"));
+  EXPECT_THAT(resp.codes(), ElementsAre(0));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/nobody.root"));
   server->Shutdown();
+
+  // The fixture's adapter holds no credential key: a named owner is refused, the file kept.
+  v1::DeleteFilesRequest owned;
+  owned.add_urls(a);
+  owned.add_owners("carol");
+  ASSERT_TRUE(stub_->DeleteFiles(Context().get(), owned, &resp).ok());
+  EXPECT_THAT(resp.codes(), ElementsAre(static_cast<int>(absl::StatusCode::kFailedPrecondition)));
+  EXPECT_THAT(resp.errors(0), HasSubstr("holds no credential key to delete as the file's owner"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/carol.root"));
 }
 
 }  // namespace

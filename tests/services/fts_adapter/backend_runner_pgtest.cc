@@ -186,13 +186,26 @@ TEST_F(BackendRunnerTest, JobsAreSubmittedAsTheirOwners) {
   UserFts3Clients clients(base, proxies);
   config_.submit_as = [&clients](const std::string& user) { return clients.For(user); };
 
+  // A moves files with the service's credential, B with their owners': A -> B jobs go as their owners.
+  db::AddSite(tdb_->db(), "A");
+  db::AddSite(tdb_->db(), "B");
+  tdb_->Exec("UPDATE sites SET credentials = CASE name WHEN 'B' THEN 'owner' ELSE 'service' END");
   auto job = MakeJob("owner", {"alice's file"});
   auto carols = MakeJob("carol", {"carol's file"});
   carols.set_user("carol");
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());
   ASSERT_TRUE(repo_->InsertJob(carols, config_.backend, clock_.Now()).ok());
+  // Between two service-credential sites, carol's files move with the service's credential.
+  auto service = MakeJob("service", {"carol's other file"});
+  service.set_user("carol");
+  service.set_destination_site("A2");
+  db::AddSite(tdb_->db(), "A2");
+  tdb_->Exec("UPDATE sites SET credentials = 'service' WHERE name = 'A2'");
+  ASSERT_TRUE(repo_->InsertJob(service, config_.backend, clock_.Now()).ok());
   BackendRunner runner(*repo_, *client_, clock_, config_, *metrics_);
   RunUntilDone(runner, job.job_id());
+  RunUntilDone(runner, service.job_id());
+  EXPECT_EQ(FileState(service.job_id(), 0), "FINISHED  false");
   EXPECT_EQ(FileState(job.job_id(), 0), "FINISHED  false");
   EXPECT_EQ(FileState(carols.job_id(), 0), "FAILED CREDENTIAL_EXPIRED true");
   EXPECT_THAT(tdb_->QueryText(
@@ -202,16 +215,32 @@ TEST_F(BackendRunnerTest, JobsAreSubmittedAsTheirOwners) {
                 "SELECT COALESCE(external_id, '') FROM backend_jobs WHERE job_id = '", carols.job_id(), "'")),
             "");
 
-  // FTS3's record of the job: submitted by alice's proxy, not by the service.
-  const std::string external = tdb_->QueryText(
-      absl::StrCat("SELECT external_id FROM backend_jobs WHERE job_id = '", job.job_id(), "'"));
-  const std::string out = absl::StrCat(::testing::TempDir(), "/job-", prefix_, ".json");
-  const std::string cmd =
-      absl::StrCat("curl -sf --cacert ", certs_, "/ca.pem --cert ", certs_, "/aso-service.pem --key ", certs_,
-                   "/aso-service.key ", endpoint_, "/jobs/", external, " -o ", out);
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  EXPECT_THAT(auth::testing::ReadFile(out),
-              HasSubstr("\"user_dn\": \"/DC=org/DC=aso-test/OU=Users/CN=alice/CN="));
+  // FTS3's record of the jobs: alice's submitted by her proxy, not by the service; carol's service-site
+  // job by the service.
+  auto fts3_record = [&](const auto& j) {
+    const std::string external = tdb_->QueryText(
+        absl::StrCat("SELECT external_id FROM backend_jobs WHERE job_id = '", j.job_id(), "'"));
+    const std::string out = absl::StrCat(::testing::TempDir(), "/job-", prefix_, "-", j.job_id(), ".json");
+    const std::string cmd =
+        absl::StrCat("curl -sf --cacert ", certs_, "/ca.pem --cert ", certs_, "/aso-service.pem --key ",
+                     certs_, "/aso-service.key ", endpoint_, "/jobs/", external, " -o ", out);
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    return auth::testing::ReadFile(out);
+  };
+  EXPECT_THAT(fts3_record(job), HasSubstr("\"user_dn\": \"/DC=org/DC=aso-test/OU=Users/CN=alice/CN="));
+  EXPECT_THAT(fts3_record(service), HasSubstr("CN=aso-service"));
+
+  // An adapter without users' credentials fails an owner-credential job for good, naming what is missing.
+  config_.submit_as = nullptr;
+  auto unkeyed = MakeJob("unkeyed", {"a file"});
+  ASSERT_TRUE(repo_->InsertJob(unkeyed, config_.backend, clock_.Now()).ok());
+  BackendRunner without(*repo_, *client_, clock_, config_, *metrics_);
+  ASSERT_TRUE(without.RunOnce().ok());
+  EXPECT_EQ(FileState(unkeyed.job_id(), 0), "FAILED GENERAL false");
+  EXPECT_THAT(
+      tdb_->QueryText(
+          absl::StrCat("SELECT error FROM backend_job_files WHERE job_id = '", unkeyed.job_id(), "'")),
+      HasSubstr("moves files with their owners' credentials, and this fts-adapter holds no credential key"));
 }
 
 // --user_credentials with a user who delegated a bearer token (2 h left: a job needs an hour): tina's job
@@ -242,6 +271,9 @@ TEST_F(BackendRunnerTest, ATokenUsersJobCarriesTheirToken) {
   UserFts3Clients clients(base, users);
   config_.submit_as = [&clients](const std::string& user) { return clients.For(user); };
 
+  db::AddSite(tdb_->db(), "A");
+  db::AddSite(tdb_->db(), "B");
+  tdb_->Exec("UPDATE sites SET credentials = 'owner'");
   auto job = MakeJob("token", {"tina's file"});
   job.set_user("tina");
   ASSERT_TRUE(repo_->InsertJob(job, config_.backend, clock_.Now()).ok());

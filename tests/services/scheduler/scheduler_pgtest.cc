@@ -578,5 +578,34 @@ TEST_F(SchedulerTest, UsersWithoutAValidCredentialAreHeldUntilTheyDelegate) {
   EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 0);
 }
 
+// The credential is chosen per site: with the service's credential as the deployment's choice, only
+// links from or to a site set to 'owner' hold a user without a delegated credential; the user's files on
+// other links move, and only the held files show the hold as their waiting reason.
+TEST_F(SchedulerTest, OwnerCredentialSitesHoldOnlyTheirLinks) {
+  config_.link_max_active = 50;
+  config_.user_credentials = false;
+  aso::db::AddSite(tdb_->db(), "C");
+  tdb_->Exec("UPDATE sites SET credentials = 'owner' WHERE name = 'C'");
+  const auto service = aso::db::InsertTransfers(tdb_->db(), 2, "s", "A", "B", "gina");
+  const auto owner = aso::db::InsertTransfers(tdb_->db(), 2, "o", "A", "C", "gina");
+  Scheduler scheduler(*repo_, adapter_, clock_, config_, *metrics_);
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  std::set<int64_t> sent;
+  for (const auto& [id, attempt] : adapter_.Files()) sent.insert(id);
+  EXPECT_EQ(sent, std::set<int64_t>(service.begin(), service.end())) << "A -> B moves with the service's";
+  EXPECT_EQ(tdb_->QueryText("SELECT string_agg(username, ',') FROM user_holds"), "gina");
+  db::PgTransferRepository transfers(tdb_->db());
+  EXPECT_THAT(transfers.Get(owner[0], clock_.Now())->waiting_reason(),
+              HasSubstr("no delegated credential: gina"));
+  EXPECT_EQ(tdb_->QueryText("SELECT value FROM deployment_settings WHERE name = 'site_credentials'"),
+            "service");
+  // Site C back to the deployment's choice (the service's): gina's files there move too.
+  tdb_->Exec("UPDATE sites SET credentials = 'default' WHERE name = 'C'");
+  clock_.AdvanceTime(absl::Seconds(11));
+  ASSERT_TRUE(scheduler.RunOnce().ok());
+  EXPECT_EQ(adapter_.Files().size(), 4u);
+  EXPECT_EQ(tdb_->QueryInt("SELECT count(*) FROM user_holds"), 0);
+}
+
 }  // namespace
 }  // namespace aso::scheduler
