@@ -23,6 +23,7 @@ kubernetes-models and yaml); node comes from PATH. The checks:
 Standard library only. Exits 1 listing every failure.
 """
 
+import re
 import argparse
 import glob
 import json
@@ -331,7 +332,14 @@ class Checker:
                 c(fa_env.get("ASO_FTS3_CERT") == f"/etc/aso/fts3/{creds['certKey']}", "ASO_FTS3_CERT")
                 c(fa_env.get("ASO_FTS3_KEY") == f"/etc/aso/fts3/{creds['keyKey']}", "ASO_FTS3_KEY")
 
-        # Users' delegated proxies: the sealing key mounted into aso-ingest only; the scheduler's mode.
+        # Users' delegated proxies: the sealing key mounted into aso-ingest, and into the fts-adapter when it
+        # moves files as their owners: by the deployment's choice, its own switch, or a site of values.sites.
+        sites_v = values.get("sites") or []
+        adapter_as_owners = bool(
+            svcs_v["scheduler"].get("userCredentials", False)
+            or svcs_v["ftsAdapter"].get("userCredentials", False)
+            or (re.search(r"credentials:\s*[\"']?owner", sites_v) is not None if isinstance(sites_v, str)
+                else any(s.get("credentials") == "owner" for s in sites_v)))
         key = svcs_v["ingest"].get("credentialKey", {})
         ingest_pod = deps[f"{fn}-ingest"]["spec"]["template"]["spec"]
         ingest_secrets = [v["secret"]["secretName"] for v in ingest_pod["volumes"] if "secret" in v]
@@ -340,7 +348,7 @@ class Checker:
             c(cm("ingest").get("ASO_CREDENTIAL_KEY_FILE") == f"/etc/aso/credential-key/{key['key']}",
               f"ingest's ASO_CREDENTIAL_KEY_FILE: {cm('ingest').get('ASO_CREDENTIAL_KEY_FILE')}")
             # The adapter opens the users' proxies only when it copies as their owners.
-            user_mode = bool(svcs_v["scheduler"].get("userCredentials", False))
+            user_mode = adapter_as_owners
             fa_pod = deps[f"{fn}-fts-adapter"]["spec"]["template"]["spec"]
             fa_secrets = [v["secret"]["secretName"] for v in fa_pod["volumes"] if "secret" in v]
             c((key["existingSecret"] in fa_secrets) == user_mode,
@@ -354,7 +362,7 @@ class Checker:
         else:
             c("ASO_CREDENTIAL_KEY_FILE" not in cm("ingest"), "ASO_CREDENTIAL_KEY_FILE set without a Secret")
         sch = svcs_v["scheduler"]
-        c(cm("fts-adapter").get("ASO_USER_CREDENTIALS") == str(sch.get("userCredentials", False)).lower(),
+        c(cm("fts-adapter").get("ASO_USER_CREDENTIALS") == str(adapter_as_owners).lower(),
           f"fts-adapter's ASO_USER_CREDENTIALS: {cm('fts-adapter').get('ASO_USER_CREDENTIALS')}")
         c(cm("scheduler").get("ASO_USER_CREDENTIALS") == str(sch.get("userCredentials", False)).lower(),
           f"scheduler's ASO_USER_CREDENTIALS: {cm('scheduler').get('ASO_USER_CREDENTIALS')}")

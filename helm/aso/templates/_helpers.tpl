@@ -152,6 +152,17 @@ float64), booleans as true/false, the rest as is. */}}
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the fts-adapter moves files as their owners: the deployment's choice is the owners'
+credentials (services.scheduler.userCredentials), a site in values.sites sets `credentials: owner`, or
+services.ftsAdapter.userCredentials says sites set so with asoctl will. */}}
+{{- define "aso.adapterUserCredentials" -}}
+{{- $v := .Values.services -}}
+{{- $sites := include "aso.sitesYaml" . -}}
+{{- if or $v.scheduler.userCredentials $v.ftsAdapter.userCredentials (regexMatch "credentials:\\s*[\"']?owner" $sites) -}}
+true
+{{- end -}}
+{{- end -}}
+
 {{/* Pod security context shared by every pod: the image's non-root user 10001. */}}
 {{- define "aso.podSecurityContext" -}}
 runAsNonRoot: true
