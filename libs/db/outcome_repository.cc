@@ -109,11 +109,17 @@ template <typename... Args>
 absl::StatusOr<std::vector<bool>> ChangedPerOutcome(Database& db, const std::vector<FileOutcome>& outcomes,
                                                     const char* name, const char* sql, const Args&... args) {
   absl::flat_hash_set<int64_t> changed;
-  absl::Status s = Transact(db, [&](pqxx::work& txn) {
-    changed.clear();
-    for (const auto& r : ExecPrepared(txn, name, sql, args...)) changed.insert(r[0].template as<int64_t>());
-    return absl::OkStatus();
-  });
+  // One statement: atomic without a transaction block (one round trip instead of three). Not retried on a
+  // broken connection (its commit may have happened); the reporter sends the outcomes again.
+  absl::Status s = Autocommit(
+      db,
+      [&](pqxx::nontransaction& txn) {
+        changed.clear();
+        for (const auto& r : ExecPrepared(txn, name, sql, args...))
+          changed.insert(r[0].template as<int64_t>());
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/false);
   if (!s.ok()) return s;
   std::vector<bool> out;
   for (const FileOutcome& o : outcomes) out.push_back(changed.erase(o.transfer_id()) > 0);
@@ -221,16 +227,20 @@ absl::StatusOr<OutcomeRepository::RetryBudget> PgOutcomeRepository::RetryBudgetO
 absl::StatusOr<absl::flat_hash_map<int64_t, OutcomeRepository::RetryBudget>>
 PgOutcomeRepository::RetryBudgetsOf(const std::vector<int64_t>& transfer_ids) {
   absl::flat_hash_map<int64_t, RetryBudget> budgets;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    budgets.clear();
-    for (const auto& r : ExecPrepared(txn, "aso_retry_budgets",
-                                      "SELECT t.id, t.retry_base, k.max_attempts FROM transfers t "
-                                      "JOIN tasks k ON k.task_id = t.task_id WHERE t.id = ANY($1::bigint[])",
-                                      IntArray(transfer_ids))) {
-      budgets[r[0].as<int64_t>()] = RetryBudget{r[1].as<int>(), r[2].as<int>()};
-    }
-    return absl::OkStatus();
-  });
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        budgets.clear();
+        for (const auto& r :
+             ExecPrepared(txn, "aso_retry_budgets",
+                          "SELECT t.id, t.retry_base, k.max_attempts FROM transfers t "
+                          "JOIN tasks k ON k.task_id = t.task_id WHERE t.id = ANY($1::bigint[])",
+                          IntArray(transfer_ids))) {
+          budgets[r[0].as<int64_t>()] = RetryBudget{r[1].as<int>(), r[2].as<int>()};
+        }
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
   if (!s.ok()) return s;
   return budgets;
 }
