@@ -34,6 +34,10 @@ absl::Status ValidateSite(const cv1::Site& site) {
   if (site.max_active_outbound() < 0 || site.max_active_inbound() < 0) {
     return absl::InvalidArgumentError("site.max_active_outbound/inbound must not be negative");
   }
+  if (!cv1::SiteCredentials_IsValid(site.credentials())) {
+    return absl::InvalidArgumentError(absl::StrCat("site.credentials: unknown value ", site.credentials(),
+                                                   " (SITE_CREDENTIALS_DEFAULT, _SERVICE or _OWNER)"));
+  }
   if (absl::Status s = transfer::ValidateLfnRules(site.lfn_rules()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("site.lfn_rules: ", s.message()));
   }

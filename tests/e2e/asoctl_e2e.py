@@ -313,6 +313,22 @@ def main():
         out, _ = w.communicate(timeout=10)
         check(out.count("Every 1s: asoctl stats links") >= 2 and out.count("local-disk") >= 2,
               f"--watch redraws ({out.count('Every 1s')} times)")
+
+        # Per-site credentials: set, shown, exported; a bad value changes nothing.
+        r = ctl("sites", "set", "site-z", "--prefix", "root://z.example//store/", "--site_credentials", "owner")
+        check(r.returncode == 0 and "SITE_CREDENTIALS_OWNER" in r.stdout
+              and stack.sql("SELECT credentials FROM sites WHERE name = 'site-z'") == "owner",
+              f"sites set --site_credentials owner ({r.stdout.strip()} {r.stderr.strip()})")
+        j = js("sites", "list")
+        check(j is not None and [s.get("credentials") for s in j["sites"] if s["name"] == "site-z"]
+              == ["SITE_CREDENTIALS_OWNER"], "sites list -o json shows the credentials")
+        r = ctl("sites", "export")
+        check(r.returncode == 0 and "credentials: owner" in r.stdout and "credentials: default" in r.stdout,
+              f"sites export: each site's credentials ({r.stdout.strip()[:300]})")
+        r = ctl("sites", "set", "site-z", "--prefix", "root://z.example//store/", "--site_credentials", "mine")
+        check(r.returncode == 2 and "--site_credentials must be" in r.stderr
+              and stack.sql("SELECT credentials FROM sites WHERE name = 'site-z'") == "owner",
+              f"sites set --site_credentials mine: exit 2, nothing changed ({r.stderr.strip()})")
     finally:
         catalog.stop()
         stack.teardown(args.keep)
