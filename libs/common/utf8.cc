@@ -1,5 +1,7 @@
 #include "libs/common/utf8.h"
 
+#include <cstdint>
+
 namespace aso {
 namespace {
 
@@ -39,6 +41,24 @@ bool IsValidUtf8(absl::string_view text) {
     i += n;
   }
   return true;
+}
+
+bool HoldsNoncharacter(absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = SequenceAt(text, i);
+    if (n == 0) {
+      ++i;
+      continue;
+    }
+    uint32_t cp = static_cast<unsigned char>(text[i]) & (n == 1   ? 0x7F
+                                                         : n == 2 ? 0x1F
+                                                         : n == 3 ? 0x0F
+                                                                  : 0x07);
+    for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return true;
+    i += n;
+  }
+  return false;
 }
 
 std::string PrintableUtf8(absl::string_view text, size_t max_bytes) {

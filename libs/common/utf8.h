@@ -13,6 +13,11 @@ namespace aso {
 // U+10FFFF). NUL is valid UTF-8; callers that refuse control characters check those themselves.
 bool IsValidUtf8(absl::string_view text);
 
+// True when well-formed `text` holds a Unicode noncharacter (U+FDD0..U+FDEF, or U+xFFFE/U+xFFFF in any
+// plane): code points reserved for a program's internal use, which text formats such as YAML do not carry
+// (yaml-cpp reads them back as U+FFFD).
+bool HoldsNoncharacter(absl::string_view text);
+
 // `text` made safe to store and show, for messages from outside (storage and FTS3 errors): at most
 // `max_bytes`, every byte of a malformed sequence and every control character but newline and tab
 // replaced by '?'.

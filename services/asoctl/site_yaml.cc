@@ -29,6 +29,8 @@ absl::StatusOr<T> Scalar(const YAML::Node& node, const std::string& field, const
     T value = node.as<T>();
     if constexpr (std::is_same_v<T, std::string>) {
       if (!IsValidUtf8(value)) return Bad(node, field, "is not valid UTF-8");
+      if (HoldsNoncharacter(value))
+        return Bad(node, field, "holds a Unicode noncharacter (such as U+FFFF), which YAML does not carry");
     }
     return value;
   } catch (const YAML::Exception&) {

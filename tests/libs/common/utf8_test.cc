@@ -27,6 +27,18 @@ TEST(Utf8Test, MalformedTextIsRefused) {
   EXPECT_FALSE(IsValidUtf8("\xFF"));
 }
 
+TEST(Utf8Test, NoncharactersAreFound) {
+  EXPECT_FALSE(
+      HoldsNoncharacter("Zürich \xE2\x82\xAC \xF0\x9F\x98\x80 \xEF\xBF\xBD"));  // U+FFFD is a character
+  EXPECT_FALSE(HoldsNoncharacter("\xEF\xB7\x8F \xEF\xB7\xB0"));                 // U+FDCF, U+FDF0
+  EXPECT_TRUE(HoldsNoncharacter("A\xEF\xBF\xBF"));                              // U+FFFF
+  EXPECT_TRUE(HoldsNoncharacter("\xEF\xBF\xBE" "B"));                              // U+FFFE
+  EXPECT_TRUE(HoldsNoncharacter("\xEF\xB7\x90"));                               // U+FDD0
+  EXPECT_TRUE(HoldsNoncharacter("\xEF\xB7\xAF"));                               // U+FDEF
+  EXPECT_TRUE(HoldsNoncharacter("\xF0\x9F\xBF\xBE"));                           // U+1FFFE
+  EXPECT_TRUE(HoldsNoncharacter("\xF4\x8F\xBF\xBF"));                           // U+10FFFF
+}
+
 TEST(Utf8Test, PrintableTextKeepsWhatIsValidAndBounded) {
   EXPECT_EQ(PrintableUtf8("copy failed: Permission denied\n\tat /data"),
             "copy failed: Permission denied\n\tat /data");

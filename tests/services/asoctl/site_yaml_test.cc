@@ -60,6 +60,11 @@ TEST(SiteYamlTest, MistakesAreNamedWithTheirLine) {
   EXPECT_THAT(error("sites:\n  - name: \"u\xCF\xCF"
                     "A\"\n"),
               HasSubstr("line 2: sites[0].name: is not valid UTF-8"));
+  // Noncharacters are well-formed UTF-8 but do not survive a YAML round trip (export, then import).
+  EXPECT_THAT(error("sites:\n  - name: \"A\\uFFFFB\"\n"),
+              HasSubstr("line 2: sites[0].name: holds a Unicode noncharacter"));
+  EXPECT_THAT(error("sites:\n  - name: A\n    url_prefixes: [\"root://a/\\uFDD0\"]\n"),
+              HasSubstr("sites[0].url_prefixes[0]: holds a Unicode noncharacter"));
 }
 
 }  // namespace
