@@ -394,11 +394,22 @@ int main(int argc, char** argv) {
       if (o.state() == cv1::TRANSFER_STATE_FAILED) ++hour_failed;
     }
     const absl::Time t_outcomes = absl::Now();
-    for (size_t i = 0; i < due.size(); i += 2000) {
-      std::vector<cv1::FileOutcome> part(due.begin() + i, due.begin() + std::min(due.size(), i + 2000));
-      for (const auto& r : applier.ApplyAll(part)) {
-        if (!r.ok()) std::cerr << "aso-sim: outcome: " << r.status() << "\n";
-      }
+    {
+      // Reports arrive from several pollers and copiers at once: two concurrent reports per step.
+      std::vector<cv1::FileOutcome> halves[2];
+      for (size_t i = 0; i < due.size(); ++i) halves[i % 2].push_back(due[i]);
+      auto apply = [&applier](const std::vector<cv1::FileOutcome>& list) {
+        for (size_t i = 0; i < list.size(); i += 2000) {
+          std::vector<cv1::FileOutcome> part(list.begin() + i,
+                                             list.begin() + std::min(list.size(), i + 2000));
+          for (const auto& r : applier.ApplyAll(part)) {
+            if (!r.ok()) std::cerr << "aso-sim: outcome: " << r.status() << "\n";
+          }
+        }
+      };
+      std::thread second(apply, std::cref(halves[1]));
+      apply(halves[0]);
+      second.join();
     }
     if (feeder.joinable()) feeder.join();
     submitted += fed;

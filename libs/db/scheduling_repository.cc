@@ -76,14 +76,12 @@ constexpr char kLockSites[] = R"sql(
 constexpr char kLinksLoad[] = R"sql(
   SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
   FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS l(s, d, lim, i)
+  JOIN (SELECT name, state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim,
+               aso_owner_credentials(credentials) AS owner FROM sites) src ON src.name = l.s
+  JOIN (SELECT name, state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim,
+               aso_owner_credentials(credentials) AS owner FROM sites) dst ON dst.name = l.d
   CROSS JOIN LATERAL (
     WITH RECURSIVE
-    src AS (SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim,
-                   aso_owner_credentials(credentials) AS owner
-            FROM sites WHERE name = l.s),
-    dst AS (SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim,
-                   aso_owner_credentials(credentials) AS owner
-            FROM sites WHERE name = l.d),
     u(username) AS (
       (SELECT username FROM transfer_queue WHERE source_site = l.s AND destination_site = l.d
        ORDER BY username LIMIT 1)
@@ -101,7 +99,7 @@ constexpr char kLinksLoad[] = R"sql(
         -- On a link whose files move with their owners' credentials (either site's credentials, schema
         -- 17): a user without a proxy or token lasting past $8 (or a token ASO can renew) waits
         -- (user_credentials, schemas 15-16; the scheduler records why in user_holds).
-        AND (NOT ((SELECT owner FROM src) OR (SELECT owner FROM dst))
+        AND (NOT (src.owner OR dst.owner)
              OR EXISTS (SELECT 1 FROM user_credentials c WHERE c.username = u.username
                           AND (c.refreshable OR c.not_after > to_timestamp($8::float8))))
         -- A lone user needs no check (its claim finds what is ready); with several, one index probe per
@@ -114,10 +112,10 @@ constexpr char kLinksLoad[] = R"sql(
                  LIMIT 1)))
     SELECT src.state AS source_state, dst.state AS destination_state, src.lim AS source_limit,
       dst.lim AS destination_limit,
+      -- (Each count is ordered as its index is, so that the index is read even when the table is small and
+      -- churning: a generic plan would scan a table of a few pages, mostly dead rows, for every link.)
       (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = l.s AND destination_site = l.d
-         LIMIT l.lim) link) AS link_active,
-      -- (Ordered as the indexes are, so that the index is read even when the table is small and churning:
-      -- a generic plan would scan a table of a few pages, mostly dead rows, for every link.)
+                             ORDER BY source_site, destination_site LIMIT l.lim) link) AS link_active,
       (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE source_site = l.s
                              ORDER BY source_site, destination_site LIMIT src.lim) o) AS outbound,
       (SELECT count(*) FROM (SELECT 1 FROM transfer_live WHERE destination_site = l.d
@@ -130,8 +128,7 @@ constexpr char kLinksLoad[] = R"sql(
       (SELECT array_agg(COALESCE(pass, -1)::text ORDER BY username) FROM ready) AS passes,
       (SELECT array_agg(weight::text ORDER BY username) FROM ready) AS weights,
       (SELECT pass FROM link_shares WHERE source_site = l.s AND destination_site = l.d AND username = '')
-        AS virtual_time
-    FROM src, dst) x
+        AS virtual_time) x
   ORDER BY l.i)sql";
 
 constexpr char kFileColumns[] =
@@ -271,18 +268,36 @@ constexpr char kReturnUnsentJob[] = R"sql(
   WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
     AND transfers.state = 'SUBMITTING')sql";
 
-// Link health for the optimizer. A missing or unreadable source, an existing destination, an expired
+// The link optimizer's turn, in one round trip: whether this transaction holds the optimizer's lock (a
+// replica stepping holds it until its transaction ends) and, when it does, where the last step ended (the
+// last attempt it read and when; no row before the first step), locked until this step is stored.
+constexpr char kOptimizerState[] = R"sql(
+  WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(hashtext('aso-link-optimizer')) AS ok)
+  SELECT lock.ok, o.last_attempt_id, o.stepped_at
+  FROM lock LEFT JOIN LATERAL (
+    SELECT last_attempt_id, extract(epoch FROM stepped_at)::float8 AS stepped_at
+    FROM link_optimizer WHERE lock.ok FOR UPDATE) o ON true)sql";
+
+// Link health for the optimizer since the last step's attempt $1, per link; moves the step's mark to the
+// last attempt read and the time $2. A missing or unreadable source, an existing destination, an expired
 // credential, a cancel or a passed deadline says nothing about the link.
 constexpr char kReadOutcomes[] = R"sql(
-  SELECT source_site, destination_site,
-         count(*) FILTER (WHERE result = 'DONE'),
-         count(*) FILTER (WHERE result = 'FAILED'
-                            AND failure_class NOT IN ('SOURCE', 'SOURCE_PERMISSION', 'DESTINATION_EXISTS',
-                                                      'CREDENTIAL_EXPIRED', 'CANCELED', 'MAX_TIME_IN_QUEUE')),
-         COALESCE(sum(bytes) FILTER (WHERE result = 'DONE'), 0)::bigint,
-         max(id)
-  FROM attempts WHERE id > $1
-  GROUP BY source_site, destination_site)sql";
+  WITH per_link AS MATERIALIZED (
+    SELECT source_site, destination_site,
+           count(*) FILTER (WHERE result = 'DONE') AS done,
+           count(*) FILTER (WHERE result = 'FAILED'
+                              AND failure_class NOT IN ('SOURCE', 'SOURCE_PERMISSION', 'DESTINATION_EXISTS',
+                                                        'CREDENTIAL_EXPIRED', 'CANCELED', 'MAX_TIME_IN_QUEUE'))
+             AS failed,
+           COALESCE(sum(bytes) FILTER (WHERE result = 'DONE'), 0)::bigint AS bytes,
+           max(id) AS last_id
+    FROM attempts WHERE id > $1
+    GROUP BY source_site, destination_site),
+  mark AS (
+    UPDATE link_optimizer
+    SET last_attempt_id = GREATEST(last_attempt_id, (SELECT max(last_id) FROM per_link)),
+        stepped_at = to_timestamp($2))
+  SELECT source_site, destination_site, done, failed, bytes FROM per_link)sql";
 
 constexpr char kStoreDecisions[] = R"sql(
   INSERT INTO links (source_site, destination_site, optimized_active, success_rate, throughput,
@@ -706,7 +721,7 @@ absl::StatusOr<std::vector<LinkLoad>> PgSchedulingRepository::ListLinks(absl::Ti
       db_,
       [&](pqxx::nontransaction& txn) {
         out.clear();
-        for (const auto& r : txn.exec_params(kListLinks, EpochSeconds(now))) {
+        for (const auto& r : ExecPrepared(txn, "aso_list_links", kListLinks, EpochSeconds(now))) {
           LinkLoad l;
           l.source_site = r[0].as<std::string>();
           l.destination_site = r[1].as<std::string>();
@@ -809,7 +824,9 @@ absl::StatusOr<int> PgSchedulingRepository::MarkSubmitted(const std::vector<std:
   absl::Status s = Autocommit(
       db_,
       [&](pqxx::nontransaction& txn) {
-        changed = txn.exec_params1(kMarkSubmitted, TextArray(job_ids), EpochSeconds(now))[0].as<int>();
+        changed = ExecPrepared(txn, "aso_mark_submitted", kMarkSubmitted, TextArray(job_ids),
+                               EpochSeconds(now))[0][0]
+                      .as<int>();
         return absl::OkStatus();
       },
       /*retry_on_broken=*/true);  // marking the same jobs twice changes nothing the second time
@@ -822,8 +839,9 @@ absl::StatusOr<int> PgSchedulingRepository::ExpireOverdue(absl::Time now, int ma
   absl::Status s = Autocommit(
       db_,
       [&](pqxx::nontransaction& txn) {
-        failed =
-            static_cast<int>(txn.exec_params(kExpireOverdue, EpochSeconds(now), max_tasks).affected_rows());
+        failed = static_cast<int>(
+            ExecPrepared(txn, "aso_expire_overdue", kExpireOverdue, EpochSeconds(now), max_tasks)
+                .affected_rows());
         return absl::OkStatus();
       },
       /*retry_on_broken=*/false);
@@ -850,7 +868,8 @@ absl::StatusOr<std::vector<PendingJob>> PgSchedulingRepository::TakeStalePending
       db_,
       [&](pqxx::nontransaction& txn) {
         ids.clear();
-        for (const auto& r : txn.exec_params(kStaleJobs, EpochSeconds(claimed_before), limit)) {
+        for (const auto& r :
+             ExecPrepared(txn, "aso_stale_jobs", kStaleJobs, EpochSeconds(claimed_before), limit)) {
           ids.push_back(r[0].as<std::string>());
         }
         return absl::OkStatus();
@@ -895,12 +914,9 @@ absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
   bool stepped = false;
   absl::Status s = Transact(db_, [&](pqxx::work& txn) {
     stepped = false;
-    if (!txn.exec1("SELECT pg_try_advisory_xact_lock(hashtext('aso-link-optimizer'))")[0].as<bool>()) {
-      return absl::OkStatus();  // another replica is stepping
-    }
-    auto state = txn.exec(
-        "SELECT last_attempt_id, extract(epoch FROM stepped_at)::float8 FROM link_optimizer FOR UPDATE");
-    if (state.empty()) {  // the first step ever: windows start now, not at the beginning of history
+    const pqxx::result state = ExecPrepared(txn, "aso_optimizer_state", kOptimizerState);
+    if (!state[0][0].as<bool>()) return absl::OkStatus();  // another replica is stepping
+    if (state[0][1].is_null()) {  // the first step ever: windows start now, not at the beginning of history
       txn.exec_params0(
           "INSERT INTO link_optimizer (last_attempt_id, stepped_at) "
           "SELECT COALESCE(max(id), 0), to_timestamp($1) FROM attempts",
@@ -908,18 +924,14 @@ absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
       stepped = true;
       return absl::OkStatus();
     }
-    const int64_t after_id = state[0][0].as<int64_t>();
-    const absl::Duration window = now - FromEpochSeconds(state[0][1].as<double>());
+    const int64_t after_id = state[0][1].as<int64_t>();
+    const absl::Duration window = now - FromEpochSeconds(state[0][2].as<double>());
     if (window < interval) return absl::OkStatus();  // another replica stepped recently
-    int64_t last = after_id;
     std::vector<LinkOutcomes> outcomes;
-    for (const auto& r : txn.exec_params(kReadOutcomes, after_id)) {
+    for (const auto& r : ExecPrepared(txn, "aso_read_outcomes", kReadOutcomes, after_id, EpochSeconds(now))) {
       outcomes.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(),
                           r[3].as<int64_t>(), r[4].as<int64_t>()});
-      last = std::max(last, r[5].as<int64_t>());
     }
-    txn.exec_params0("UPDATE link_optimizer SET last_attempt_id = $1, stepped_at = to_timestamp($2)", last,
-                     EpochSeconds(now));
     stepped = true;
     const std::vector<LinkDecision> decisions = decide(outcomes, window);
     if (decisions.empty()) return absl::OkStatus();
@@ -934,8 +946,9 @@ absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
       throughput.push_back(d.throughput);
       why.push_back(d.reason);
     }
-    txn.exec_params0(kStoreDecisions, TextArray(src), TextArray(dst), IntArray(active), FloatArray(rate),
-                     FloatArray(throughput), TextArray(why), EpochSeconds(now));
+    ExecPrepared(txn, "aso_store_decisions", kStoreDecisions, TextArray(src), TextArray(dst),
+                 IntArray(active), FloatArray(rate), FloatArray(throughput), TextArray(why),
+                 EpochSeconds(now));
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -991,7 +1004,8 @@ absl::StatusOr<BackendState> PgSchedulingRepository::GetBackend(const std::strin
   absl::Status s = Autocommit(
       db_,
       [&](pqxx::nontransaction& txn) {
-        auto r = txn.exec_params(
+        auto r = ExecPrepared(
+            txn, "aso_get_backend",
             "SELECT max_active, available, last_error, extract(epoch FROM unavailable_since) FROM backends "
             "WHERE name = $1",
             name);
@@ -1046,7 +1060,8 @@ absl::Status PgSchedulingRepository::SetLinkWaiting(
   return Autocommit(
       db_,
       [&](pqxx::nontransaction& txn) {
-        txn.exec_params0(kSetLinkWaiting, TextArray(src), TextArray(dst), TextArray(reasons));
+        ExecPrepared(txn, "aso_set_link_waiting", kSetLinkWaiting, TextArray(src), TextArray(dst),
+                     TextArray(reasons));
         return absl::OkStatus();
       },
       /*retry_on_broken=*/true);  // setting the same reasons twice is harmless
@@ -1144,10 +1159,11 @@ absl::StatusOr<int> PgSchedulingRepository::RefreshUserHolds(bool owner_by_defau
   absl::Status s = Autocommit(
       db_,
       [&](pqxx::nontransaction& txn) {
-        pqxx::row r = txn.exec_params1(kRefreshUserHolds, EpochSeconds(now + min_remaining),
-                                       EpochSeconds(now), absl::FormatDuration(min_remaining),
-                                       std::string(owner_by_default ? "owner" : "service"));
-        held = r[0].as<int>();
+        const pqxx::result r =
+            ExecPrepared(txn, "aso_refresh_user_holds", kRefreshUserHolds, EpochSeconds(now + min_remaining),
+                         EpochSeconds(now), absl::FormatDuration(min_remaining),
+                         std::string(owner_by_default ? "owner" : "service"));
+        held = r[0][0].as<int>();
         return absl::OkStatus();
       },
       /*retry_on_broken=*/true);  // the same holds computed twice

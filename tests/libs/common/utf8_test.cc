@@ -32,11 +32,13 @@ TEST(Utf8Test, NoncharactersAreFound) {
       HoldsNoncharacter("Zürich \xE2\x82\xAC \xF0\x9F\x98\x80 \xEF\xBF\xBD"));  // U+FFFD is a character
   EXPECT_FALSE(HoldsNoncharacter("\xEF\xB7\x8F \xEF\xB7\xB0"));                 // U+FDCF, U+FDF0
   EXPECT_TRUE(HoldsNoncharacter("A\xEF\xBF\xBF"));                              // U+FFFF
-  EXPECT_TRUE(HoldsNoncharacter("\xEF\xBF\xBE" "B"));                              // U+FFFE
-  EXPECT_TRUE(HoldsNoncharacter("\xEF\xB7\x90"));                               // U+FDD0
-  EXPECT_TRUE(HoldsNoncharacter("\xEF\xB7\xAF"));                               // U+FDEF
-  EXPECT_TRUE(HoldsNoncharacter("\xF0\x9F\xBF\xBE"));                           // U+1FFFE
-  EXPECT_TRUE(HoldsNoncharacter("\xF4\x8F\xBF\xBF"));                           // U+10FFFF
+  EXPECT_TRUE(
+      HoldsNoncharacter("\xEF\xBF\xBE"
+                        "B"));                         // U+FFFE
+  EXPECT_TRUE(HoldsNoncharacter("\xEF\xB7\x90"));      // U+FDD0
+  EXPECT_TRUE(HoldsNoncharacter("\xEF\xB7\xAF"));      // U+FDEF
+  EXPECT_TRUE(HoldsNoncharacter("\xF0\x9F\xBF\xBE"));  // U+1FFFE
+  EXPECT_TRUE(HoldsNoncharacter("\xF4\x8F\xBF\xBF"));  // U+10FFFF
 }
 
 TEST(Utf8Test, PrintableTextKeepsWhatIsValidAndBounded) {
