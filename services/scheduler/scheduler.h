@@ -23,7 +23,7 @@ struct SchedulerConfig {
   int link_max_active = 100;          // a link's ceiling unless it has its own (asoctl links set)
   int default_site_max_active = 200;  // per site and direction, unless the site sets its own
   int max_claim_per_link = 500;       // files claimed per link per round
-  int claim_batch_links = 50;         // links claimed in one transaction (one commit)
+  int claim_batch_links = 200;        // links claimed in one transaction (one commit)
   JobLimits job_limits;
   // A job still SUBMITTING this long after its claim is re-sent (same id: the adapter de-duplicates).
   absl::Duration resubmit_after = absl::Seconds(30);
