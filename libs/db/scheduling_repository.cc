@@ -268,48 +268,47 @@ constexpr char kReturnUnsentJob[] = R"sql(
   WHERE transfers.id = ANY(job.transfer_ids) AND transfers.backend_job_id = $1
     AND transfers.state = 'SUBMITTING')sql";
 
-// The link optimizer's turn, in one round trip: whether this transaction holds the optimizer's lock (a
-// replica stepping holds it until its transaction ends) and, when it does, where the last step ended (the
-// last attempt it read and when; no row before the first step), locked until this step is stored.
-constexpr char kOptimizerState[] = R"sql(
-  WITH lock AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(hashtext('aso-link-optimizer')) AS ok)
-  SELECT lock.ok, o.last_attempt_id, o.stepped_at
-  FROM lock LEFT JOIN LATERAL (
-    SELECT last_attempt_id, extract(epoch FROM stepped_at)::float8 AS stepped_at
-    FROM link_optimizer WHERE lock.ok FOR UPDATE) o ON true)sql";
+// Where the link optimizer's last step ended: the last attempt it read and when (exact epoch seconds); no
+// row before the first step.
+constexpr char kOptimizerMark[] = R"sql(
+  SELECT last_attempt_id, extract(epoch FROM stepped_at)::text FROM link_optimizer)sql";
 
-// Link health for the optimizer since the last step's attempt $1, per link; moves the step's mark to the
-// last attempt read and the time $2. A missing or unreadable source, an existing destination, an expired
-// credential, a cancel or a passed deadline says nothing about the link.
+// Link health for the optimizer: per link, the attempts recorded after attempt $1. A missing or unreadable
+// source, an existing destination, an expired credential, a cancel or a passed deadline says nothing about
+// the link.
 constexpr char kReadOutcomes[] = R"sql(
-  WITH per_link AS MATERIALIZED (
-    SELECT source_site, destination_site,
-           count(*) FILTER (WHERE result = 'DONE') AS done,
-           count(*) FILTER (WHERE result = 'FAILED'
-                              AND failure_class NOT IN ('SOURCE', 'SOURCE_PERMISSION', 'DESTINATION_EXISTS',
-                                                        'CREDENTIAL_EXPIRED', 'CANCELED', 'MAX_TIME_IN_QUEUE'))
-             AS failed,
-           COALESCE(sum(bytes) FILTER (WHERE result = 'DONE'), 0)::bigint AS bytes,
-           max(id) AS last_id
-    FROM attempts WHERE id > $1
-    GROUP BY source_site, destination_site),
-  mark AS (
-    UPDATE link_optimizer
-    SET last_attempt_id = GREATEST(last_attempt_id, (SELECT max(last_id) FROM per_link)),
-        stepped_at = to_timestamp($2))
-  SELECT source_site, destination_site, done, failed, bytes FROM per_link)sql";
+  SELECT source_site, destination_site,
+         count(*) FILTER (WHERE result = 'DONE'),
+         count(*) FILTER (WHERE result = 'FAILED'
+                            AND failure_class NOT IN ('SOURCE', 'SOURCE_PERMISSION', 'DESTINATION_EXISTS',
+                                                      'CREDENTIAL_EXPIRED', 'CANCELED', 'MAX_TIME_IN_QUEUE')),
+         COALESCE(sum(bytes) FILTER (WHERE result = 'DONE'), 0)::bigint,
+         max(id)
+  FROM attempts WHERE id > $1
+  GROUP BY source_site, destination_site)sql";
 
-constexpr char kStoreDecisions[] = R"sql(
-  INSERT INTO links (source_site, destination_site, optimized_active, success_rate, throughput,
-                     optimizer_reason, optimized_at, updated)
-  SELECT s, d, a, NULLIF(r, -1), NULLIF(t, -1), why, to_timestamp($7), to_timestamp($7)
-  FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::float8[], $6::text[])
-       AS x(s, d, a, r, t, why)
-  WHERE EXISTS (SELECT 1 FROM sites WHERE name = s) AND EXISTS (SELECT 1 FROM sites WHERE name = d)
-  ON CONFLICT (source_site, destination_site) DO UPDATE
-  SET optimized_active = EXCLUDED.optimized_active, success_rate = EXCLUDED.success_rate,
-      throughput = EXCLUDED.throughput, optimizer_reason = EXCLUDED.optimizer_reason,
-      optimized_at = EXCLUDED.optimized_at)sql";
+// The link optimizer's step, stored if no other replica stepped since it was read (the step's mark is still
+// attempt $9 at epoch $10): the mark moves to attempt $8 and time $7, and the new limits of the links
+// ($1..$6) are written. Returns 1 when stored, 0 when another replica's step came first.
+constexpr char kOptimizerStore[] = R"sql(
+  WITH mark AS (
+    UPDATE link_optimizer SET last_attempt_id = $8, stepped_at = to_timestamp($7)
+    WHERE last_attempt_id = $9 AND extract(epoch FROM stepped_at) = $10::numeric
+    RETURNING 1),
+  stored AS (
+    INSERT INTO links (source_site, destination_site, optimized_active, success_rate, throughput,
+                       optimizer_reason, optimized_at, updated)
+    SELECT s, d, a, NULLIF(r, -1), NULLIF(t, -1), why, to_timestamp($7), to_timestamp($7)
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::float8[], $6::text[])
+         AS x(s, d, a, r, t, why)
+    WHERE EXISTS (SELECT 1 FROM mark)
+      AND EXISTS (SELECT 1 FROM sites WHERE name = s) AND EXISTS (SELECT 1 FROM sites WHERE name = d)
+    ON CONFLICT (source_site, destination_site) DO UPDATE
+    SET optimized_active = EXCLUDED.optimized_active, success_rate = EXCLUDED.success_rate,
+        throughput = EXCLUDED.throughput, optimizer_reason = EXCLUDED.optimizer_reason,
+        optimized_at = EXCLUDED.optimized_at
+    RETURNING 1)
+  SELECT (SELECT count(*) FROM mark), (SELECT count(*) FROM stored))sql";
 
 constexpr char kSetLink[] = R"sql(
   INSERT INTO links (source_site, destination_site, state, max_active, updated)
@@ -911,46 +910,77 @@ absl::StatusOr<bool> PgSchedulingRepository::OptimizeLinks(
     absl::Time now, absl::Duration interval,
     const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration)>&
         decide) {
+  // Reads, then a store that takes effect only if the step's mark is still the one read (else another
+  // replica stepped meanwhile, and its step stands): no lock is held while the step is decided.
+  pqxx::result mark;
+  absl::Status s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        mark = ExecPrepared(txn, "aso_optimizer_mark", kOptimizerMark);
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
+  if (!s.ok()) return s;
+  if (mark.empty()) {  // the first step ever: windows start now, not at the beginning of history
+    bool started = false;
+    s = Autocommit(
+        db_,
+        [&](pqxx::nontransaction& txn) {
+          started = txn.exec_params(
+                           "INSERT INTO link_optimizer (last_attempt_id, stepped_at) "
+                           "SELECT COALESCE(max(id), 0), to_timestamp($1) FROM attempts "
+                           "ON CONFLICT (singleton) DO NOTHING",
+                           EpochSeconds(now))
+                        .affected_rows() == 1;
+          return absl::OkStatus();
+        },
+        /*retry_on_broken=*/false);
+    if (!s.ok()) return s;
+    return started;
+  }
+  const int64_t after_id = mark[0][0].as<int64_t>();
+  const std::string stepped_at = mark[0][1].as<std::string>();
+  const absl::Duration window = now - FromEpochSeconds(std::stod(stepped_at));
+  if (window < interval) return false;  // another replica stepped recently
+  int64_t last = after_id;
+  std::vector<LinkOutcomes> outcomes;
+  s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        outcomes.clear();
+        last = after_id;
+        for (const auto& r : ExecPrepared(txn, "aso_read_outcomes", kReadOutcomes, after_id)) {
+          outcomes.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(),
+                              r[3].as<int64_t>(), r[4].as<int64_t>()});
+          last = std::max(last, r[5].as<int64_t>());
+        }
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/true);
+  if (!s.ok()) return s;
+  const std::vector<LinkDecision> decisions = decide(outcomes, window);
+  std::vector<std::string> src, dst, why;
+  std::vector<int64_t> active;
+  std::vector<double> rate, throughput;
+  for (const auto& d : decisions) {
+    src.push_back(d.source_site);
+    dst.push_back(d.destination_site);
+    active.push_back(d.optimized_active);
+    rate.push_back(d.success_rate);
+    throughput.push_back(d.throughput);
+    why.push_back(d.reason);
+  }
   bool stepped = false;
-  absl::Status s = Transact(db_, [&](pqxx::work& txn) {
-    stepped = false;
-    const pqxx::result state = ExecPrepared(txn, "aso_optimizer_state", kOptimizerState);
-    if (!state[0][0].as<bool>()) return absl::OkStatus();  // another replica is stepping
-    if (state[0][1].is_null()) {  // the first step ever: windows start now, not at the beginning of history
-      txn.exec_params0(
-          "INSERT INTO link_optimizer (last_attempt_id, stepped_at) "
-          "SELECT COALESCE(max(id), 0), to_timestamp($1) FROM attempts",
-          EpochSeconds(now));
-      stepped = true;
-      return absl::OkStatus();
-    }
-    const int64_t after_id = state[0][1].as<int64_t>();
-    const absl::Duration window = now - FromEpochSeconds(state[0][2].as<double>());
-    if (window < interval) return absl::OkStatus();  // another replica stepped recently
-    std::vector<LinkOutcomes> outcomes;
-    for (const auto& r : ExecPrepared(txn, "aso_read_outcomes", kReadOutcomes, after_id, EpochSeconds(now))) {
-      outcomes.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<int64_t>(),
-                          r[3].as<int64_t>(), r[4].as<int64_t>()});
-    }
-    stepped = true;
-    const std::vector<LinkDecision> decisions = decide(outcomes, window);
-    if (decisions.empty()) return absl::OkStatus();
-    std::vector<std::string> src, dst, why;
-    std::vector<int64_t> active;
-    std::vector<double> rate, throughput;
-    for (const auto& d : decisions) {
-      src.push_back(d.source_site);
-      dst.push_back(d.destination_site);
-      active.push_back(d.optimized_active);
-      rate.push_back(d.success_rate);
-      throughput.push_back(d.throughput);
-      why.push_back(d.reason);
-    }
-    ExecPrepared(txn, "aso_store_decisions", kStoreDecisions, TextArray(src), TextArray(dst),
-                 IntArray(active), FloatArray(rate), FloatArray(throughput), TextArray(why),
-                 EpochSeconds(now));
-    return absl::OkStatus();
-  });
+  s = Autocommit(
+      db_,
+      [&](pqxx::nontransaction& txn) {
+        stepped = ExecPrepared(txn, "aso_optimizer_store", kOptimizerStore, TextArray(src), TextArray(dst),
+                               IntArray(active), FloatArray(rate), FloatArray(throughput), TextArray(why),
+                               EpochSeconds(now), last, after_id, stepped_at)[0][0]
+                      .as<int>() == 1;
+        return absl::OkStatus();
+      },
+      /*retry_on_broken=*/false);
   if (!s.ok()) return s;
   return stepped;
 }

@@ -182,10 +182,11 @@ class SchedulingRepository {
                                                                        absl::Time now, int limit) = 0;
 
   // One step of the link optimizer for all replicas together (its cursor and time are in table
-  // link_optimizer): unless another replica is stepping or stepped less than `interval` ago, reads per link
-  // the attempts recorded since the last step, lets `decide` turn them (and the window's length) into new
-  // adaptive limits and stores these (table links), in one transaction. The very first step only starts
-  // the cursor at the newest attempt. Returns whether this call stepped.
+  // link_optimizer): unless another replica stepped less than `interval` ago, reads per link the attempts
+  // recorded since the last step, lets `decide` turn them (and the window's length) into new adaptive
+  // limits and stores these (table links) with the cursor's new mark, in one statement that takes effect
+  // only if no other replica stepped since the read. The very first step only starts the cursor at the
+  // newest attempt. Returns whether this call's step was stored.
   virtual absl::StatusOr<bool> OptimizeLinks(
       absl::Time now, absl::Duration interval,
       const std::function<std::vector<LinkDecision>(const std::vector<LinkOutcomes>&, absl::Duration window)>&

@@ -365,6 +365,56 @@ TEST_F(SchedulerTest, ReplicasShareOneOptimizerStep) {
   EXPECT_EQ(Count("state = 'SUBMITTING'"), 25);
 }
 
+// Two replicas reading the optimizer's step at once: only the first store takes effect, with its cursor,
+// and the other is told it did not step (no lock is held while a step is decided).
+TEST_F(SchedulerTest, ConcurrentOptimizerStepsStoreOnlyOne) {
+  db::PgSchedulingRepository other(tdb_->db());
+  const absl::Duration interval = absl::Seconds(5);
+  auto no_decisions = [](const std::vector<db::LinkOutcomes>&, absl::Duration) {
+    return std::vector<db::LinkDecision>{};
+  };
+  auto first = repo_->OptimizeLinks(db::kT0, interval, no_decisions);  // starts the cursor
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  aso::db::InsertTransfers(tdb_->db(), 3, "a", "A", "B", "alice");
+  tdb_->Exec(
+      "INSERT INTO attempts (transfer_id, attempt, backend_job_id, result, source_site, destination_site, "
+      "finished, bytes) SELECT id, 1, 'j', 'DONE', 'A', 'B', now(), 1000 FROM transfers");
+  auto decision = [](int active) {
+    return std::vector<db::LinkDecision>{{"A", "B", active, 1.0, 100.0, absl::StrCat("set to ", active)}};
+  };
+  const absl::Time later = db::kT0 + interval;
+  absl::StatusOr<bool> inner = false;
+  int64_t outcomes_seen = 0;
+  auto outer = repo_->OptimizeLinks(
+      later, interval, [&](const std::vector<db::LinkOutcomes>& outcomes, absl::Duration window) {
+        EXPECT_EQ(window, interval);
+        for (const auto& o : outcomes) outcomes_seen += o.done;
+        // The other replica reads the same mark and stores its step first.
+        inner = other.OptimizeLinks(
+            later, interval,
+            [&](const std::vector<db::LinkOutcomes>&, absl::Duration) { return decision(7); });
+        return decision(3);
+      });
+  ASSERT_TRUE(outer.ok()) << outer.status();
+  ASSERT_TRUE(inner.ok()) << inner.status();
+  EXPECT_EQ(outcomes_seen, 3);
+  EXPECT_TRUE(*inner);
+  EXPECT_FALSE(*outer);
+  EXPECT_EQ(tdb_->QueryInt("SELECT optimized_active FROM links WHERE source_site = 'A'"), 7);
+  EXPECT_EQ(tdb_->QueryInt("SELECT last_attempt_id FROM link_optimizer"),
+            tdb_->QueryInt("SELECT max(id) FROM attempts"));
+  // The next interval's step reads from there: nothing new.
+  auto next = repo_->OptimizeLinks(later + interval, interval,
+                                   [&](const std::vector<db::LinkOutcomes>& o, absl::Duration) {
+                                     EXPECT_TRUE(o.empty());
+                                     return decision(4);
+                                   });
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(*next);
+  EXPECT_EQ(tdb_->QueryInt("SELECT optimized_active FROM links WHERE source_site = 'A'"), 4);
+}
+
 struct Limits {
   int link = 0, site_out = 0, site_in = 0, backend = 0;
 };
