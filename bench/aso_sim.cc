@@ -291,7 +291,6 @@ int main(int argc, char** argv) {
   // disk (synchronous_commit off for this database), so a day takes seconds, not an hour of fsyncs.
   (*tdb)->Exec(absl::StrCat("ALTER DATABASE ", (*tdb)->QueryText("SELECT current_database()"),
                             " SET synchronous_commit = off"));
-  if (const char* x = std::getenv("ASO_SIM_EXPERIMENT"); x != nullptr) (*tdb)->Exec(x);
   if (const char* slow = std::getenv("ASO_SIM_LOG_STATEMENTS_MS"); slow != nullptr) {  // profiling
     (*tdb)->Exec(absl::StrCat("ALTER DATABASE ", (*tdb)->QueryText("SELECT current_database()"),
                               " SET log_min_duration_statement = ", std::atoi(slow)));

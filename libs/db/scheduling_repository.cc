@@ -76,10 +76,18 @@ constexpr char kLockSites[] = R"sql(
 constexpr char kLinksLoad[] = R"sql(
   SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
   FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS l(s, d, lim, i)
-  JOIN (SELECT name, state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim,
-               aso_owner_credentials(credentials) AS owner FROM sites) src ON src.name = l.s
-  JOIN (SELECT name, state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim,
-               aso_owner_credentials(credentials) AS owner FROM sites) dst ON dst.name = l.d
+  -- Both sites, each by its primary key (ordered as the index is, so that a generic plan reads it rather
+  -- than scanning the table for every link); the deployment's choice of credentials is read once.
+  CROSS JOIN LATERAL (
+    SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim,
+           aso_owner_credentials(credentials, (SELECT value FROM deployment_settings
+                                               WHERE name = 'site_credentials')) AS owner
+    FROM sites WHERE name = l.s ORDER BY name LIMIT 1) src
+  CROSS JOIN LATERAL (
+    SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim,
+           aso_owner_credentials(credentials, (SELECT value FROM deployment_settings
+                                               WHERE name = 'site_credentials')) AS owner
+    FROM sites WHERE name = l.d ORDER BY name LIMIT 1) dst
   CROSS JOIN LATERAL (
     WITH RECURSIVE
     u(username) AS (
@@ -1133,8 +1141,8 @@ absl::StatusOr<std::vector<QueueGroup>> PgSchedulingRepository::QueueStats(Queue
 // of users no longer in that case are released.
 constexpr char kRefreshUserHolds[] = R"sql(
   WITH RECURSIVE owner_sites AS MATERIALIZED (
-    SELECT COALESCE(array_agg(name), '{}') AS names FROM sites
-    WHERE credentials = 'owner' OR (credentials = 'default' AND $4 = 'owner')),
+    -- ($4, not deployment_settings: this statement writes the setting, and does not see its own write.)
+    SELECT COALESCE(array_agg(name), '{}') AS names FROM sites WHERE aso_owner_credentials(credentials, $4)),
   -- (No site moving files with owners' credentials: no user is read.)
   users(u) AS (
     (SELECT username FROM transfers WHERE live AND (SELECT cardinality(names) FROM owner_sites) > 0
