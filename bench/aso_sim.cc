@@ -387,7 +387,8 @@ int main(int argc, char** argv) {
   for (absl::Time now = start; now < end; now += s.step) {
     clock.SetTime(now);
     // The backend's outcomes due by now go to bookkeeping while the step's new files are being inserted
-    // (ingest and bookkeeping are two services, on two connections); then the scheduler's round sees both.
+    // (ingest and bookkeeping are two services, on their own connections); then the scheduler's round sees
+    // both.
     std::vector<cv1::FileOutcome> due = backend.Due(now);
     for (const auto& o : due) {
       if (o.state() == cv1::TRANSFER_STATE_DONE) ++hour_done, hour_bytes += o.bytes();
