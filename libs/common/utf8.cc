@@ -50,10 +50,8 @@ bool HoldsNoncharacter(absl::string_view text) {
       ++i;
       continue;
     }
-    uint32_t cp = static_cast<unsigned char>(text[i]) & (n == 1   ? 0x7F
-                                                         : n == 2 ? 0x1F
-                                                         : n == 3 ? 0x0F
-                                                                  : 0x07);
+    static constexpr unsigned char kLeadBits[] = {0, 0x7F, 0x1F, 0x0F, 0x07};  // by sequence length
+    uint32_t cp = static_cast<unsigned char>(text[i]) & kLeadBits[n];
     for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
     if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return true;
     i += n;

@@ -76,17 +76,17 @@ constexpr char kLockSites[] = R"sql(
 constexpr char kLinksLoad[] = R"sql(
   SELECT x.*, (SELECT count(*) FROM (SELECT 1 FROM transfer_live LIMIT $5) b) AS backend_active, l.i AS link
   FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS l(s, d, lim, i)
-  -- Both sites, each by its primary key (ordered as the index is, so that a generic plan reads it rather
-  -- than scanning the table for every link); the deployment's choice of credentials is read once.
+  -- The deployment's choice of credentials, read per statement (not per link); both sites, each by its
+  -- primary key (ordered as the index is, so that a generic plan reads it rather than scanning the table
+  -- for every link).
+  CROSS JOIN (SELECT (SELECT value FROM deployment_settings WHERE name = 'site_credentials') AS choice) dep
   CROSS JOIN LATERAL (
     SELECT state, CASE WHEN max_active_outbound > 0 THEN max_active_outbound ELSE $4 END AS lim,
-           aso_owner_credentials(credentials, (SELECT value FROM deployment_settings
-                                               WHERE name = 'site_credentials')) AS owner
+           aso_owner_credentials(credentials, dep.choice) AS owner
     FROM sites WHERE name = l.s ORDER BY name LIMIT 1) src
   CROSS JOIN LATERAL (
     SELECT state, CASE WHEN max_active_inbound > 0 THEN max_active_inbound ELSE $4 END AS lim,
-           aso_owner_credentials(credentials, (SELECT value FROM deployment_settings
-                                               WHERE name = 'site_credentials')) AS owner
+           aso_owner_credentials(credentials, dep.choice) AS owner
     FROM sites WHERE name = l.d ORDER BY name LIMIT 1) dst
   CROSS JOIN LATERAL (
     WITH RECURSIVE
